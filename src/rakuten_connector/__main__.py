@@ -1,0 +1,3 @@
+from rakuten_connector.cli import main
+
+main()

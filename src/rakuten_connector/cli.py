@@ -1,0 +1,79 @@
+"""The `rakuten-connector` command."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from rakuten_connector.kit.auth import Role, issue_token
+from rakuten_connector.kit.logging import configure_logging
+from rakuten_connector.settings import get_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Rakuten France <-> Cubyn connector.")
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the database migrations (alembic upgrade head) on DATABASE_URL."""
+    from rakuten_connector.migrate import upgrade
+
+    upgrade(get_settings().database_url)
+    typer.echo("database is up to date")
+
+
+@app.command()
+def api(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the REST API with uvicorn."""
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    uvicorn.run(
+        "rakuten_connector.main:app_factory",
+        factory=True,
+        host=host,
+        port=port,
+        access_log=False,
+        log_config=None,
+        proxy_headers=True,
+    )
+
+
+@app.command()
+def token(
+    merchant_id: Annotated[str, typer.Option("--merchant-id", help="The merchant the token acts for.")],
+    role: Annotated[Role, typer.Option(help="merchant or operator.")] = Role.MERCHANT,
+    hours: Annotated[int, typer.Option(min=1, max=24 * 30, help="Validity in hours.")] = 12,
+) -> None:
+    """Print a JWT for local use (signed with AUTH_JWT_SECRET)."""
+    secret = get_settings().auth_jwt_secret.get_secret_value()
+    typer.echo(issue_token(secret, merchant_id, role, timedelta(hours=hours)))
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="Port of the API.")] = 8000,
+) -> None:
+    """Run the system on this machine: migrations on the default database, then the API with /docs."""
+    from rakuten_connector.migrate import upgrade
+
+    settings = get_settings()
+    upgrade(settings.database_url)
+    secret = settings.auth_jwt_secret.get_secret_value()
+    demo_token = issue_token(secret, "demo-merchant", Role.MERCHANT, timedelta(hours=12))
+    typer.echo(f"API docs:  http://127.0.0.1:{port}/docs")
+    typer.echo(f"Token (merchant demo-merchant): {demo_token}")
+    typer.echo("Ctrl-C stops everything.")
+    api(host="127.0.0.1", port=port)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""One module per external API, speaking only HTTP: typed results, typed errors."""

@@ -1,0 +1,292 @@
+"""Cubyn API (contracts/cubyn.md section 1). Only HTTP: typed results and typed errors.
+
+Error taxonomy: `CubynAuthError` (401, wrong key), `CubynTransientError` (5xx, timeouts, network, unreadable
+answers; `CubynRateLimited` carries `Retry-After`), `CubynPermanentError` (any other 4xx; subclasses
+`CubynInvalidFields`, `CubynNotFound`, `CubynNotCancellable`). The key travels only in the `X-Application`
+header: it is never part of a message, a repr or a log line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from pydantic import ValidationError
+
+from rakuten_connector.clients.cubyn_models import CatalogProduct, FieldError, Parcel, ParcelRequest
+
+__all__ = [
+    "CatalogPage",
+    "CubynAuthError",
+    "CubynClient",
+    "CubynError",
+    "CubynInvalidFields",
+    "CubynNotCancellable",
+    "CubynNotFound",
+    "CubynPermanentError",
+    "CubynRateLimited",
+    "CubynTransientError",
+    "ParcelCreated",
+]
+
+CATALOG_PAGE_LIMIT = 100
+
+
+class CubynError(Exception):
+    """Base of every Cubyn error. Messages never carry the key."""
+
+
+class CubynAuthError(CubynError):
+    """401: the application key is wrong."""
+
+
+class CubynTransientError(CubynError):
+    """5xx, timeouts, network errors: retry with backoff."""
+
+
+class CubynRateLimited(CubynTransientError):
+    def __init__(self, message: str, retry_after: float | None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class CubynPermanentError(CubynError):
+    def __init__(self, status_code: int, message: str) -> None:
+        super().__init__(f"HTTP {status_code}: {message}")
+        self.status_code = status_code
+        self.message = message
+
+
+class CubynInvalidFields(CubynPermanentError):
+    """400 on create: Cubyn refused some fields (`errors` lists them)."""
+
+    def __init__(self, message: str, errors: Sequence[FieldError]) -> None:
+        fields = ", ".join(e.field for e in errors) or "unknown fields"
+        super().__init__(400, f"{message} ({fields})")
+        self.errors = list(errors)
+
+
+class CubynNotFound(CubynPermanentError):
+    def __init__(self, message: str) -> None:
+        super().__init__(404, message)
+
+
+class CubynNotCancellable(CubynPermanentError):
+    """409 on cancel: the warehouse already processes the parcel."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(409, message)
+
+
+@dataclass(frozen=True)
+class ParcelCreated:
+    """Result of `create_parcel`: a new parcel (`created`), or the one this orderRef already has (409)."""
+
+    parcel_id: int
+    created: bool
+    parcel: Parcel | None  # None when adopted from a 409: read it with `get_parcel` if needed
+
+
+@dataclass(frozen=True)
+class CatalogPage:
+    products: list[CatalogProduct]
+    total: int | None
+
+
+class CubynClient:
+    def __init__(
+        self, base_url: str, api_key: str, *, http: httpx.AsyncClient | None = None, timeout: float = 20.0
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._api_key = api_key
+        self._http = http
+        self._timeout = httpx.Timeout(timeout)
+
+    def __repr__(self) -> str:
+        return f"CubynClient(base_url={self._base_url!r})"
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        client = self._http or httpx.AsyncClient(follow_redirects=False)
+        headers = {"X-Application": self._api_key, "Accept": "application/json", **kwargs.pop("headers", {})}
+        try:
+            response = await client.request(
+                method, f"{self._base_url}{path}", headers=headers, timeout=self._timeout, **kwargs
+            )
+        except httpx.TimeoutException:
+            raise CubynTransientError(f"Cubyn {method} {path} timed out") from None
+        except httpx.HTTPError as exc:
+            raise CubynTransientError(f"Cubyn {method} {path} failed: {type(exc).__name__}") from None
+        finally:
+            if self._http is None:
+                await client.aclose()
+        if response.status_code == 401:
+            raise CubynAuthError("Cubyn refused the application key")
+        if response.status_code == 429:
+            raise CubynRateLimited("Cubyn rate limit reached", _retry_after(response))
+        if response.status_code >= 500:
+            raise CubynTransientError(f"Cubyn {method} {path} answered HTTP {response.status_code}")
+        return response
+
+    async def check_key(self) -> dict[str, Any]:
+        """`GET /`: the application the key belongs to. Raises CubynAuthError on a wrong key."""
+        response = await self._request("GET", "/")
+        if response.status_code != 200:
+            raise CubynPermanentError(response.status_code, "unexpected answer to GET /")
+        body = _json(response, "GET /")
+        return body if isinstance(body, dict) else {}
+
+    async def create_parcel(
+        self, request: ParcelRequest | Mapping[str, Any], idempotency_key: str | None = None
+    ) -> ParcelCreated:
+        """`POST /parcels`. The idempotency key defaults to the request's orderRef.
+
+        A 409 (this application already has a parcel with that orderRef) is not an error: the result
+        carries the existing parcel id with `created=False`, for the caller to adopt.
+        """
+        body = request.to_json() if isinstance(request, ParcelRequest) else dict(request)
+        key = idempotency_key or str(body.get("orderRef") or "")
+        headers = {"Idempotency-Key": key} if key else {}
+        response = await self._request("POST", "/parcels", json=body, headers=headers)
+        if response.status_code in (200, 201):
+            parcel = _parcel(response, "POST /parcels")
+            return ParcelCreated(parcel_id=parcel.id, created=True, parcel=parcel)
+        if response.status_code == 409:
+            answer = _json_or_empty(response)
+            existing = answer.get("parcelId")
+            if isinstance(existing, int | str) and str(existing).isdigit():
+                return ParcelCreated(parcel_id=int(existing), created=False, parcel=None)
+            raise CubynPermanentError(409, _message(answer, "conflict without parcelId"))
+        if response.status_code == 400:
+            answer = _json_or_empty(response)
+            raise CubynInvalidFields(_message(answer, "invalid parcel"), _field_errors(answer))
+        raise _unexpected(response, "POST /parcels")
+
+    async def get_parcel(self, parcel_id: int) -> Parcel:
+        """`GET /parcels/{id}`; CubynNotFound when this application has no such parcel."""
+        path = f"/parcels/{int(parcel_id)}"
+        response = await self._request("GET", path)
+        if response.status_code == 200:
+            return _parcel(response, "GET /parcels/{id}")
+        if response.status_code == 404:
+            raise CubynNotFound(f"parcel {parcel_id} not found")
+        raise _unexpected(response, "GET /parcels/{id}")
+
+    async def find_parcel(self, order_ref: str) -> Parcel | None:
+        """`GET /parcels?orderRef=`: this application's parcel for that orderRef, if any."""
+        response = await self._request("GET", "/parcels", params={"orderRef": order_ref})
+        if response.status_code != 200:
+            raise _unexpected(response, "GET /parcels")
+        body = _json(response, "GET /parcels")
+        if not isinstance(body, list):
+            raise CubynTransientError("Cubyn answered GET /parcels with something other than a list")
+        for entry in body:
+            parcel = _validate_parcel(entry, "GET /parcels")
+            if parcel.order_ref is None or parcel.order_ref == order_ref:
+                return parcel
+        return None
+
+    async def cancel_parcel(self, parcel_id: int) -> Parcel:
+        """`PUT /parcels/{id}/cancel`; CubynNotCancellable once the warehouse processes the parcel."""
+        path = f"/parcels/{int(parcel_id)}/cancel"
+        response = await self._request("PUT", path)
+        if response.status_code == 200:
+            return _parcel(response, "PUT /parcels/{id}/cancel")
+        if response.status_code == 404:
+            raise CubynNotFound(f"parcel {parcel_id} not found")
+        if response.status_code == 409:
+            raise CubynNotCancellable(_message(_json_or_empty(response), "parcel can no longer be cancelled"))
+        raise _unexpected(response, "PUT /parcels/{id}/cancel")
+
+    async def catalog_page(self, offset: int = 0, limit: int = CATALOG_PAGE_LIMIT) -> CatalogPage:
+        """One page of `GET /product-catalog/products` with the `x-total-count` total (None if absent)."""
+        params = {"offset": offset, "limit": min(max(limit, 1), CATALOG_PAGE_LIMIT)}
+        response = await self._request("GET", "/product-catalog/products", params=params)
+        if response.status_code != 200:
+            raise _unexpected(response, "GET /product-catalog/products")
+        body = _json(response, "GET /product-catalog/products")
+        if not isinstance(body, list):
+            raise CubynTransientError("Cubyn answered the catalogue with something other than a list")
+        try:
+            products = [CatalogProduct.model_validate(entry) for entry in body]
+        except ValidationError:
+            raise CubynTransientError("Cubyn answered the catalogue with unreadable products") from None
+        return CatalogPage(products=products, total=_total_count(response))
+
+    async def iter_catalog(self, page_size: int = CATALOG_PAGE_LIMIT) -> AsyncIterator[CatalogProduct]:
+        """Every product of the catalogue, page after page (offset/limit, `x-total-count`)."""
+        offset = 0
+        while True:
+            page = await self.catalog_page(offset, page_size)
+            for product in page.products:
+                yield product
+            offset += len(page.products)
+            if not page.products:
+                return
+            if page.total is not None and offset >= page.total:
+                return
+            if page.total is None and len(page.products) < min(page_size, CATALOG_PAGE_LIMIT):
+                return
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _total_count(response: httpx.Response) -> int | None:
+    value = response.headers.get("x-total-count")
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _json(response: httpx.Response, what: str) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise CubynTransientError(f"Cubyn answered {what} with a body that is not JSON") from None
+
+
+def _json_or_empty(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _message(answer: Mapping[str, Any], default: str) -> str:
+    message = answer.get("message")
+    return message[:500] if isinstance(message, str) and message else default
+
+
+def _field_errors(answer: Mapping[str, Any]) -> list[FieldError]:
+    raw = answer.get("errors")
+    errors: list[FieldError] = []
+    for entry in raw if isinstance(raw, list) else []:
+        if isinstance(entry, dict) and isinstance(entry.get("field"), str):
+            errors.append(FieldError(field=entry["field"], message=str(entry.get("message") or "")))
+    return errors
+
+
+def _validate_parcel(entry: Any, what: str) -> Parcel:
+    try:
+        return Parcel.model_validate(entry)
+    except ValidationError:
+        raise CubynTransientError(f"Cubyn answered {what} with an unreadable parcel") from None
+
+
+def _parcel(response: httpx.Response, what: str) -> Parcel:
+    return _validate_parcel(_json(response, what), what)
+
+
+def _unexpected(response: httpx.Response, what: str) -> CubynPermanentError:
+    if response.status_code == 404:
+        return CubynNotFound(f"{what}: not found")
+    return CubynPermanentError(response.status_code, _message(_json_or_empty(response), f"unexpected answer to {what}"))

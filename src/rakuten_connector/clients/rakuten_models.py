@@ -1,0 +1,200 @@
+"""Typed results of the Rakuten client. No XML escapes the client: these are what callers get.
+
+Statuses and shipping types stay the raw strings Rakuten sent (unknown values are kept, never rejected);
+the sets below name the known ones. Dates are aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from rakuten_connector.clients.rakuten_errors import RakutenPermanentError
+
+# itemstatus values (contract section 3).
+WAITING_STATUSES = frozenset({"TO_CONFIRM", "REQUESTED", "REMINDED"})
+ACCEPTED_STATUSES = frozenset({"ACCEPTED", "COMMITTED"})
+# Statuses an item only reaches after it was accepted: accepting it again is pointless.
+ACCEPTED_OR_LATER_STATUSES = ACCEPTED_STATUSES | frozenset({"ON_HOLD", "PENDING_CLAIM", "CLAIM", "CLOSED"})
+CLAIM_STATUSES = frozenset({"ON_HOLD", "PENDING_CLAIM", "CLAIM"})
+KNOWN_ITEM_STATUSES = (
+    WAITING_STATUSES | ACCEPTED_OR_LATER_STATUSES | frozenset({"REFUSED", "CANCELLED", "PENDING"})
+)
+
+# shippingtype values, exact strings (contract section 3).
+KNOWN_SHIPPING_TYPES = (
+    "Normal",
+    "Suivi",
+    "Recommandé",
+    "Express",
+    "So Colissimo",
+    "Chronopost",
+    "Point relais Mondial Relay",
+    "Relai Kiala",
+    "Retrait chez le vendeur",
+    "EN TÉLÉCHARGEMENT",
+)
+
+# genericimportreport file statuses after which Rakuten will not change the file any more.
+FINAL_FILE_STATUSES = frozenset({"traité", "annulé"})
+PRODUCT_OK_STATUS = "traité"
+
+
+def normalize_label(value: str) -> str:
+    """How Rakuten labels are compared: Unicode NFC, trimmed, case folded."""
+    return unicodedata.normalize("NFC", value).strip().casefold()
+
+
+class ItemOutcome(StrEnum):
+    """What a per-item action did. Both values mean the item is now in the wanted state."""
+
+    DONE = "done"
+    ALREADY_DONE = "already_done"
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    civility: str
+    first_name: str
+    last_name: str
+    address1: str
+    address2: str
+    zipcode: str
+    city: str
+    country: str
+    country_alpha2: str  # `FX` (metropolitan France) already mapped to `FR`
+    phone1: str
+    phone2: str
+    country_alpha2_raw: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RelayPoint:
+    id: str
+    name: str
+    address: str
+    zipcode: str
+    city: str
+    country: str
+    civility: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    contract_level: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One unit: two units of a SKU are two items (no quantity element)."""
+
+    item_id: str
+    sku: str  # may be '' (the seller set no reference)
+    advert_id: str
+    headline: str
+    status: str
+    is_nego: bool
+    price: Decimal | None
+    currency: str = "EUR"
+    is_preorder: bool = False
+    ean: str = ""
+    payment_status: str = ""
+
+    @property
+    def is_waiting(self) -> bool:
+        return self.status in WAITING_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class Sale:
+    purchase_id: str
+    purchased_at: datetime | None  # None when Rakuten's date could not be read (see purchase_date_raw)
+    shipping_type: str
+    delivery_address: Address | None
+    billing_address: Address | None
+    relay_point: RelayPoint | None
+    buyer_email: str
+    buyer_login: str
+    items: tuple[Item, ...]
+    purchase_date_raw: str = ""
+
+    @property
+    def waiting_items(self) -> tuple[Item, ...]:
+        return tuple(item for item in self.items if item.is_waiting)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemInfo:
+    """getiteminfos: the item's current state."""
+
+    item_id: str
+    status: str
+    purchase_id: str | None = None
+    sku: str = ""
+    tracking_number: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Advert:
+    advert_id: str
+    sku: str
+    stock: int | None
+    price: Decimal | None
+    quality: str = ""
+    unlimited_quantity: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ImportFileResult:
+    import_id: str
+    status: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ProductError:
+    key: str
+    code: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProductReport:
+    sku: str
+    status: str  # raw: `Traité` or `Erreur`
+    ok: bool
+    errors: tuple[ProductError, ...] = ()
+    pid: str = ""
+    aid: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    """genericimportreport, all pages. `processed`: Rakuten is done with the file (Traité or Annulé)."""
+
+    import_id: str
+    file_status: str
+    processed: bool
+    file_name: str = ""
+    total_lines: int | None = None
+    processed_lines: int | None = None
+    error_lines: int | None = None
+    products: tuple[ProductReport, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TrackingUpdate:
+    item_id: str
+    purchase_id: str
+    transporter: str
+    tracking_number: str
+    tracking_url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TrackingOutcome:
+    """The result of pushing one item's tracking: `outcome` when done, else the permanent `error`."""
+
+    item_id: str
+    outcome: ItemOutcome | None
+    error: RakutenPermanentError | None = field(default=None, compare=False)

@@ -1,0 +1,410 @@
+"""Safe, streaming, namespace-agnostic reading of Rakuten's XML answers (contracts/rakuten-ws.md section 2).
+
+Every document goes through `DocumentReader`: bytes are fed as they arrive to an lxml push parser built with
+DTDs, entities and network off, and a document that declares a DOCTYPE is refused before lxml sees it.
+Elements named by `tag` (sales, adverts, report products) are converted and dropped as soon as they are
+complete, so memory stays flat whatever the size of the answer. Encodings come from the XML declaration
+(ISO-8859-1, windows-1252, UTF-8); names are compared by local name; every text is trimmed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Generic, TypeVar, cast
+from zoneinfo import ZoneInfo
+
+from lxml import etree
+
+from rakuten_connector.clients.rakuten_errors import (
+    RakutenCredentialsError,
+    RakutenInvalidResponse,
+    RakutenPermanentError,
+    RakutenQuotaExceeded,
+    RakutenTransientError,
+    next_hour,
+)
+from rakuten_connector.clients.rakuten_models import (
+    PRODUCT_OK_STATUS,
+    Address,
+    Advert,
+    ImportFileResult,
+    Item,
+    ItemInfo,
+    ProductError,
+    ProductReport,
+    RelayPoint,
+    Sale,
+    normalize_label,
+)
+
+T = TypeVar("T")
+Element = etree._Element
+
+PARIS = ZoneInfo("Europe/Paris")
+_MAX_PROLOG = 64 * 1024
+_ROOT_START = re.compile(rb"<[^?!]")
+_DECLARED_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*\bencoding\s*=\s*["']([A-Za-z0-9._:-]+)["']""")
+_DATE_FORMATS = ("%d/%m/%Y-%H:%M", "%d/%m/%Y-%H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y")
+
+
+# -- element helpers (namespace-agnostic, trimmed) ------------------------------------------------------
+
+
+def local(tag: object) -> str:
+    return etree.QName(tag).localname if isinstance(tag, str | bytes) else ""
+
+
+def text(element: Element | None) -> str:
+    return "" if element is None else "".join(cast(Iterator[str], element.itertext())).strip()
+
+
+def child(element: Element | None, name: str) -> Element | None:
+    if element is not None:
+        for sub in element:
+            if local(sub.tag) == name:
+                return sub
+    return None
+
+
+def children(element: Element | None, name: str) -> list[Element]:
+    return [] if element is None else [sub for sub in element if local(sub.tag) == name]
+
+
+def first(*elements: Element | None) -> Element | None:
+    """The first element that exists (never `a or b`: an lxml element without children is falsy)."""
+    return next((e for e in elements if e is not None), None)
+
+
+def path(element: Element | None, *names: str) -> Element | None:
+    for name in names:
+        element = child(element, name)
+    return element
+
+
+def descendant(element: Element | None, name: str) -> Element | None:
+    if element is not None:
+        for sub in element.iter():
+            if local(sub.tag) == name:
+                return sub
+    return None
+
+
+def path_text(element: Element | None, *names: str) -> str:
+    return text(path(element, *names))
+
+
+def to_decimal(value: str) -> Decimal | None:
+    try:
+        return Decimal(value.replace(",", ".").replace(" ", "")) if value else None
+    except InvalidOperation:
+        return None
+
+
+def to_int(value: str) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        number = to_decimal(value)
+        return int(number) if number is not None and number == number.to_integral_value() else None
+
+
+def to_bool(value: str) -> bool:
+    return value.strip().casefold() in {"y", "yes", "o", "oui", "true", "1"}
+
+
+def parse_purchase_date(raw: str) -> datetime | None:
+    """`dd/mm/yyyy-HH:MM`, Paris time, to an aware UTC datetime (None when unreadable)."""
+    for fmt in _DATE_FORMATS:
+        try:
+            naive = datetime.strptime(raw.strip(), fmt)  # noqa: DTZ007 - Paris local time, zoned below
+        except ValueError:
+            continue
+        return naive.replace(tzinfo=PARIS).astimezone(UTC)
+    return None
+
+
+# -- errors ---------------------------------------------------------------------------------------------
+
+
+def raise_for_error_document(root: Element, now: datetime) -> None:
+    """Raise the typed error an `errorresponse` stands for, whatever the HTTP status was."""
+    if local(root.tag) != "errorresponse":
+        return
+    error = child(root, "error")
+    if error is None:
+        raise RakutenTransientError("Rakuten answered an error without details")
+    code, message, kind = path_text(error, "code"), path_text(error, "message"), path_text(error, "type")
+    details = [text(d) for d in children(child(error, "details"), "detail")]
+    if code == "InvalidUserConnection":
+        raise RakutenCredentialsError(message or "Unknown user or password.")
+    if code == "InvalidUserRights" and "quota" in message.casefold():
+        raise RakutenQuotaExceeded(message, next_hour(now))
+    if code == "ServerError" or kind.casefold() == "unknown error" or "unavailable" in message.casefold():
+        raise RakutenTransientError(f"{code or kind}: {message}")
+    raise RakutenPermanentError(code or kind or "Unknown", message, details)
+
+
+# -- the reader -----------------------------------------------------------------------------------------
+
+
+class DocumentReader(Generic[T]):
+    """Feed bytes, get converted `tag` elements as they complete; `close()` gives the (small) rest.
+
+    `fallback_encoding` (e.g. the HTTP charset) is used only when the document declares none.
+    """
+
+    def __init__(
+        self,
+        tag: str | None = None,
+        convert: Callable[[Element], T] | None = None,
+        *,
+        fallback_encoding: str | None = None,
+    ) -> None:
+        self._tag = tag
+        self._convert = convert
+        self._fallback_encoding = fallback_encoding
+        self._prolog = b""
+        self._parser: etree.XMLParser | None = None
+        self._previous: Element | None = None
+
+    def feed(self, data: bytes) -> list[T]:
+        if not data:
+            return []
+        if self._parser is None:
+            self._prolog += data
+            root_start = _ROOT_START.search(self._prolog)
+            if root_start is None:
+                if len(self._prolog) > _MAX_PROLOG:
+                    raise RakutenInvalidResponse("Rakuten answered a document without a root element")
+                return []
+            data, self._prolog = self._prolog, b""
+            self._parser = self._start(data[: root_start.start()])
+        try:
+            self._parser.feed(data)
+        except etree.XMLSyntaxError as exc:
+            raise RakutenInvalidResponse(f"Rakuten answered unreadable XML: {exc.msg}") from None
+        return self._drain()
+
+    def close(self, now: datetime) -> Element:
+        """End of the document: the root (without the streamed elements), after the error check."""
+        if self._parser is None:
+            raise RakutenInvalidResponse("Rakuten answered an empty or truncated document")
+        try:
+            root: Element = self._parser.close()
+        except etree.XMLSyntaxError as exc:
+            raise RakutenInvalidResponse(f"Rakuten answered unreadable XML: {exc.msg}") from None
+        if getattr(root.getroottree().docinfo, "doctype", ""):
+            raise RakutenInvalidResponse("Rakuten answered a document with a DTD: refused")
+        raise_for_error_document(root, now)
+        return root
+
+    def _start(self, prolog: bytes) -> etree.XMLParser:
+        if b"<!doctype" in prolog.lower():
+            raise RakutenInvalidResponse("Rakuten answered a document with a DTD: refused")
+        encoding = None
+        if not _DECLARED_ENCODING.match(prolog):
+            encoding = self._fallback_encoding
+        # The safe settings, spelled out (lxml < 6.1 could read local files through its defaults).
+        if self._tag is None:
+            return etree.XMLParser(
+                encoding=encoding, resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+            )
+        return etree.XMLPullParser(
+            events=("end",),
+            tag=self._tag,
+            encoding=encoding,
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            huge_tree=False,
+        )
+
+    def _drain(self) -> list[T]:
+        if not isinstance(self._parser, etree.XMLPullParser) or self._convert is None:
+            return []
+        out: list[T] = []
+        for _, element in self._parser.read_events():
+            assert isinstance(element, etree._Element)
+            out.append(self._convert(element))
+            element.clear()
+            # Dropping the previous one (never the element just ended) is what lxml allows during parsing.
+            if self._previous is not None and (parent := self._previous.getparent()) is not None:
+                parent.remove(self._previous)
+            self._previous = element
+        return out
+
+
+def read_document(content: bytes, now: datetime, *, fallback_encoding: str | None = None) -> Element:
+    """A whole (small) answer: its root, after the error check."""
+    reader: DocumentReader[None] = DocumentReader(fallback_encoding=fallback_encoding)
+    reader.feed(content)
+    return reader.close(now)
+
+
+def read_stream(
+    chunks: Iterable[bytes],
+    tag: str,
+    convert: Callable[[Element], T],
+    now: datetime,
+    on_rest: Callable[[Element], None] | None = None,
+) -> Iterator[T]:
+    """Synchronous streaming (tests, benchmarks): the converted elements; `on_rest` gets what remains."""
+    reader = DocumentReader(tag, convert)
+    for chunk in chunks:
+        yield from reader.feed(chunk)
+    rest = reader.close(now)
+    if on_rest is not None:
+        on_rest(rest)
+
+
+# -- conversions ----------------------------------------------------------------------------------------
+
+SALE_TAG = "{*}sale"
+ADVERT_TAG = "{*}advert"
+PRODUCT_TAG = "{*}product"
+
+
+def parse_address(element: Element | None) -> Address | None:
+    if element is None or len(element) == 0:
+        return None
+    alpha2_raw = path_text(element, "countryalpha2")
+    alpha2 = "FR" if alpha2_raw.upper() == "FX" else alpha2_raw.upper()
+    return Address(
+        civility=path_text(element, "civility"),
+        first_name=path_text(element, "firstname"),
+        last_name=path_text(element, "lastname"),
+        address1=path_text(element, "address1"),
+        address2=path_text(element, "address2"),
+        zipcode=path_text(element, "zipcode"),
+        city=path_text(element, "city"),
+        country=path_text(element, "country"),
+        country_alpha2=alpha2,
+        phone1=path_text(element, "phonenumber1"),
+        phone2=path_text(element, "phonenumber2"),
+        country_alpha2_raw=alpha2_raw,
+    )
+
+
+def parse_relay_point(element: Element | None) -> RelayPoint | None:
+    if element is None or len(element) == 0:
+        return None
+    return RelayPoint(
+        id=path_text(element, "id"),
+        name=path_text(element, "name"),
+        address=path_text(element, "address"),
+        zipcode=path_text(element, "zipcode"),
+        city=path_text(element, "city"),
+        country=path_text(element, "country"),
+        civility=path_text(element, "civility"),
+        first_name=path_text(element, "firstname"),
+        last_name=path_text(element, "lastname"),
+        contract_level=path_text(element, "contractlevel"),
+    )
+
+
+def parse_item(element: Element) -> Item:
+    price = child(element, "price")
+    return Item(
+        item_id=path_text(element, "itemid"),
+        sku=path_text(element, "sku"),
+        advert_id=path_text(element, "advertid"),
+        headline=path_text(element, "headline"),
+        status=path_text(element, "itemstatus"),
+        is_nego=to_bool(path_text(element, "isnego")),
+        price=to_decimal(path_text(price, "amount")),
+        currency=path_text(price, "currency") or "EUR",
+        is_preorder=to_bool(path_text(element, "ispreorder")),
+        ean=path_text(element, "ean").strip(";"),
+        payment_status=path_text(element, "paymentstatus"),
+    )
+
+
+def parse_sale(element: Element) -> Sale:
+    delivery = child(element, "deliveryinformation")
+    raw_date = path_text(element, "purchasedate")
+    return Sale(
+        purchase_id=path_text(element, "purchaseid"),
+        purchased_at=parse_purchase_date(raw_date),
+        shipping_type=path_text(delivery, "shippingtype"),
+        delivery_address=parse_address(child(delivery, "deliveryaddress")),
+        billing_address=parse_address(child(delivery, "billingaddress")),
+        relay_point=parse_relay_point(child(delivery, "collectionpointaddress")),
+        buyer_email=path_text(delivery, "purchasebuyeremail"),
+        buyer_login=path_text(delivery, "purchasebuyerlogin"),
+        items=tuple(parse_item(item) for item in children(child(element, "items"), "item")),
+        purchase_date_raw=raw_date,
+    )
+
+
+def parse_advert(element: Element) -> Advert:
+    return Advert(
+        advert_id=path_text(element, "advertid"),
+        sku=path_text(element, "sku"),
+        stock=to_int(path_text(element, "stock")),
+        price=to_decimal(path_text(element, "price", "amount")),
+        quality=path_text(element, "quality"),
+        unlimited_quantity=to_bool(path_text(element, "unlimitedquantity")),
+    )
+
+
+def parse_product(element: Element) -> ProductReport:
+    status = path_text(element, "status")
+    errors = tuple(
+        ProductError(key=path_text(e, "error_key"), code=path_text(e, "error_code"), text=path_text(e, "error_text"))
+        for e in children(child(element, "errors"), "error")
+    )
+    return ProductReport(
+        sku=path_text(element, "sku"),
+        status=status,
+        ok=normalize_label(status) == PRODUCT_OK_STATUS and not errors,
+        errors=errors,
+        pid=path_text(element, "pid"),
+        aid=path_text(element, "aid"),
+    )
+
+
+def response_of(root: Element) -> Element:
+    response = child(root, "response")
+    return root if response is None else response
+
+
+def next_token(root: Element) -> str:
+    response = response_of(root)
+    return text(first(child(response, "nexttoken"), descendant(response, "nexttoken")))
+
+
+def parse_status(root: Element) -> str:
+    """`response/status` whatever the root is called."""
+    response = response_of(root)
+    return text(first(child(response, "status"), descendant(response, "status")))
+
+
+def parse_item_info(root: Element, item_id: str) -> ItemInfo:
+    response = response_of(root)
+    status = descendant(response, "itemstatus")
+    purchase_id = text(descendant(response, "purchaseid"))
+    tracking = first(descendant(response, "trackingnumber"), descendant(response, "tracking_number"))
+    return ItemInfo(
+        item_id=text(descendant(response, "itemid")) or item_id,
+        status=text(first(status, child(response, "status"))),
+        purchase_id=purchase_id or None,
+        sku=text(descendant(response, "sku")),
+        tracking_number=text(tracking),
+    )
+
+
+def parse_import_result(root: Element) -> ImportFileResult:
+    response = response_of(root)
+    import_id = text(descendant(response, "importid"))
+    if not import_id:
+        raise RakutenInvalidResponse("Rakuten accepted the file but gave no import id")
+    return ImportFileResult(import_id=import_id, status=parse_status(root))
+
+
+def parse_report_file(root: Element) -> dict[str, str]:
+    """`response/file/*` as raw strings (filename, status, totallines...)."""
+    file = path(response_of(root), "file")
+    return {} if file is None else {local(e.tag): text(e) for e in file if isinstance(e.tag, str)}

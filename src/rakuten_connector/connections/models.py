@@ -1,0 +1,80 @@
+"""A merchant's Rakuten shop linked to its Cubyn application."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Boolean, Index, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from rakuten_connector.db import Base, UTCDateTime
+from rakuten_connector.kit.clock import utcnow
+
+
+class ConnectionState(StrEnum):
+    """What is stored; the status shown also says `paused` (see `Connection.status`)."""
+
+    ACTIVE = "active"
+    CREDENTIALS_INVALID = "credentials_invalid"
+    DISCONNECTED = "disconnected"
+
+
+class ConnectionStatus(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    CREDENTIALS_INVALID = "credentials_invalid"
+    DISCONNECTED = "disconnected"
+
+
+def seller_key(seller_id: str) -> str:
+    """Two spellings of one Rakuten login are one seller: orders would import twice."""
+    return seller_id.strip().casefold()
+
+
+class Connection(Base):
+    __tablename__ = "connections"
+    __table_args__ = (
+        # At most one live connection per Rakuten seller, whichever merchant owns it.
+        Index(
+            "uq_connections_live_seller",
+            "seller_key",
+            unique=True,
+            sqlite_where=text("state != 'disconnected'"),
+            postgresql_where=text("state != 'disconnected'"),
+        ),
+        Index("ix_connections_merchant_id", "merchant_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
+    merchant_id: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(200))
+    seller_id: Mapped[str] = mapped_column(String(128))
+    seller_key: Mapped[str] = mapped_column(String(128))
+    stock_sync_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(String(32), default=ConnectionState.ACTIVE.value)
+    # Why the state is what it is, in words a merchant understands (credentials refused, ...).
+    state_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    # Fernet ciphertexts (SECRET_KEYS); erased on disconnect.
+    rakuten_token_enc: Mapped[str | None] = mapped_column(Text)
+    cubyn_api_key_enc: Mapped[str | None] = mapped_column(Text)
+    webhook_secret_enc: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    disconnected_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    last_import_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    last_import_error: Mapped[str | None] = mapped_column(Text, default=None)
+
+    @property
+    def status(self) -> ConnectionStatus:
+        if self.state == ConnectionState.DISCONNECTED:
+            return ConnectionStatus.DISCONNECTED
+        if self.state == ConnectionState.CREDENTIALS_INVALID:
+            return ConnectionStatus.CREDENTIALS_INVALID
+        return ConnectionStatus.PAUSED if self.paused else ConnectionStatus.ACTIVE
+
+    @property
+    def is_live(self) -> bool:
+        return self.state != ConnectionState.DISCONNECTED

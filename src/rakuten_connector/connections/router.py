@@ -1,0 +1,135 @@
+"""Routes of design.md section 4 about connections."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from rakuten_connector.connections import service
+from rakuten_connector.connections.models import Connection
+from rakuten_connector.connections.schemas import (
+    ConnectionCreate,
+    ConnectionCreated,
+    ConnectionList,
+    ConnectionOut,
+    ConnectionUpdate,
+    WebhookEndpoint,
+)
+from rakuten_connector.db import SessionDep
+from rakuten_connector.kit.auth import CurrentPrincipal
+from rakuten_connector.kit.deps import CheckerDep, SecretBoxDep, SettingsDep
+from rakuten_connector.kit.errors import error_body
+from rakuten_connector.settings import Settings
+
+router = APIRouter(prefix="/v1/connections", tags=["connections"])
+
+
+def _error(description: str, code: str) -> dict[str, object]:
+    return {
+        "description": description,
+        "content": {"application/json": {"example": error_body(code, description)}},
+    }
+
+
+def to_out(connection: Connection, settings: Settings, orders: dict[str, int]) -> ConnectionOut:
+    return ConnectionOut(
+        id=connection.id,
+        merchant_id=connection.merchant_id,
+        name=connection.name,
+        seller_id=connection.seller_id,
+        stock_sync_enabled=connection.stock_sync_enabled,
+        paused=connection.paused,
+        status=connection.status,
+        status_reason=connection.state_reason,
+        created_at=connection.created_at,
+        last_import_at=connection.last_import_at,
+        last_import_error=connection.last_import_error,
+        orders=orders,
+        webhook_url=settings.webhook_url(connection.id),
+    )
+
+
+async def _one(session: SessionDep, connection: Connection, settings: Settings) -> ConnectionOut:
+    counts = await service.order_counts(session, [connection.id])
+    return to_out(connection, settings, counts[connection.id])
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        409: _error("A live connection already has this seller ID.", "seller_already_connected"),
+        422: _error("Rakuten or Cubyn refused the credentials.", "rakuten_credentials_invalid"),
+        503: _error("Rakuten or Cubyn did not answer; nothing was saved.", "rakuten_unavailable"),
+    },
+)
+async def create_connection(
+    body: ConnectionCreate,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    settings: SettingsDep,
+    checker: CheckerDep,
+    box: SecretBoxDep,
+) -> ConnectionCreated:
+    created = await service.create(session, principal, body, checker, box)
+    await session.commit()
+    out = await _one(session, created.connection, settings)
+    webhook = WebhookEndpoint(url=out.webhook_url, secret=created.webhook_secret)
+    return ConnectionCreated(**out.model_dump(), webhook=webhook)
+
+
+@router.get("")
+async def list_connections(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    settings: SettingsDep,
+    merchant_id: Annotated[str | None, Query(max_length=128, description="Operators only.")] = None,
+) -> ConnectionList:
+    connections = await service.list_visible(session, principal, merchant_id)
+    counts = await service.order_counts(session, [c.id for c in connections])
+    return ConnectionList(items=[to_out(c, settings, counts[c.id]) for c in connections])
+
+
+@router.get("/{connection_id}", responses={404: _error("No such connection.", "not_found")})
+async def get_connection(
+    connection_id: str, principal: CurrentPrincipal, session: SessionDep, settings: SettingsDep
+) -> ConnectionOut:
+    connection = await service.get_visible(session, principal, connection_id)
+    return await _one(session, connection, settings)
+
+
+@router.patch(
+    "/{connection_id}",
+    responses={
+        404: _error("No such connection.", "not_found"),
+        409: _error("The connection is disconnected.", "connection_disconnected"),
+        422: _error("Rakuten or Cubyn refused the new credentials.", "rakuten_credentials_invalid"),
+        503: _error("Rakuten or Cubyn did not answer; nothing was changed.", "rakuten_unavailable"),
+    },
+)
+async def update_connection(
+    connection_id: str,
+    body: ConnectionUpdate,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    settings: SettingsDep,
+    checker: CheckerDep,
+    box: SecretBoxDep,
+) -> ConnectionOut:
+    connection = await service.get_visible(session, principal, connection_id)
+    await service.update(session, connection, body, checker, box)
+    await session.commit()
+    return await _one(session, connection, settings)
+
+
+@router.delete(
+    "/{connection_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={404: _error("No such connection.", "not_found")},
+)
+async def delete_connection(connection_id: str, principal: CurrentPrincipal, session: SessionDep) -> Response:
+    connection = await service.get_visible(session, principal, connection_id)
+    await service.disconnect(session, connection)
+    await session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

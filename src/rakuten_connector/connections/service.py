@@ -1,0 +1,172 @@
+"""Connection lifecycle. Services flush but never commit: the route owns the transaction."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rakuten_connector.connections.checks import CredentialChecker
+from rakuten_connector.connections.models import Connection, ConnectionState, seller_key
+from rakuten_connector.connections.schemas import ConnectionCreate, ConnectionUpdate
+from rakuten_connector.kit.auth import Principal
+from rakuten_connector.kit.clock import utcnow
+from rakuten_connector.kit.crypto import SecretBox, new_webhook_secret
+from rakuten_connector.kit.errors import ApiError, NotFound
+from rakuten_connector.orders.models import Order, OrderState
+
+
+@dataclass(frozen=True)
+class CreatedConnection:
+    connection: Connection
+    webhook_secret: str
+
+
+def _seller_taken() -> ApiError:
+    return ApiError(
+        409,
+        "seller_already_connected",
+        "This Rakuten seller is already connected; disconnect that connection first (orders would import twice).",
+    )
+
+
+async def _live_seller_exists(session: AsyncSession, seller_id: str) -> bool:
+    query = select(Connection.id).where(
+        Connection.seller_key == seller_key(seller_id), Connection.state != ConnectionState.DISCONNECTED
+    )
+    return (await session.scalar(query.limit(1))) is not None
+
+
+def _owner(principal: Principal, requested: str | None) -> str:
+    if principal.is_operator:
+        if not requested:
+            raise ApiError(
+                422,
+                "validation_error",
+                "An operator must say which merchant owns the connection.",
+                [{"loc": ["body", "merchant_id"], "type": "missing", "msg": "Field required"}],
+            )
+        return requested
+    if requested is not None and requested != principal.merchant_id:
+        raise ApiError(403, "forbidden", "A merchant can only create its own connections.")
+    return principal.merchant_id
+
+
+async def create(
+    session: AsyncSession,
+    principal: Principal,
+    body: ConnectionCreate,
+    checker: CredentialChecker,
+    box: SecretBox,
+) -> CreatedConnection:
+    merchant_id = _owner(principal, body.merchant_id)
+    if await _live_seller_exists(session, body.seller_id):
+        raise _seller_taken()
+    # Rakuten first, then Cubyn (design.md section 5); nothing is stored unless both answer yes.
+    await checker.check_rakuten(body.seller_id, body.token)
+    await checker.check_cubyn(body.cubyn_api_key)
+    webhook_secret = new_webhook_secret()
+    connection = Connection(
+        id=str(uuid.uuid4()),
+        merchant_id=merchant_id,
+        name=body.name,
+        seller_id=body.seller_id,
+        seller_key=seller_key(body.seller_id),
+        stock_sync_enabled=body.stock_sync_enabled,
+        paused=False,
+        state=ConnectionState.ACTIVE.value,
+        rakuten_token_enc=box.encrypt(body.token),
+        cubyn_api_key_enc=box.encrypt(body.cubyn_api_key),
+        webhook_secret_enc=box.encrypt(webhook_secret),
+    )
+    session.add(connection)
+    try:
+        await session.flush()
+    except IntegrityError:
+        # Another request connected the same seller between our check and our insert.
+        await session.rollback()
+        raise _seller_taken() from None
+    return CreatedConnection(connection, webhook_secret)
+
+
+async def get_visible(session: AsyncSession, principal: Principal, connection_id: str) -> Connection:
+    """Another merchant's connection answers exactly like a missing one."""
+    try:
+        uuid.UUID(connection_id)
+    except ValueError:
+        raise NotFound("connection") from None
+    connection = await session.get(Connection, connection_id)
+    if connection is None or (not principal.is_operator and connection.merchant_id != principal.merchant_id):
+        raise NotFound("connection")
+    return connection
+
+
+async def list_visible(session: AsyncSession, principal: Principal, merchant_id: str | None) -> list[Connection]:
+    query = select(Connection).order_by(Connection.created_at.desc(), Connection.id)
+    if not principal.is_operator:
+        query = query.where(Connection.merchant_id == principal.merchant_id)
+    elif merchant_id:
+        query = query.where(Connection.merchant_id == merchant_id)
+    return list((await session.scalars(query)).all())
+
+
+async def update(
+    session: AsyncSession,
+    connection: Connection,
+    body: ConnectionUpdate,
+    checker: CredentialChecker,
+    box: SecretBox,
+) -> Connection:
+    if not connection.is_live:
+        raise ApiError(409, "connection_disconnected", "This connection is disconnected; create a new one.")
+    # New secrets are checked live before anything changes.
+    if body.token is not None:
+        await checker.check_rakuten(connection.seller_id, body.token)
+    if body.cubyn_api_key is not None:
+        await checker.check_cubyn(body.cubyn_api_key)
+    if body.name is not None:
+        connection.name = body.name
+    if body.stock_sync_enabled is not None:
+        connection.stock_sync_enabled = body.stock_sync_enabled
+    if body.paused is not None:
+        connection.paused = body.paused
+    if body.token is not None:
+        connection.rakuten_token_enc = box.encrypt(body.token)
+    if body.cubyn_api_key is not None:
+        connection.cubyn_api_key_enc = box.encrypt(body.cubyn_api_key)
+    if (body.token is not None or body.cubyn_api_key is not None) and (
+        connection.state == ConnectionState.CREDENTIALS_INVALID
+    ):
+        connection.state = ConnectionState.ACTIVE.value
+        connection.state_reason = None
+    await session.flush()
+    return connection
+
+
+async def disconnect(session: AsyncSession, connection: Connection) -> None:
+    """Stop everything, erase the secrets, keep the history; the seller may be connected again."""
+    if connection.is_live:
+        connection.state = ConnectionState.DISCONNECTED.value
+        connection.state_reason = "Disconnected by the merchant."
+        connection.disconnected_at = utcnow()
+    connection.rakuten_token_enc = None
+    connection.cubyn_api_key_enc = None
+    connection.webhook_secret_enc = None
+    await session.flush()
+
+
+async def order_counts(session: AsyncSession, connection_ids: list[str]) -> dict[str, dict[str, int]]:
+    counts: dict[str, dict[str, int]] = {cid: {state.value: 0 for state in OrderState} for cid in connection_ids}
+    if not connection_ids:
+        return counts
+    query = (
+        select(Order.connection_id, Order.state, func.count())
+        .where(Order.connection_id.in_(connection_ids))
+        .group_by(Order.connection_id, Order.state)
+    )
+    for connection_id, state, count in (await session.execute(query)).all():
+        counts[connection_id][state] = count
+    return counts

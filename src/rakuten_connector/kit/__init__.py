@@ -1,0 +1,1 @@
+"""Small shared tools: auth, crypto, errors, logging, time."""

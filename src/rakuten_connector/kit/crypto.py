@@ -1,0 +1,34 @@
+"""Secrets at rest: MultiFernet over SECRET_KEYS (the first key encrypts, every key decrypts)."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from collections.abc import Sequence
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+
+class SecretBox:
+    def __init__(self, keys: Sequence[str]) -> None:
+        if not keys:
+            raise ValueError("at least one key is needed")
+        self._fernet = MultiFernet([Fernet(k) for k in keys])
+
+    def encrypt(self, plaintext: str) -> str:
+        return self._fernet.encrypt(plaintext.encode()).decode("ascii")
+
+    def decrypt(self, ciphertext: str) -> str:
+        try:
+            return self._fernet.decrypt(ciphertext.encode("ascii")).decode()
+        except InvalidToken as exc:
+            raise ValueError("secret cannot be decrypted with any of SECRET_KEYS") from exc
+
+    def rotate(self, ciphertext: str) -> str:
+        """Re-encrypt with the first key (after a new key was put first)."""
+        return self._fernet.rotate(ciphertext.encode("ascii")).decode("ascii")
+
+
+def new_webhook_secret() -> str:
+    """A Standard Webhooks secret: `whsec_` + base64 of 32 random bytes."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode("ascii")

@@ -1,0 +1,74 @@
+"""The FastAPI application."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI, Request, Response
+from prometheus_client import Counter, Histogram
+from redis.asyncio import Redis
+
+from rakuten_connector.connections.router import router as connections_router
+from rakuten_connector.db import create_engine, session_factory
+from rakuten_connector.health import router as health_router
+from rakuten_connector.kit.crypto import SecretBox
+from rakuten_connector.kit.errors import install_error_handlers
+from rakuten_connector.kit.logging import configure_logging
+from rakuten_connector.settings import Settings, get_settings
+
+REQUESTS = Counter("http_requests_total", "HTTP requests answered", ["method", "route", "status"])
+LATENCY = Histogram("http_request_duration_seconds", "HTTP request duration", ["method", "route"])
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url)
+        app.state.engine = engine
+        app.state.sessions = session_factory(engine)
+        app.state.http = httpx.AsyncClient(follow_redirects=False, timeout=settings.upstream_timeout_seconds)
+        app.state.redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+        try:
+            yield
+        finally:
+            await app.state.http.aclose()
+            await app.state.redis.aclose()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="rakuten-connector",
+        version="0.1.0",
+        summary="Links a merchant's Rakuten France shop to Cubyn fulfilment.",
+        lifespan=lifespan,
+        max_body_size=settings.max_body_bytes,
+    )
+    app.state.settings = settings
+    app.state.secret_box = SecretBox(settings.fernet_keys)
+    app.dependency_overrides[get_settings] = lambda: settings
+    install_error_handlers(app)
+
+    @app.middleware("http")
+    async def _metrics(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        LATENCY.labels(request.method, path).observe(time.perf_counter() - started)
+        REQUESTS.labels(request.method, path, str(response.status_code)).inc()
+        return response
+
+    app.include_router(health_router)
+    app.include_router(connections_router)
+    return app
+
+
+def app_factory() -> FastAPI:
+    """Entry point for `uvicorn --factory rakuten_connector.main:app_factory`."""
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)

@@ -1,0 +1,72 @@
+"""Settings read from the environment (and `.env`), see design section 2."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from typing import Self
+
+from cryptography.fernet import Fernet
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Well-known values that make local runs work out of the box. Production refuses them.
+DEVELOPMENT_SECRET_KEY = "ZGV2ZWxvcG1lbnQta2V5LWRvLW5vdC11c2UtaW4tcHI="  # noqa: S105
+DEVELOPMENT_JWT_SECRET = "development-jwt-secret-do-not-use-in-production"  # noqa: S105
+
+
+class AppEnv(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    app_env: AppEnv = AppEnv.DEVELOPMENT
+    database_url: str = "sqlite+aiosqlite:///./rakuten_connector.db"
+    redis_url: str = "redis://localhost:6379/0"
+    secret_keys: SecretStr = SecretStr(DEVELOPMENT_SECRET_KEY)
+    auth_jwt_secret: SecretStr = SecretStr(DEVELOPMENT_JWT_SECRET)
+    public_base_url: str = "http://localhost:8000"
+    rakuten_base_url: str = "https://ws.fr.shopping.rakuten.com"
+    cubyn_api_url: str = "https://api.cubyn.com/v2"
+    cubyn_tracking_url_template: str = "https://www.track.cubyn.com/{tracking_id}"
+    rakuten_transporter_name: str = "Cubyn"
+    rakuten_shipping_from_country: str = "249"
+    import_interval_seconds: int = Field(default=300, ge=10)
+    stock_push_min_interval_seconds: int = Field(default=360, ge=1)
+    upstream_timeout_seconds: float = Field(default=20.0, gt=0)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _check_secrets(self) -> Self:
+        keys = self.fernet_keys
+        if not keys:
+            raise ValueError("SECRET_KEYS must hold at least one Fernet key")
+        for key in keys:
+            try:
+                Fernet(key)
+            except ValueError as exc:
+                raise ValueError("SECRET_KEYS holds a value that is not a Fernet key") from exc
+        if self.app_env is AppEnv.PRODUCTION:
+            if DEVELOPMENT_SECRET_KEY in keys:
+                raise ValueError("SECRET_KEYS still holds the development key; set real keys in production")
+            jwt_secret = self.auth_jwt_secret.get_secret_value()
+            if jwt_secret == DEVELOPMENT_JWT_SECRET or len(jwt_secret) < 32:
+                raise ValueError("AUTH_JWT_SECRET must be a real secret of at least 32 characters in production")
+        return self
+
+    @property
+    def fernet_keys(self) -> list[str]:
+        return [k.strip() for k in self.secret_keys.get_secret_value().split(",") if k.strip()]
+
+    def webhook_url(self, connection_id: str) -> str:
+        return f"{self.public_base_url.rstrip('/')}/v1/webhooks/cubyn/{connection_id}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -36,7 +36,7 @@ from rakuten_connector.settings import AppEnv, Settings
 RAKUTEN_URL = "https://rakuten.test"
 CUBYN_URL = "https://cubyn.test/v2"
 PUBLIC_URL = "https://connector.test"
-JWT_SECRET = "test-jwt-secret-" + uuid.uuid4().hex
+JWT_SECRET = "test-jwt-secret-" + uuid.uuid4().hex + uuid.uuid4().hex
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_BASE_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
 

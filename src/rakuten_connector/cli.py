@@ -20,7 +20,9 @@ def migrate() -> None:
     """Apply the database migrations (alembic upgrade head) on DATABASE_URL."""
     from rakuten_connector.migrate import upgrade
 
-    upgrade(get_settings().database_url)
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    upgrade(settings.database_url, configure_logger=False)
     typer.echo("database is up to date")
 
 
@@ -62,7 +64,8 @@ def demo(
     from rakuten_connector.migrate import upgrade
 
     settings = get_settings()
-    upgrade(settings.database_url)
+    configure_logging(settings.log_level)
+    upgrade(settings.database_url, configure_logger=False)
     secret = settings.auth_jwt_secret.get_secret_value()
     demo_token = issue_token(secret, "demo-merchant", Role.MERCHANT, timedelta(hours=12))
     typer.echo(f"API docs:  http://127.0.0.1:{port}/docs")

@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from rakuten_connector.connections.router import router as connections_router
 from rakuten_connector.db import create_engine, session_factory
 from rakuten_connector.health import router as health_router
+from rakuten_connector.kit.body_limit import BodySizeLimit
 from rakuten_connector.kit.crypto import SecretBox
 from rakuten_connector.kit.errors import install_error_handlers
 from rakuten_connector.kit.logging import configure_logging
@@ -45,7 +46,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Links a merchant's Rakuten France shop to Cubyn fulfilment.",
         lifespan=lifespan,
-        max_body_size=settings.max_body_bytes,
     )
     app.state.settings = settings
     app.state.secret_box = SecretBox(settings.fernet_keys)
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         REQUESTS.labels(request.method, path, str(response.status_code)).inc()
         return response
 
+    app.add_middleware(BodySizeLimit, max_body_size=settings.max_body_bytes)
     app.include_router(health_router)
     app.include_router(connections_router)
     return app

@@ -89,7 +89,9 @@ async def test_create_refuses_wrong_credentials_and_stores_nothing(
     assert await count_rows(sessions) == 0
 
 
-async def test_wrong_rakuten_token_does_not_even_ask_cubyn(client: httpx.AsyncClient, upstreams: Upstreams) -> None:
+async def test_wrong_rakuten_token_does_not_even_ask_cubyn(
+    client: httpx.AsyncClient, upstreams: Upstreams
+) -> None:
     response = await create(client, token=use_secret("bad-token"))
     assert response.status_code == 422
     assert upstreams.cubyn.call_count == 0
@@ -277,7 +279,9 @@ async def test_patch_token_revives_a_connection_with_invalid_credentials(
     down = await client.patch(f"/v1/connections/{cid}", json={"token": use_secret("rk-other")}, headers=A)
     assert down.status_code == 503
     upstreams.rakuten.side_effect = upstreams._rakuten
-    revived = await client.patch(f"/v1/connections/{cid}", json={"token": next(iter(upstreams.valid_tokens))}, headers=A)
+    revived = await client.patch(
+        f"/v1/connections/{cid}", json={"token": next(iter(upstreams.valid_tokens))}, headers=A
+    )
     assert revived.status_code == 200
     assert (revived.json()["status"], revived.json()["status_reason"]) == ("active", None)
 

@@ -289,4 +289,6 @@ def _parcel(response: httpx.Response, what: str) -> Parcel:
 def _unexpected(response: httpx.Response, what: str) -> CubynPermanentError:
     if response.status_code == 404:
         return CubynNotFound(f"{what}: not found")
-    return CubynPermanentError(response.status_code, _message(_json_or_empty(response), f"unexpected answer to {what}"))
+    return CubynPermanentError(
+        response.status_code, _message(_json_or_empty(response), f"unexpected answer to {what}")
+    )

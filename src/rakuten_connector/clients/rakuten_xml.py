@@ -119,7 +119,7 @@ def parse_purchase_date(raw: str) -> datetime | None:
     """`dd/mm/yyyy-HH:MM`, Paris time, to an aware UTC datetime (None when unreadable)."""
     for fmt in _DATE_FORMATS:
         try:
-            naive = datetime.strptime(raw.strip(), fmt)  # noqa: DTZ007 - Paris local time, zoned below
+            naive = datetime.strptime(raw.strip(), fmt)  # Paris local time, zoned below
         except ValueError:
             continue
         return naive.replace(tzinfo=PARIS).astimezone(UTC)
@@ -165,7 +165,8 @@ class DocumentReader(Generic[T]):
     ) -> None:
         self._tag = tag
         self._convert = convert
-        self._fallback_encoding = fallback_encoding
+        self.fallback_encoding = fallback_encoding
+        self.rest: Element | None = None  # set by close()
         self._prolog = b""
         self._parser: etree.XMLParser | None = None
         self._previous: Element | None = None
@@ -199,6 +200,7 @@ class DocumentReader(Generic[T]):
         if getattr(root.getroottree().docinfo, "doctype", ""):
             raise RakutenInvalidResponse("Rakuten answered a document with a DTD: refused")
         raise_for_error_document(root, now)
+        self.rest = root
         return root
 
     def _start(self, prolog: bytes) -> etree.XMLParser:
@@ -206,7 +208,7 @@ class DocumentReader(Generic[T]):
             raise RakutenInvalidResponse("Rakuten answered a document with a DTD: refused")
         encoding = None
         if not _DECLARED_ENCODING.match(prolog):
-            encoding = self._fallback_encoding
+            encoding = self.fallback_encoding
         # The safe settings, spelled out (lxml < 6.1 could read local files through its defaults).
         if self._tag is None:
             return etree.XMLParser(
@@ -353,7 +355,9 @@ def parse_advert(element: Element) -> Advert:
 def parse_product(element: Element) -> ProductReport:
     status = path_text(element, "status")
     errors = tuple(
-        ProductError(key=path_text(e, "error_key"), code=path_text(e, "error_code"), text=path_text(e, "error_text"))
+        ProductError(
+            key=path_text(e, "error_key"), code=path_text(e, "error_code"), text=path_text(e, "error_text")
+        )
         for e in children(child(element, "errors"), "error")
     )
     return ProductReport(

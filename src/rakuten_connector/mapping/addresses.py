@@ -55,7 +55,7 @@ def clean_text(value: str | None) -> str:
 def _fold(value: str) -> str:
     decomposed = unicodedata.normalize("NFKD", value)
     plain = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
-    return " ".join(re.sub(r"[-'’.]", " ", plain).split())
+    return " ".join(re.sub("[-'\u2019.]", " ", plain).split())
 
 
 def wrap_words(text: str, width: int = FIELD_MAX) -> list[str]:
@@ -249,7 +249,12 @@ def map_recipient(address: RakutenAddress | None, email: str | None) -> CubynRec
         email=normalise_email(email),
         phone=phone,
         address=ParcelAddress(
-            line1=lines[0], line2=padded[1], additional_information=padded[2], zip=zipcode, city=city, country=country
+            line1=lines[0],
+            line2=padded[1],
+            additional_information=padded[2],
+            zip=zipcode,
+            city=city,
+            country=country,
         ),
         notes=tuple(notes),
     )

@@ -69,7 +69,9 @@ def normalise_shipping_type(value: str) -> str:
     return " ".join(without_accents.casefold().split())
 
 
-_BY_KEY: dict[str, CarrierMapping] = {normalise_shipping_type(m.rakuten_shipping_type): m for m in CARRIER_MAPPINGS}
+_BY_KEY: dict[str, CarrierMapping] = {
+    normalise_shipping_type(m.rakuten_shipping_type): m for m in CARRIER_MAPPINGS
+}
 
 
 def map_shipping_type(shipping_type: str | None) -> ShippingTypeMapped | ShippingTypeUnavailable:
@@ -81,7 +83,9 @@ def map_shipping_type(shipping_type: str | None) -> ShippingTypeMapped | Shippin
         reason = f'The Rakuten delivery mode "{shown}" is not available with Cubyn fulfilment.'
         return ShippingTypeUnavailable(shipping_type=raw, reason=reason)
     return ShippingTypeMapped(
-        shipping_type=row.rakuten_shipping_type, delivery_mode=row.delivery_mode, delivery_signed=row.delivery_signed
+        shipping_type=row.rakuten_shipping_type,
+        delivery_mode=row.delivery_mode,
+        delivery_signed=row.delivery_signed,
     )
 
 

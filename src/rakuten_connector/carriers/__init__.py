@@ -1,0 +1,1 @@
+"""Carrier mappings: which Rakuten delivery modes Cubyn fulfils (read-only table)."""

@@ -1,0 +1,165 @@
+"""Realistic French Rakuten sales for the sandbox, deterministic for a seed.
+
+Names and addresses with accents, every shipping type of the contract plus unknown newer ones (relay
+sales carry a relay point and a billing address, prepaid modes only a billing address), multi-unit
+purchases (one item per unit), empty SKUs, pending negotiations, empty phone numbers, `FX` countries.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from rakuten_connector.sandbox.rakuten_state import (
+    RakutenWorld,
+    SbAddress,
+    SbItem,
+    SbRelayPoint,
+    SbSale,
+    Seller,
+)
+
+HOME_TYPES = ("Normal", "Suivi", "Recommandé", "Express")
+RELAY_TYPES = ("Point relais Mondial Relay", "Relai Kiala")
+BILLING_ONLY_TYPES = ("So Colissimo", "Chronopost", "Retrait chez le vendeur", "EN TÉLÉCHARGEMENT")
+UNKNOWN_TYPES = ("Shop2Shop by Chronopost", "Click and Collect")
+ALL_TYPES = HOME_TYPES + RELAY_TYPES + BILLING_ONLY_TYPES + UNKNOWN_TYPES
+# Most sales are home deliveries with tracking, as on the real marketplace.
+DEFAULT_WEIGHTS = {"Normal": 10, "Suivi": 30, "Recommandé": 8, "Express": 8, "Point relais Mondial Relay": 14}
+
+FIRST_NAMES = ("Hélène", "Gaëlle", "François", "Jérôme", "Éloïse", "Noël", "Zoé", "Agnès", "Benoît", "Clément",
+               "Cécile", "Maël", "Léa", "Chloé", "Théo", "Loïc", "Anaïs", "Jean-René")  # fmt: skip
+LAST_NAMES = ("Lefèvre", "Dubois", "Müller", "Côté", "Lemaître", "Barthélemy", "Gérard", "Fontaine", "Mercier",
+              "Rousseau", "Bérenger", "N'Diaye", "Da Silva", "Le Goff", "Chevalier", "Hervé-Gruyer")  # fmt: skip
+STREETS = ("12 rue de la République", "3 allée des Peupliers", "45 boulevard Haussmann",
+           "7 impasse du Château-d'Eau", "18 avenue Jean-Jaurès", "2 place de l'Église", "9 chemin des Écoliers",
+           "104 route de Fontainebleau", "5 quai Saint-Étienne")  # fmt: skip
+ADDRESS2 = ("", "", "", "Bâtiment B", "Appartement 12, 3e étage", "Résidence Les Érables", "Chez Mme Lefèvre")
+CITIES = (("75011", "Paris"), ("69003", "Lyon"), ("13008", "Marseille"), ("31000", "Toulouse"),
+          ("44000", "Nantes"), ("33000", "Bordeaux"), ("59800", "Lille"), ("67000", "Strasbourg"),
+          ("06000", "Nice"), ("35000", "Rennes"), ("74400", "Chamonix-Mont-Blanc"), ("60200", "Compiègne"),
+          ("20000", "Ajaccio"), ("97400", "Saint-Denis"))  # fmt: skip
+HEADLINES = ("Cafetière à piston 1 L", "Livre « Les Misérables » – édition poche", "Câble USB-C tressé 2 m",
+             "Thé vert bio 100 g", "Lampe de chevet en céramique", "Jeu de société « Dés & Défis »",
+             "Crème hydratante à l'aloe vera", "Écouteurs sans fil", "Bœuf bourguignon – livre de recettes",
+             "Coque iPhone <transparente>")  # fmt: skip
+RELAY_SHOPS = ("Tabac Presse de la Gare", "Épicerie Chez Loïc", "Pressing Müller", "Librairie L'Écume des Pages")
+
+
+class GenerateOptions(BaseModel):
+    """Body of `POST /_sandbox/sellers/{login}/sales/generate`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    count: int = Field(default=10, ge=1, le=20_000)
+    seed: int = 0
+    shipping_types: list[str] | None = None  # chosen uniformly; default: a realistic mix of every type
+    skus: list[str] | None = None  # default: the seller's inventory SKUs, else SKU-00001...
+    max_age_hours: float = Field(default=24.0, ge=0)
+    min_age_hours: float = Field(default=0.0, ge=0)
+    item_status: str | None = None  # default: TO_CONFIRM mostly, sometimes REQUESTED or REMINDED
+    multi_unit_rate: float = Field(default=0.2, ge=0, le=1)
+    multi_sku_rate: float = Field(default=0.25, ge=0, le=1)
+    empty_sku_rate: float = Field(default=0.03, ge=0, le=1)
+    nego_rate: float = Field(default=0.03, ge=0, le=1)
+
+
+def _address(rng: random.Random, *, first: str, last: str) -> SbAddress:
+    zipcode, city = rng.choice(CITIES)
+    alpha2 = "RE" if zipcode.startswith("974") else rng.choice(("FX", "FX", "FX", "FR"))
+    phone = rng.choice(("06 12 34 56 78", "+33612345678", "0145678910", ""))
+    return SbAddress(
+        civility=rng.choice(("M.", "Mme", "Mlle")),
+        firstname=first,
+        lastname=last,
+        address1=rng.choice(STREETS),
+        address2=rng.choice(ADDRESS2),
+        zipcode=zipcode,
+        city=city,
+        country="La Réunion" if alpha2 == "RE" else "France",
+        countryalpha2=alpha2,
+        phonenumber1=phone,
+        phonenumber2=rng.choice(("", "", "09 87 65 43 21")),
+    )
+
+
+def _relay(rng: random.Random, *, first: str, last: str) -> SbRelayPoint:
+    zipcode, city = rng.choice(CITIES[:12])
+    return SbRelayPoint(
+        id=f"FR-{rng.randint(0, 999_999):06d}",
+        name=rng.choice(RELAY_SHOPS),
+        address=rng.choice(STREETS),
+        zipcode=zipcode,
+        city=city,
+        civility=rng.choice(("M.", "Mme")),
+        firstname=first,
+        lastname=last,
+        contractlevel=rng.choice(("", "24R", "24L")),
+    )
+
+
+def _shipping_type(rng: random.Random, options: GenerateOptions) -> str:
+    if options.shipping_types:
+        return rng.choice(options.shipping_types)
+    weights = [DEFAULT_WEIGHTS.get(t, 3) for t in ALL_TYPES]
+    return rng.choices(ALL_TYPES, weights=weights)[0]
+
+
+def generate_sales(world: RakutenWorld, seller: Seller, options: GenerateOptions) -> list[SbSale]:
+    """Generate and add `options.count` sales to `seller`; the same seed gives the same sales."""
+    rng = random.Random(options.seed)
+    skus = options.skus or [a.sku for a in seller.adverts[:500] if a.sku] or [f"SKU-{n:05d}" for n in range(1, 41)]
+    now = world.now()
+    sales = []
+    for _ in range(options.count):
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        shipping_type = _shipping_type(rng, options)
+        home = _address(rng, first=first, last=last)
+        billing = _address(rng, first=first, last=last)
+        relay = None
+        delivery: SbAddress | None = home
+        if shipping_type in RELAY_TYPES or shipping_type == "Shop2Shop by Chronopost":
+            relay, delivery = _relay(rng, first=first, last=last), None
+        elif shipping_type not in HOME_TYPES:
+            delivery = None
+        age = timedelta(hours=rng.uniform(options.min_age_hours, max(options.min_age_hours, options.max_age_hours)))
+        items = []
+        distinct = 1 + (rng.random() < options.multi_sku_rate) * rng.randint(1, 2)
+        for sku in rng.sample(skus, k=min(distinct, len(skus))):
+            units = 1 + (rng.random() < options.multi_unit_rate) * rng.randint(1, 3)
+            empty = rng.random() < options.empty_sku_rate
+            nego = rng.random() < options.nego_rate
+            price = Decimal(rng.randint(199, 15_999)) / 100
+            headline = rng.choice(HEADLINES)
+            advert = seller.adverts_by_sku.get(sku)
+            advert_id = advert.advert_id if advert else world.next_advert_id()
+            for _unit in range(units):
+                status = options.item_status or rng.choices(("TO_CONFIRM", "REQUESTED", "REMINDED"), (8, 1, 1))[0]
+                items.append(
+                    SbItem(
+                        item_id=world.next_item_id(),
+                        sku="" if empty else sku,
+                        advert_id=advert_id,
+                        headline=headline,
+                        status=status,
+                        price=price,
+                        is_nego=nego,
+                        ean=str(rng.randint(10**12, 10**13 - 1)),
+                    )
+                )
+        sale = SbSale(
+            purchase_id=world.next_purchase_id(),
+            purchased_at=now - age,
+            shipping_type=shipping_type,
+            buyer_login=f"{first}.{last}".lower().replace(" ", "") + str(rng.randint(1, 99)),
+            buyer_email=rng.choice((f"{last.lower().replace(' ', '')}@example.fr", "")),
+            delivery_address=delivery,
+            billing_address=billing,
+            relay_point=relay,
+            items=items,
+        )
+        sales.append(world.add_sale(seller, sale))
+    return sales

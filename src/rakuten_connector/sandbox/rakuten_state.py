@@ -1,0 +1,433 @@
+"""The Rakuten sandbox's world: sellers, their sales, items, inventory and stock files, with Rakuten's rules.
+
+Everything lives in memory in one `RakutenWorld` (a simulator). Web-service refusals are `WsError`s, which
+the app renders as `errorresponse` documents. Business rules (contracts/rakuten-ws.md):
+- only waiting items (TO_CONFIRM, REQUESTED, REMINDED) can be accepted or refused;
+- only accepted items (ACCEPTED, COMMITTED) can get tracking (once) or be cancelled;
+- a waiting item not decided within `acceptance_deadline_hours` is cancelled by "Rakuten";
+- getnewsales lists sales of the last 48 hours that still have a waiting item;
+- stock files are processed `upload_delay_seconds` after upload; an unknown SKU is a product in error.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from lxml import etree
+from pydantic import BaseModel, ConfigDict, Field
+
+from rakuten_connector.kit.clock import utcnow
+
+WAITING = frozenset({"TO_CONFIRM", "REQUESTED", "REMINDED"})
+ACCEPTED = frozenset({"ACCEPTED", "COMMITTED"})
+NEW_SALES_WINDOW = timedelta(hours=48)
+MAX_FILE_BYTES = 30 * 1024 * 1024
+
+
+class WsError(Exception):
+    """An answer Rakuten gives as an `errorresponse`."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        details: list[str] | None = None,
+        *,
+        kind: str = "Sender",
+        http_status: int = 200,
+    ) -> None:
+        super().__init__(message)
+        self.code, self.message, self.details, self.kind, self.http_status = (
+            code,
+            message,
+            details or [],
+            kind,
+            http_status,
+        )
+
+
+def parameter_error(message: str, *details: str) -> WsError:
+    return WsError("ParameterError", message, list(details))
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class SbAddress(_Model):
+    """An address block, with Rakuten's own element names."""
+
+    civility: str = ""
+    firstname: str = ""
+    lastname: str = ""
+    address1: str = ""
+    address2: str = ""
+    zipcode: str = ""
+    city: str = ""
+    country: str = "France"
+    countryalpha2: str = "FX"
+    phonenumber1: str = ""
+    phonenumber2: str = ""
+
+
+class SbRelayPoint(_Model):
+    id: str
+    name: str
+    address: str = ""
+    zipcode: str = ""
+    city: str = ""
+    country: str = "France"
+    civility: str = ""
+    firstname: str = ""
+    lastname: str = ""
+    contractlevel: str = ""
+
+
+class SbTracking(_Model):
+    transporter: str
+    number: str
+    url: str = ""
+
+
+class SbItem(_Model):
+    item_id: str
+    sku: str = ""
+    advert_id: str = ""
+    headline: str = ""
+    status: str = "TO_CONFIRM"
+    price: Decimal = Decimal("10.00")
+    is_nego: bool = False
+    is_preorder: bool = False
+    ean: str = ""
+    payment_status: str = "INCOMING"
+    tracking: SbTracking | None = None
+    shipping_from_country: str | None = None
+    cancel_comment: str | None = None
+
+
+class SbSale(_Model):
+    purchase_id: str
+    purchased_at: datetime
+    shipping_type: str = "Suivi"
+    buyer_login: str = ""
+    buyer_email: str = ""
+    delivery_address: SbAddress | None = None
+    billing_address: SbAddress | None = None
+    relay_point: SbRelayPoint | None = None
+    items: list[SbItem] = Field(default_factory=list)
+
+
+@dataclass(slots=True)
+class SbAdvert:
+    advert_id: str
+    sku: str
+    stock: int
+    price: Decimal = Decimal("10.00")
+    quality: str = "N"
+
+
+@dataclass
+class SbProductResult:
+    sku: str
+    status: str  # Traité | Erreur
+    errors: list[tuple[str, str, str]] = field(default_factory=list)  # (key, code, text)
+    advert_id: str = ""
+
+
+@dataclass
+class SbUpload:
+    import_id: str
+    filename: str
+    received_at: datetime
+    lines: list[tuple[str, str]]  # (sellerReference, qty) as sent
+    processed_at: datetime | None = None
+    results: list[SbProductResult] = field(default_factory=list)
+
+    def status(self, now: datetime, delay: timedelta) -> str:
+        if self.processed_at is not None:
+            return "Traité"
+        return "Reçu" if now - self.received_at < delay / 2 else "En attente"
+
+
+@dataclass
+class Seller:
+    login: str
+    token: str
+    seller_id: str
+    quota_per_hour: int | None = None
+    files_per_hour: int = 10
+    acceptance_deadline_hours: float = 48.0
+    sales: dict[str, SbSale] = field(default_factory=dict)
+    items: dict[str, tuple[SbSale, SbItem]] = field(default_factory=dict)
+    adverts: list[SbAdvert] = field(default_factory=list)
+    adverts_by_sku: dict[str, SbAdvert] = field(default_factory=dict)
+    uploads: dict[str, SbUpload] = field(default_factory=dict)
+    calls_per_hour: dict[str, int] = field(default_factory=dict)
+    files_this_hour: dict[str, int] = field(default_factory=dict)
+
+
+def encode_token(kind: str, offset: int) -> str:
+    return base64.urlsafe_b64encode(f"{kind}:{offset}".encode()).decode().rstrip("=")
+
+
+def decode_token(kind: str, token: str) -> int:
+    if not token:
+        return 0
+    try:
+        prefix, _, offset = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().partition(":")
+        if prefix == kind and offset.isdigit():
+            return int(offset)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        pass
+    raise parameter_error("Invalid nexttoken.", f"nexttoken {token!r} is unknown")
+
+
+class RakutenWorld:
+    """All sellers and their data; `now()` is the sandbox clock (shiftable)."""
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        upload_delay_seconds: float = 1.0,
+        sales_page_size: int = 100,
+        export_page_size: int = 1000,
+        report_page_size: int = 100,
+    ) -> None:
+        self.clock = clock
+        self.offset = timedelta()
+        self.upload_delay = timedelta(seconds=upload_delay_seconds)
+        self.sales_page_size = sales_page_size
+        self.export_page_size = export_page_size
+        self.report_page_size = report_page_size
+        self.sellers: dict[str, Seller] = {}
+        self._purchase_ids = itertools.count(31862101)
+        self._item_ids = itertools.count(260306083)
+        self._advert_ids = itertools.count(691501318)
+        self._import_ids = itertools.count(35826776)
+        self._seller_ids = itertools.count(123456)
+
+    def now(self) -> datetime:
+        return self.clock().astimezone(UTC) + self.offset
+
+    def next_purchase_id(self) -> str:
+        return str(next(self._purchase_ids))
+
+    def next_item_id(self) -> str:
+        return str(next(self._item_ids))
+
+    def next_advert_id(self) -> str:
+        return str(next(self._advert_ids))
+
+    # -- sellers, auth and quota ------------------------------------------------------------------------
+
+    def add_seller(self, login: str, token: str, **options: int | float | None) -> Seller:
+        seller = Seller(login=login, token=token, seller_id=str(next(self._seller_ids)))
+        for key, value in options.items():
+            if value is not None:
+                setattr(seller, key, value)
+        self.sellers[login] = seller
+        return seller
+
+    def authenticate(self, login: str, pwd: str) -> Seller:
+        seller = self.sellers.get(login)
+        if seller is None or not pwd or seller.token != pwd:
+            raise WsError("InvalidUserConnection", "Unknown user or password.")
+        return seller
+
+    def count_call(self, seller: Seller, *, is_file: bool = False) -> None:
+        hour = self.now().strftime("%Y-%m-%dT%H")
+        used = seller.calls_per_hour.get(hour, 0) + 1
+        seller.calls_per_hour = {hour: used}
+        if seller.quota_per_hour is not None and used > seller.quota_per_hour:
+            raise WsError("InvalidUserRights", "Quota exceeded.")
+        if is_file:
+            files = seller.files_this_hour.get(hour, 0) + 1
+            seller.files_this_hour = {hour: files}
+            if files > seller.files_per_hour:
+                raise WsError(
+                    "InvalidUserRights", "Quota exceeded.", [f"At most {seller.files_per_hour} files per hour."]
+                )
+
+    def tick(self, seller: Seller) -> None:
+        """What happens with time: late sales are cancelled, due stock files are processed."""
+        now = self.now()
+        deadline = timedelta(hours=seller.acceptance_deadline_hours)
+        for sale in seller.sales.values():
+            if now - sale.purchased_at > deadline:
+                for item in sale.items:
+                    if item.status in WAITING:
+                        item.status = "CANCELLED"
+        for upload in seller.uploads.values():
+            if upload.processed_at is None and now - upload.received_at >= self.upload_delay:
+                self._process(seller, upload, now)
+
+    # -- sales ------------------------------------------------------------------------------------------
+
+    def add_sale(self, seller: Seller, sale: SbSale) -> SbSale:
+        if sale.purchase_id in seller.sales:
+            raise ValueError(f"purchase {sale.purchase_id} already exists")
+        for item in sale.items:
+            if item.item_id in seller.items:
+                raise ValueError(f"item {item.item_id} already exists")
+        seller.sales[sale.purchase_id] = sale
+        for item in sale.items:
+            seller.items[item.item_id] = (sale, item)
+        return sale
+
+    def item(self, seller: Seller, item_id: str) -> tuple[SbSale, SbItem]:
+        found = seller.items.get(item_id)
+        if found is None:
+            raise parameter_error("Invalid itemid.", f"L'article {item_id} est inconnu.")
+        return found
+
+    def new_sales(self, seller: Seller) -> list[SbSale]:
+        since = self.now() - NEW_SALES_WINDOW
+        return [
+            sale
+            for sale in seller.sales.values()
+            if sale.purchased_at >= since and any(i.status in WAITING for i in sale.items)
+        ]
+
+    def current_sales_page(self, seller: Seller, since: date | None, token: str) -> tuple[list[SbSale], str]:
+        offset = decode_token("getcurrentsales", token)
+        sales = [
+            sale
+            for sale in seller.sales.values()
+            if any(i.status not in WAITING for i in sale.items)
+            and (since is None or sale.purchased_at.date() >= since)
+        ]
+        sales.sort(key=lambda s: (s.purchased_at, s.purchase_id))
+        end = offset + self.sales_page_size
+        return sales[offset:end], encode_token("getcurrentsales", end) if end < len(sales) else ""
+
+    def accept(self, seller: Seller, item_id: str, shipping_from_country: str) -> None:
+        if not shipping_from_country.isdigit():
+            raise parameter_error(
+                "Invalid shippingfromcountry.", "shippingfromcountry must be a numeric country code"
+            )
+        _, item = self.item(seller, item_id)
+        if item.status not in WAITING:
+            raise parameter_error(
+                "The item cannot be accepted.", f"L'article {item_id} a le statut {item.status}."
+            )
+        item.status, item.shipping_from_country = "ACCEPTED", shipping_from_country
+
+    def refuse(self, seller: Seller, item_id: str) -> None:
+        _, item = self.item(seller, item_id)
+        if item.status not in WAITING:
+            raise parameter_error("The item cannot be refused.", f"L'article {item_id} a le statut {item.status}.")
+        item.status = "REFUSED"
+
+    def cancel(self, seller: Seller, item_id: str, comment: str) -> None:
+        if not comment.strip() or len(comment) > 400:
+            raise parameter_error("Invalid comment.", "comment is required and at most 400 characters")
+        _, item = self.item(seller, item_id)
+        if item.status not in ACCEPTED:
+            raise parameter_error(
+                "This item cannot be cancelled", f"L'article {item_id} a le statut {item.status}."
+            )
+        item.status, item.cancel_comment = "CANCELLED", comment
+
+    def set_tracking(self, seller: Seller, item_id: str, transporter: str, number: str, url: str) -> None:
+        if not transporter or not number:
+            raise parameter_error("Missing parameter.", "transporter_name and tracking_number are required")
+        if transporter == "Autre" and not url:
+            raise parameter_error("Missing parameter.", "tracking_url is mandatory when the transporter is Autre")
+        _, item = self.item(seller, item_id)
+        if item.tracking is not None:
+            raise parameter_error("Invalid item.", f"Article {item_id} : a déjà été expédié")
+        if item.status not in ACCEPTED:
+            raise parameter_error("Invalid item.", f"Article {item_id} : statut incorrect ({item.status})")
+        item.tracking = SbTracking(transporter=transporter, number=number, url=url)
+
+    def import_tracking(self, seller: Seller, content: bytes) -> None:
+        """importitemshippingstatus: valid lines are applied; invalid ones make the whole answer an error."""
+        root = parse_upload(content)
+        failures: list[str] = []
+        for line in (e for e in root.iter() if local(e.tag) == "item"):
+            values = {local(c.tag): (c.text or "").strip() for c in line if isinstance(c.tag, str)}
+            item_id = values.get("itemid", "")
+            try:
+                self.set_tracking(
+                    seller,
+                    item_id,
+                    values.get("transporter", ""),
+                    values.get("trackingnumber", ""),
+                    values.get("trackingurl", ""),
+                )
+            except WsError as exc:
+                failures.extend(exc.details or [f"Article {item_id} : {exc.message}"])
+        if failures:
+            raise parameter_error("Some items could not be updated.", *failures)
+
+    # -- stock ------------------------------------------------------------------------------------------
+
+    def set_inventory(self, seller: Seller, adverts: list[SbAdvert]) -> None:
+        seller.adverts = adverts
+        seller.adverts_by_sku = {a.sku: a for a in adverts if a.sku}
+
+    def export_page(self, seller: Seller, token: str) -> tuple[list[SbAdvert], str]:
+        offset = decode_token("export", token)
+        end = offset + self.export_page_size
+        return seller.adverts[offset:end], encode_token("export", end) if end < len(seller.adverts) else ""
+
+    def upload(self, seller: Seller, filename: str, content: bytes) -> SbUpload:
+        if len(content) > MAX_FILE_BYTES:
+            raise parameter_error("File too large.", "Files are limited to 30 MB.")
+        root = parse_upload(content)
+        lines: list[tuple[str, str]] = []
+        for advert in (e for e in root.iter() if local(e.tag) == "advert"):
+            values: dict[str, str] = {}
+            for attribute in (a for a in advert if local(a.tag) == "attribute"):
+                parts = {local(c.tag): "".join(c.itertext()).strip() for c in attribute if isinstance(c.tag, str)}  # type: ignore[arg-type]
+                values[parts.get("key", "")] = parts.get("value", "")
+            lines.append((values.get("sellerReference", ""), values.get("qty", "")))
+        upload = SbUpload(str(next(self._import_ids)), filename, self.now(), lines)
+        seller.uploads[upload.import_id] = upload
+        return upload
+
+    def report_page(self, seller: Seller, file_id: str, token: str) -> tuple[SbUpload, list[SbProductResult], str]:
+        upload = seller.uploads.get(file_id)
+        if upload is None:
+            raise parameter_error("Invalid fileid.", f"Le fichier {file_id} est inconnu.")
+        offset = decode_token("genericimportreport", token)
+        end = offset + self.report_page_size
+        page = upload.results[offset:end]
+        return upload, page, encode_token("genericimportreport", end) if end < len(upload.results) else ""
+
+    def _process(self, seller: Seller, upload: SbUpload, now: datetime) -> None:
+        for sku, qty in upload.lines:
+            advert = seller.adverts_by_sku.get(sku)
+            if advert is None:
+                text = f"Référence vendeur inconnue : {sku}" if sku else "Référence vendeur manquante"
+                upload.results.append(SbProductResult(sku, "Erreur", [("sellerReference", "UNKNOWN_SKU", text)]))
+            elif not qty.isdigit():
+                upload.results.append(
+                    SbProductResult(sku, "Erreur", [("qty", "INVALID_VALUE", f"Quantité invalide : {qty}")])
+                )
+            else:
+                advert.stock = int(qty)
+                upload.results.append(SbProductResult(sku, "Traité", advert_id=advert.advert_id))
+        upload.processed_at = now
+
+
+def local(tag: object) -> str:
+    return etree.QName(tag).localname if isinstance(tag, str) else ""
+
+
+def parse_upload(content: bytes) -> etree._Element:
+    """Uploaded files are parsed as safely as the client parses answers: no DTD, no entities, no network."""
+    if b"<!doctype" in content[:4096].lower():
+        raise parameter_error("Invalid file.", "DTDs are not accepted")
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+    try:
+        return etree.fromstring(content, parser=parser)
+    except etree.XMLSyntaxError as exc:
+        raise parameter_error("Invalid file.", f"The file is not valid XML: {exc.msg}") from None

@@ -1,0 +1,67 @@
+"""One alembic history for SQLite and PostgreSQL: it builds exactly the models' schema, and goes back down."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlalchemy.engine import Connection as SyncConnection
+
+from rakuten_connector.db import create_engine
+from rakuten_connector.migrate import alembic_config, upgrade
+from rakuten_connector.models import Base
+from tests.conftest import POSTGRES_ADMIN_URL
+
+
+@pytest.fixture
+async def empty_database(test_db_kind: str, tmp_path: Path) -> AsyncIterator[str]:
+    if test_db_kind == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'migrations.db'}"
+        return
+    import asyncpg
+
+    name = f"rc_mig_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    try:
+        yield f"{base}/{name}"
+    finally:
+        admin = await asyncpg.connect(POSTGRES_ADMIN_URL)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+def _differences(connection: SyncConnection) -> list[object]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, Base.metadata))
+
+
+def _tables(connection: SyncConnection) -> set[str]:
+    return set(inspect(connection).get_table_names()) - {"alembic_version"}
+
+
+async def test_upgrade_builds_the_models_schema_and_downgrade_removes_it(empty_database: str) -> None:
+    await asyncio.to_thread(upgrade, empty_database, configure_logger=False)
+    engine = create_engine(empty_database)
+    try:
+        async with engine.connect() as conn:
+            assert await conn.run_sync(_differences) == []
+            assert await conn.run_sync(_tables) == set(Base.metadata.tables)
+        config = alembic_config(empty_database, configure_logger=False)
+        await asyncio.to_thread(command.downgrade, config, "base")
+        async with engine.connect() as conn:
+            assert await conn.run_sync(_tables) == set()
+        await asyncio.to_thread(upgrade, empty_database, configure_logger=False)
+        async with engine.connect() as conn:
+            assert await conn.run_sync(_differences) == []
+    finally:
+        await engine.dispose()

@@ -67,3 +67,19 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+async def insert_ignore(
+    session: AsyncSession, table: Any, values: dict[str, Any], conflict_columns: list[str]
+) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING on both backends; True when the row was inserted."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        statement: Any = pg_insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict_columns)
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        statement = sqlite_insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict_columns)
+    result = await session.execute(statement)
+    return bool(getattr(result, "rowcount", 0) == 1)

@@ -18,7 +18,9 @@ from rakuten_connector.kit.body_limit import BodySizeLimit
 from rakuten_connector.kit.crypto import SecretBox
 from rakuten_connector.kit.errors import install_error_handlers
 from rakuten_connector.kit.logging import configure_logging
+from rakuten_connector.kit.queue import JobQueue
 from rakuten_connector.settings import Settings, get_settings
+from rakuten_connector.webhooks.router import router as webhooks_router
 
 REQUESTS = Counter("http_requests_total", "HTTP requests answered", ["method", "route", "status"])
 LATENCY = Histogram("http_request_duration_seconds", "HTTP request duration", ["method", "route"])
@@ -34,9 +36,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessions = session_factory(engine)
         app.state.http = httpx.AsyncClient(follow_redirects=False, timeout=settings.upstream_timeout_seconds)
         app.state.redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+        app.state.queue = JobQueue(settings.redis_url)
         try:
             yield
         finally:
+            await app.state.queue.close()
             await app.state.http.aclose()
             await app.state.redis.aclose()
             await engine.dispose()
@@ -65,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_body_size=settings.max_body_bytes)
     app.include_router(health_router)
     app.include_router(connections_router)
+    app.include_router(webhooks_router)
     return app
 
 

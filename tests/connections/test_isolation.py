@@ -7,7 +7,7 @@ import pytest
 
 from rakuten_connector.kit.auth import Role
 from tests.conftest import auth_headers
-from tests.connections.conftest import Upstreams, connection_body
+from tests.upstream_fakes import Upstreams, connection_body
 
 A = auth_headers("merchant-a")
 B = auth_headers("merchant-b")

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from rakuten_connector.connections.models import Connection
 from rakuten_connector.kit.auth import Role
 from tests.conftest import PUBLIC_URL, auth_headers, use_secret
-from tests.connections.conftest import QUOTA, Upstreams, connection_body
+from tests.upstream_fakes import QUOTA, Upstreams, connection_body
 
 A = auth_headers("merchant-a")
 B = auth_headers("merchant-b")

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rakuten_connector.kit.logging import redact_text
 from tests.conftest import LOGS, auth_headers, use_secret
-from tests.connections.conftest import GOOD_KEY, GOOD_TOKEN, Upstreams, connection_body
+from tests.upstream_fakes import GOOD_KEY, GOOD_TOKEN, Upstreams, connection_body
 
 A = auth_headers("merchant-a")
 

@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 
 from rakuten_connector.connections.checks import CredentialChecker, LiveCredentialChecker
 from rakuten_connector.kit.crypto import SecretBox
+from rakuten_connector.kit.queue import JobQueue
 from rakuten_connector.settings import Settings, get_settings
 
 
@@ -25,3 +26,11 @@ def get_credential_checker(
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SecretBoxDep = Annotated[SecretBox, Depends(get_secret_box)]
 CheckerDep = Annotated[CredentialChecker, Depends(get_credential_checker)]
+
+
+def get_queue(request: Request) -> JobQueue:
+    queue: JobQueue = request.app.state.queue
+    return queue
+
+
+QueueDep = Annotated[JobQueue, Depends(get_queue)]

@@ -8,6 +8,7 @@ purchases (one item per unit), empty SKUs, pending negotiations, empty phone num
 from __future__ import annotations
 
 import random
+import unicodedata
 from datetime import timedelta
 from decimal import Decimal
 
@@ -42,9 +43,9 @@ CITIES = (("75011", "Paris"), ("69003", "Lyon"), ("13008", "Marseille"), ("31000
           ("44000", "Nantes"), ("33000", "Bordeaux"), ("59800", "Lille"), ("67000", "Strasbourg"),
           ("06000", "Nice"), ("35000", "Rennes"), ("74400", "Chamonix-Mont-Blanc"), ("60200", "Compiègne"),
           ("20000", "Ajaccio"), ("97400", "Saint-Denis"))  # fmt: skip
-HEADLINES = ("Cafetière à piston 1 L", "Livre « Les Misérables » – édition poche", "Câble USB-C tressé 2 m",
+HEADLINES = ("Cafetière à piston 1 L", "Livre « Les Misérables » \u2013 édition poche", "Câble USB-C tressé 2 m",
              "Thé vert bio 100 g", "Lampe de chevet en céramique", "Jeu de société « Dés & Défis »",
-             "Crème hydratante à l'aloe vera", "Écouteurs sans fil", "Bœuf bourguignon – livre de recettes",
+             "Crème hydratante à l'aloe vera", "Écouteurs sans fil", "Bœuf bourguignon \u2013 livre de recettes",
              "Coque iPhone <transparente>")  # fmt: skip
 RELAY_SHOPS = ("Tabac Presse de la Gare", "Épicerie Chez Loïc", "Pressing Müller", "Librairie L'Écume des Pages")
 
@@ -65,6 +66,11 @@ class GenerateOptions(BaseModel):
     multi_sku_rate: float = Field(default=0.25, ge=0, le=1)
     empty_sku_rate: float = Field(default=0.03, ge=0, le=1)
     nego_rate: float = Field(default=0.03, ge=0, le=1)
+
+
+def _ascii(name: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", name.casefold())
+    return "".join(c for c in decomposed if c.isascii() and c.isalnum())
 
 
 def _address(rng: random.Random, *, first: str, last: str) -> SbAddress:
@@ -125,7 +131,9 @@ def generate_sales(world: RakutenWorld, seller: Seller, options: GenerateOptions
             relay, delivery = _relay(rng, first=first, last=last), None
         elif shipping_type not in HOME_TYPES:
             delivery = None
-        age = timedelta(hours=rng.uniform(options.min_age_hours, max(options.min_age_hours, options.max_age_hours)))
+        age = timedelta(
+            hours=rng.uniform(options.min_age_hours, max(options.min_age_hours, options.max_age_hours))
+        )
         items = []
         distinct = 1 + (rng.random() < options.multi_sku_rate) * rng.randint(1, 2)
         for sku in rng.sample(skus, k=min(distinct, len(skus))):
@@ -155,7 +163,7 @@ def generate_sales(world: RakutenWorld, seller: Seller, options: GenerateOptions
             purchased_at=now - age,
             shipping_type=shipping_type,
             buyer_login=f"{first}.{last}".lower().replace(" ", "") + str(rng.randint(1, 99)),
-            buyer_email=rng.choice((f"{last.lower().replace(' ', '')}@example.fr", "")),
+            buyer_email=rng.choice((f"{_ascii(first)}.{_ascii(last)}@example.fr", "")),
             delivery_address=delivery,
             billing_address=billing,
             relay_point=relay,

@@ -45,16 +45,20 @@ class _Doc:
 
     def __init__(self, root: str, namespace: str) -> None:
         self.ns = namespace
-        self.root = etree.Element(f"{{{namespace}}}{root}", nsmap={None: namespace})
+        self.root = etree.Element(f"{{{namespace}}}{root}", nsmap={None: namespace})  # type: ignore[dict-item]
 
-    def sub(self, parent: etree._Element, tag: str, value: str | None = None, *, cdata: bool = False) -> etree._Element:
+    def sub(
+        self, parent: etree._Element, tag: str, value: str | None = None, *, cdata: bool = False
+    ) -> etree._Element:
         element = etree.SubElement(parent, f"{{{self.ns}}}{tag}")
         if value:
-            element.text = _cdata(value) if cdata else value  # type: ignore[assignment]
+            element.text = _cdata(value) if cdata else value
         return element
 
     def bytes(self) -> bytes:
-        return etree.tostring(self.root, encoding="ISO-8859-1", xml_declaration=True, pretty_print=True)
+        content = etree.tostring(self.root, encoding="ISO-8859-1", xml_declaration=True, pretty_print=True)
+        assert isinstance(content, bytes)
+        return content
 
 
 def _cdata(value: str) -> etree.CDATA | str:
@@ -85,7 +89,9 @@ def _address(doc: _Doc, parent: etree._Element, tag: str, address: SbAddress | S
     if address is not None:
         block = doc.sub(parent, tag)
         for key, value in address.model_dump().items():
-            doc.sub(block, key, value, cdata=key in {"lastname", "firstname", "address1", "address2", "city", "name"})
+            doc.sub(
+                block, key, value, cdata=key in {"lastname", "firstname", "address1", "address2", "city", "name"}
+            )
 
 
 def _item(doc: _Doc, parent: etree._Element, item: SbItem) -> None:

@@ -1,0 +1,58 @@
+"""The job queue (arq on Redis). Redis only carries work: the database stays the source of truth.
+
+Enqueueing never fails a request that already committed its change: when Redis does not answer, the
+job is dropped with a warning and a periodic sweep rebuilds it from the database.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from arq import ArqRedis, create_pool
+from arq.connections import RedisSettings
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+log = structlog.get_logger(__name__)
+
+
+def redis_settings(redis_url: str, *, retries: int = 8) -> RedisSettings:
+    """Connections that ride out a Redis restart: commands retry with exponential backoff."""
+    settings = RedisSettings.from_dsn(redis_url)
+    settings.conn_timeout = 5
+    settings.conn_retries = retries
+    settings.conn_retry_delay = 1
+    settings.retry_on_timeout = True
+    settings.retry_on_error = [RedisConnectionError, RedisTimeoutError, ConnectionResetError]
+    settings.retry = Retry(ExponentialBackoff(cap=5.0, base=0.1), retries)
+    return settings
+
+
+class JobQueue:
+    def __init__(self, redis_url: str) -> None:
+        self._settings = redis_settings(redis_url, retries=2)
+        self._pool: ArqRedis | None = None
+
+    async def _get_pool(self) -> ArqRedis:
+        if self._pool is None:
+            self._pool = await create_pool(self._settings)
+        return self._pool
+
+    async def enqueue(self, function: str, *args: Any, job_id: str | None = None, **options: Any) -> bool:
+        """True when the job was queued (False: already queued under that id, or Redis is away)."""
+        try:
+            pool = await self._get_pool()
+            job = await pool.enqueue_job(function, *args, _job_id=job_id, **options)
+        except (RedisError, OSError) as exc:
+            log.warning("enqueue_failed", function=function, job_id=job_id, error=type(exc).__name__)
+            return False
+        return job is not None
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.aclose()
+            self._pool = None

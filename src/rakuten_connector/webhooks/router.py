@@ -1,0 +1,41 @@
+"""`POST /v1/webhooks/cubyn/{connection_id}`: Cubyn events, answered 2xx only once stored."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+
+from rakuten_connector.db import SessionDep
+from rakuten_connector.kit.deps import QueueDep, SecretBoxDep
+from rakuten_connector.webhooks import service
+
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+
+
+class WebhookAck(BaseModel):
+    status: Literal["accepted", "duplicate"]
+
+
+@router.post(
+    "/cubyn/{connection_id}",
+    responses={
+        400: {"description": "Signed, but not valid JSON or lacking the fields of its type."},
+        401: {"description": "Missing or wrong signature, or a timestamp more than 5 minutes away."},
+        404: {"description": "Unknown connection."},
+        410: {"description": "Disconnected connection: stop sending."},
+    },
+)
+async def receive_cubyn_event(
+    connection_id: str, request: Request, session: SessionDep, box: SecretBoxDep, queue: QueueDep
+) -> WebhookAck:
+    """Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`)."""
+    body = await request.body()
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    received = await service.receive(session, box, connection_id, body, headers)
+    await session.commit()
+    if received.needs_handling and received.event_id:
+        # After the commit: if Redis is away the event waits in the database for the sweep.
+        await queue.enqueue("handle_webhook_event", received.event_id, job_id=f"webhook:{received.event_id}")
+    return WebhookAck(status="duplicate" if received.duplicate else "accepted")

@@ -1,0 +1,237 @@
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from rakuten_connector.clients.cubyn import (
+    CubynAuthError,
+    CubynClient,
+    CubynInvalidFields,
+    CubynNotCancellable,
+    CubynNotFound,
+    CubynPermanentError,
+    CubynRateLimited,
+    CubynTransientError,
+)
+from rakuten_connector.clients.cubyn_models import ParcelAddress, ParcelItem, ParcelRequest
+
+BASE = "https://cubyn.test/v2"
+KEY = "app-key-very-secret"
+
+PARCEL = {
+    "id": 123456,
+    "orderRef": "RAKUTEN-1",
+    "status": "CREATED",
+    "validations": {"address": {"status": "PASSED"}, "stock": {"status": "FAILED", "error": "STOCK_CHECK_FAILED"}},
+    "validatedAt": None,
+    "deliveryMode": "STANDARD",
+    "deliverySigned": False,
+    "carrier": None,
+    "carrierTrackingId": None,
+    "createdAt": "2026-11-27T10:00:00Z",
+    "updatedAt": "2026-11-27T10:00:00Z",
+    "shippedAt": None,
+    "somethingNew": [1, 2],
+}
+REQUEST = ParcelRequest(
+    order_ref="RAKUTEN-1",
+    last_name="Dupont",
+    address=ParcelAddress(line1="1 rue", zip="75001", city="Paris", country="FR"),
+    delivery_mode="STANDARD",
+    items=(ParcelItem(sku="SKU-1", quantity=2),),
+)
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[CubynClient]:
+    async with httpx.AsyncClient() as http:
+        yield CubynClient(BASE, KEY, http=http, timeout=2.0)
+
+
+@respx.mock
+async def test_check_key_sends_the_key_header(client: CubynClient) -> None:
+    route = respx.get(f"{BASE}/").respond(200, json={"name": "cubyn.api", "auth": {"application": {"id": 1}}})
+    assert (await client.check_key())["name"] == "cubyn.api"
+    assert route.calls.last.request.headers["X-Application"] == KEY
+
+
+@respx.mock
+async def test_check_key_without_own_http_client() -> None:
+    respx.get(f"{BASE}/").respond(401, json={"message": "nope"})
+    with pytest.raises(CubynAuthError) as raised:
+        await CubynClient(BASE, KEY).check_key()
+    assert KEY not in str(raised.value)
+    assert KEY not in repr(CubynClient(BASE, KEY))
+
+
+@respx.mock
+async def test_create_parcel(client: CubynClient) -> None:
+    route = respx.post(f"{BASE}/parcels").respond(201, json=PARCEL)
+    result = await client.create_parcel(REQUEST)
+    assert (result.created, result.parcel_id) == (True, 123456)
+    assert result.parcel is not None and result.parcel.status == "CREATED"
+    sent = route.calls.last.request
+    assert sent.headers["Idempotency-Key"] == "RAKUTEN-1"
+    body = json.loads(sent.content)
+    assert body["orderRef"] == "RAKUTEN-1"
+    assert body["address"] == {
+        "line1": "1 rue",
+        "line2": None,
+        "additionalInformation": None,
+        "zip": "75001",
+        "city": "Paris",
+        "country": "FR",
+    }
+    assert body["items"] == [{"sku": "SKU-1", "quantity": 2}]
+
+
+@respx.mock
+async def test_create_parcel_409_adopts_the_existing_parcel(client: CubynClient) -> None:
+    respx.post(f"{BASE}/parcels").respond(409, json={"message": "exists", "parcelId": 777})
+    result = await client.create_parcel(REQUEST.to_json(), idempotency_key="RAKUTEN-1")
+    assert (result.created, result.parcel_id, result.parcel) == (False, 777, None)
+
+
+@respx.mock
+async def test_create_parcel_409_without_parcel_id_is_permanent(client: CubynClient) -> None:
+    respx.post(f"{BASE}/parcels").respond(409, json={"message": "conflict"})
+    with pytest.raises(CubynPermanentError) as raised:
+        await client.create_parcel(REQUEST)
+    assert raised.value.status_code == 409
+
+
+@respx.mock
+async def test_create_parcel_400_lists_the_fields(client: CubynClient) -> None:
+    errors = [{"field": "address.line1", "message": "too long"}, {"field": "phone", "message": "bad"}]
+    respx.post(f"{BASE}/parcels").respond(400, json={"message": "Invalid parcel", "errors": errors})
+    with pytest.raises(CubynInvalidFields) as raised:
+        await client.create_parcel(REQUEST)
+    assert [e.field for e in raised.value.errors] == ["address.line1", "phone"]
+    assert "address.line1" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "error", "retry_after"),
+    [
+        (401, {}, CubynAuthError, None),
+        (429, {"Retry-After": "7"}, CubynRateLimited, 7.0),
+        (429, {}, CubynRateLimited, None),
+        (429, {"Retry-After": "soon"}, CubynRateLimited, None),
+        (500, {}, CubynTransientError, None),
+        (503, {}, CubynTransientError, None),
+        (403, {}, CubynPermanentError, None),
+        (422, {}, CubynPermanentError, None),
+    ],
+)
+@respx.mock
+async def test_error_taxonomy(
+    client: CubynClient, status: int, headers: dict[str, str], error: type[Exception], retry_after: float | None
+) -> None:
+    respx.post(f"{BASE}/parcels").respond(status, json={"message": "x"}, headers=headers)
+    with pytest.raises(error) as raised:
+        await client.create_parcel(REQUEST)
+    if isinstance(raised.value, CubynRateLimited):
+        assert raised.value.retry_after == retry_after
+
+
+@pytest.mark.parametrize(
+    "side_effect", [httpx.ReadTimeout("slow"), httpx.ConnectError("refused"), httpx.RemoteProtocolError("bye")]
+)
+@respx.mock
+async def test_network_errors_are_transient(client: CubynClient, side_effect: Exception) -> None:
+    respx.get(f"{BASE}/parcels/1").mock(side_effect=side_effect)
+    with pytest.raises(CubynTransientError):
+        await client.get_parcel(1)
+
+
+@respx.mock
+async def test_unreadable_answers_are_transient(client: CubynClient) -> None:
+    respx.get(f"{BASE}/parcels/1").respond(200, text="<html>")
+    respx.get(f"{BASE}/parcels/2").respond(200, json={"status": "CREATED"})  # no id
+    for parcel_id in (1, 2):
+        with pytest.raises(CubynTransientError):
+            await client.get_parcel(parcel_id)
+
+
+@respx.mock
+async def test_get_parcel_tolerates_unknown_fields_and_statuses(client: CubynClient) -> None:
+    respx.get(f"{BASE}/parcels/123456").respond(200, json={**PARCEL, "status": "TELEPORTED", "validations": None})
+    parcel = await client.get_parcel(123456)
+    assert parcel.status == "TELEPORTED"
+    assert parcel.validations == {}
+    assert parcel.tracking_id == "CUB123456"
+
+
+@respx.mock
+async def test_get_parcel_404(client: CubynClient) -> None:
+    respx.get(f"{BASE}/parcels/9").respond(404, json={"message": "not found"})
+    with pytest.raises(CubynNotFound):
+        await client.get_parcel(9)
+
+
+@respx.mock
+async def test_find_parcel(client: CubynClient) -> None:
+    route = respx.get(f"{BASE}/parcels").mock(
+        side_effect=lambda request: httpx.Response(
+            200, json=[PARCEL] if request.url.params["orderRef"] == "RAKUTEN-1" else []
+        )
+    )
+    found = await client.find_parcel("RAKUTEN-1")
+    assert found is not None and found.id == 123456
+    assert found.failed_checks()["stock"].error == "STOCK_CHECK_FAILED"
+    assert await client.find_parcel("RAKUTEN-2") is None
+    assert route.call_count == 2
+
+
+@respx.mock
+async def test_cancel_parcel(client: CubynClient) -> None:
+    respx.put(f"{BASE}/parcels/1/cancel").respond(200, json={**PARCEL, "id": 1, "status": "CANCELLED"})
+    respx.put(f"{BASE}/parcels/2/cancel").respond(409, json={"message": "Parcel is PICKED"})
+    respx.put(f"{BASE}/parcels/3/cancel").respond(404, json={"message": "nope"})
+    assert (await client.cancel_parcel(1)).status == "CANCELLED"
+    with pytest.raises(CubynNotCancellable) as raised:
+        await client.cancel_parcel(2)
+    assert "PICKED" in raised.value.message
+    with pytest.raises(CubynNotFound):
+        await client.cancel_parcel(3)
+
+
+def _catalog(total: int, header: bool = True) -> Any:
+    products = [{"sku": f"SKU-{i:03d}", "name": "x", "stock": {"available": i}} for i in range(total)]
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        offset, limit = int(request.url.params["offset"]), int(request.url.params["limit"])
+        assert limit <= 100
+        headers = {"x-total-count": str(total)} if header else {}
+        return httpx.Response(200, json=products[offset : offset + limit], headers=headers)
+
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("total", "header", "calls"), [(0, True, 1), (100, True, 1), (250, True, 3), (250, False, 3)]
+)
+@respx.mock
+async def test_iter_catalog_reads_every_page(client: CubynClient, total: int, header: bool, calls: int) -> None:
+    route = respx.get(f"{BASE}/product-catalog/products").mock(side_effect=_catalog(total, header))
+    products = [p async for p in client.iter_catalog()]
+    assert [p.sku for p in products] == [f"SKU-{i:03d}" for i in range(total)]
+    assert all(p.stock.available == i for i, p in enumerate(products))
+    assert route.call_count == calls
+
+
+@respx.mock
+async def test_catalog_error_midway(client: CubynClient) -> None:
+    respx.get(f"{BASE}/product-catalog/products").mock(
+        side_effect=[
+            httpx.Response(200, json=[{"sku": "A"}] * 100, headers={"x-total-count": "300"}),
+            httpx.Response(502),
+        ]
+    )
+    with pytest.raises(CubynTransientError):
+        _ = [p async for p in client.iter_catalog()]

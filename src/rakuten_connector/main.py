@@ -19,6 +19,7 @@ from rakuten_connector.kit.crypto import SecretBox
 from rakuten_connector.kit.errors import install_error_handlers
 from rakuten_connector.kit.logging import configure_logging
 from rakuten_connector.kit.queue import JobQueue
+from rakuten_connector.orders.router import router as orders_router
 from rakuten_connector.settings import Settings, get_settings
 from rakuten_connector.webhooks.router import router as webhooks_router
 
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_body_size=settings.max_body_bytes)
     app.include_router(health_router)
     app.include_router(connections_router)
+    app.include_router(orders_router)
     app.include_router(webhooks_router)
     return app
 

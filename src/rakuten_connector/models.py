@@ -2,7 +2,7 @@
 
 from rakuten_connector.connections.models import Connection
 from rakuten_connector.db import Base
-from rakuten_connector.orders.models import Order
+from rakuten_connector.orders.models import Order, OrderEvent, OrderItem
 from rakuten_connector.webhooks.models import WebhookEvent
 
-__all__ = ["Base", "Connection", "Order", "WebhookEvent"]
+__all__ = ["Base", "Connection", "Order", "OrderEvent", "OrderItem", "WebhookEvent"]

@@ -74,7 +74,8 @@ async def test_create_parcel(client: CubynClient) -> None:
     route = respx.post(f"{BASE}/parcels").respond(201, json=PARCEL)
     result = await client.create_parcel(REQUEST)
     assert (result.created, result.parcel_id) == (True, 123456)
-    assert result.parcel is not None and result.parcel.status == "CREATED"
+    assert result.parcel is not None
+    assert result.parcel.status == "CREATED"
     sent = route.calls.last.request
     assert sent.headers["Idempotency-Key"] == "RAKUTEN-1"
     body = json.loads(sent.content)
@@ -182,7 +183,8 @@ async def test_find_parcel(client: CubynClient) -> None:
         )
     )
     found = await client.find_parcel("RAKUTEN-1")
-    assert found is not None and found.id == 123456
+    assert found is not None
+    assert found.id == 123456
     assert found.failed_checks()["stock"].error == "STOCK_CHECK_FAILED"
     assert await client.find_parcel("RAKUTEN-2") is None
     assert route.call_count == 2

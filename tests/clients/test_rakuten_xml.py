@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -84,7 +83,12 @@ def test_iso_8859_1_sales_with_cdata_accents_and_every_address_block(rakuten_fix
     assert relay.billing_address.address2 == "Bâtiment B"
     point = relay.relay_point
     assert point is not None
-    assert (point.id, point.name, point.zipcode, point.contract_level) == ("FR-084735", "Épicerie Chez Loïc", "69005", "24R")
+    assert (point.id, point.name, point.zipcode, point.contract_level) == (
+        "FR-084735",
+        "Épicerie Chez Loïc",
+        "69005",
+        "24R",
+    )
     assert (point.first_name, point.last_name) == ("Zoé", "Côté")
     assert relay.buyer_email == ""
     # Unknown statuses are kept as they are; only waiting items count as waiting.
@@ -141,7 +145,9 @@ def test_chunk_boundaries_do_not_matter(cuts: list[int]) -> None:
         ("error_server.xml", RakutenTransientError, {}),
     ],
 )
-def test_errorresponse_taxonomy(rakuten_fixture: Fixture, name: str, error: type[Exception], attrs: dict[str, object]) -> None:
+def test_errorresponse_taxonomy(
+    rakuten_fixture: Fixture, name: str, error: type[Exception], attrs: dict[str, object]
+) -> None:
     with pytest.raises(error) as caught:
         read_document(rakuten_fixture(name), NOW)
     for key, value in attrs.items():
@@ -169,7 +175,12 @@ def test_status_whatever_the_root(rakuten_fixture: Fixture, name: str, status: s
 
 def test_item_info_and_import_result(rakuten_fixture: Fixture) -> None:
     info = parse_item_info(read_document(rakuten_fixture("getiteminfos.xml"), NOW), "260306083")
-    assert (info.item_id, info.status, info.purchase_id, info.sku) == ("260306083", "ACCEPTED", "31862101", "SKU-1")
+    assert (info.item_id, info.status, info.purchase_id, info.sku) == (
+        "260306083",
+        "ACCEPTED",
+        "31862101",
+        "SKU-1",
+    )
     result = parse_import_result(read_document(rakuten_fixture("genericimportfile_ok.xml"), NOW))
     assert (result.import_id, result.status) == ("35826776", "OK")
 
@@ -186,7 +197,9 @@ def test_export_pages(rakuten_fixture: Fixture) -> None:
 
 def test_report_page(rakuten_fixture: Fixture) -> None:
     rest: list[etree._Element] = []
-    products = list(read_stream([rakuten_fixture("report_page1.xml")], PRODUCT_TAG, parse_product, NOW, rest.append))
+    products = list(
+        read_stream([rakuten_fixture("report_page1.xml")], PRODUCT_TAG, parse_product, NOW, rest.append)
+    )
     file = parse_report_file(rest[0])
     assert (file["status"], file["totallines"], file["errorlines"]) == ("Traité", "3", "1")
     assert next_token(rest[0]) == "REPORT-2"
@@ -239,11 +252,9 @@ def external_entity(target: Path) -> bytes:
 """.encode()
 
 
-def test_billion_laughs_is_refused_fast() -> None:
-    started = time.monotonic()
+def test_billion_laughs_is_refused_before_any_expansion() -> None:
     with pytest.raises(RakutenInvalidResponse, match="DTD"):
         list(read_stream([BILLION_LAUGHS], SALE_TAG, parse_sale, NOW))
-    assert time.monotonic() - started < 5  # generous: it is refused before any expansion
 
 
 def test_external_entity_never_reads_the_file(tmp_path: Path) -> None:
@@ -264,7 +275,9 @@ def test_doctype_hidden_after_a_long_comment_is_refused_by_the_parser_result(tmp
 
 
 def test_huge_text_node_is_refused() -> None:
-    content = b"<getnewsalesresult><response><status>" + b"A" * 11_000_000 + b"</status></response></getnewsalesresult>"
+    content = (
+        b"<getnewsalesresult><response><status>" + b"A" * 11_000_000 + b"</status></response></getnewsalesresult>"
+    )
     with pytest.raises(RakutenInvalidResponse):
         read_document(content, NOW)
 
@@ -300,9 +313,7 @@ def test_fallback_encoding_is_used_only_without_declaration() -> None:
 def test_stock_file_round_trip_escapes_everything() -> None:
     content = build_stock_file({"SKU-1": 12, "A&B <c> ]]> é": 0})
     root = etree.fromstring(content)
-    values = [
-        (a.findtext("attribute[1]/value"), a.findtext("attribute[2]/value")) for a in root.iter("advert")
-    ]
+    values = [(a.findtext("attribute[1]/value"), a.findtext("attribute[2]/value")) for a in root.iter("advert")]
     assert values == [("SKU-1", "12"), ("A&B <c> ]]> é", "0")]
     assert [k.text for k in root.iter("key")] == ["sellerReference", "qty"] * 2
     with pytest.raises(ValueError, match="negative"):

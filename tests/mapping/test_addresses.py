@@ -273,7 +273,7 @@ def _non_space(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFC", text) if not c.isspace())
 
 
-address_text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=140)
+address_text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=140)
 
 
 @given(address_text, address_text)

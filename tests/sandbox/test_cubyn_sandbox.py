@@ -84,15 +84,16 @@ def parcel_body(ref: str, items: list[dict[str, Any]] | None = None) -> dict[str
     }
 
 
-async def wait_for(condition: Callable[[], Any], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
+async def wait_for(condition: Callable[[], Any], limit: float = 5.0) -> None:
+    deadline = time.monotonic() + limit
     while not await condition():
         assert time.monotonic() < deadline, "condition not met in time"
         await asyncio.sleep(0.01)
 
 
-@pytest.fixture
-async def env() -> AsyncIterator[Env]:
+@pytest.fixture(scope="module")
+async def servers() -> AsyncIterator[tuple[Receiver, httpx.AsyncClient]]:
+    """One receiver and one sandbox for the module (reset before each test): starting uvicorn costs time."""
     receiver = Receiver()
 
     async def hook(request: Request) -> Response:
@@ -109,17 +110,29 @@ async def env() -> AsyncIterator[Env]:
         httpx.AsyncClient(base_url=base_url, timeout=5) as http,
     ):
         receiver.url = f"{hook_url}/hook"
-        answer = await http.post(
-            "/_sandbox/applications",
-            json={"merchant_id": "m1", "name": "Rakuten", "webhook_url": receiver.url, "webhook_secret": SECRET},
-        )
-        assert answer.status_code == 201
-        app = answer.json()
-        environment = Env(http, receiver, app["key"], app["id"])
-        await environment.control(
-            "PUT", "/merchants/m1/products", {"products": [{"sku": "SKU-1", "available": 5}]}
-        )
-        yield environment
+        yield receiver, http
+
+
+@pytest.fixture
+async def env(servers: tuple[Receiver, httpx.AsyncClient]) -> Env:
+    receiver, http = servers
+    assert (await http.post("/_sandbox/reset")).status_code == 200
+
+    async def quiet() -> bool:  # no delivery of the previous test still on its way
+        return not (await http.get("/_sandbox/webhooks")).json()["in_flight"]
+
+    await wait_for(quiet)
+    receiver.received.clear()
+    receiver.fail_next = 0
+    answer = await http.post(
+        "/_sandbox/applications",
+        json={"merchant_id": "m1", "name": "Rakuten", "webhook_url": receiver.url, "webhook_secret": SECRET},
+    )
+    assert answer.status_code == 201
+    app = answer.json()
+    environment = Env(http, receiver, app["key"], app["id"])
+    await environment.control("PUT", "/merchants/m1/products", {"products": [{"sku": "SKU-1", "available": 5}]})
+    return environment
 
 
 async def test_root_and_key_check(env: Env) -> None:
@@ -131,7 +144,8 @@ async def test_root_and_key_check(env: Env) -> None:
     }
     for headers in ({"X-Application": "wrong"}, {}):
         refused = await env.http.get("/", headers=headers)
-        assert refused.status_code == 401 and "message" in refused.json()
+        assert refused.status_code == 401
+        assert "message" in refused.json()
 
 
 async def test_full_lifecycle_with_signed_webhooks(env: Env) -> None:
@@ -143,11 +157,13 @@ async def test_full_lifecycle_with_signed_webhooks(env: Env) -> None:
     await env.control("POST", f"/parcels/{parcel['id']}/advance")  # validate now; the rest follows alone
 
     async def shipped() -> bool:
-        return (await env.parcel(parcel["id"]))["status"] == "SHIPPED"
+        return bool((await env.parcel(parcel["id"]))["status"] == "SHIPPED")
 
     await wait_for(shipped)
     final = await env.parcel(parcel["id"])
-    assert final["carrier"] == "COLISSIMO" and final["carrierTrackingId"] and final["shippedAt"]
+    assert final["carrier"] == "COLISSIMO"
+    assert final["carrierTrackingId"]
+    assert final["shippedAt"]
     assert final["validations"] == {"address": {"status": "PASSED"}, "stock": {"status": "PASSED"}}
 
     async def all_delivered() -> bool:
@@ -166,7 +182,8 @@ async def test_full_lifecycle_with_signed_webhooks(env: Env) -> None:
         ("SHIPPED", True),
     ]
     stamps = [u["updatedAt"] for u in updates]
-    assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
+    assert stamps == sorted(stamps)
+    assert len(set(stamps)) == len(stamps)
     assert env.receiver.events("stock.updated")[0]["data"] == {
         "sku": "SKU-1",
         "available": 3,
@@ -214,10 +231,12 @@ async def test_cancel_only_while_created(env: Env) -> None:
     a, b = (await env.create("RAKUTEN-A")).json(), (await env.create("RAKUTEN-B")).json()
     headers = {"X-Application": env.key}
     cancelled = await env.http.put(f"/parcels/{a['id']}/cancel", headers=headers)
-    assert cancelled.status_code == 200 and cancelled.json()["status"] == "CANCELLED"
+    assert cancelled.status_code == 200
+    assert cancelled.json()["status"] == "CANCELLED"
     await env.control("POST", f"/parcels/{b['id']}/status", {"status": "PICKED"})
     refused = await env.http.put(f"/parcels/{b['id']}/cancel", headers=headers)
-    assert refused.status_code == 409 and "PICKED" in refused.json()["message"]
+    assert refused.status_code == 409
+    assert "PICKED" in refused.json()["message"]
     missing = await env.http.put("/parcels/999/cancel", headers=headers)
     assert missing.status_code == 404
 
@@ -304,7 +323,9 @@ async def test_duplicate_and_reordered_deliveries(env: Env) -> None:
     statuses = [e["data"]["status"] for e in env.receiver.events()]
     assert statuses == ["PICKED", "PICKED", "CREATED", "CREATED"]
     ids = [headers["webhook-id"] for headers, _ in env.receiver.received]
-    assert ids[0] == ids[1] and ids[2] == ids[3] and ids[0] != ids[2]
+    assert ids[0] == ids[1]
+    assert ids[2] == ids[3]
+    assert ids[0] != ids[2]
     assert all(verify_signature(SECRET, h, b) for h, b in env.receiver.received)
 
 
@@ -313,7 +334,8 @@ async def test_faults_on_contract_calls_only(env: Env) -> None:
     await env.control("PUT", "/faults", {"errors_next": 1, "rate_limits_next": 1, "retry_after": 9})
     assert (await env.http.get("/", headers=headers)).status_code == 503
     limited = await env.http.get("/", headers=headers)
-    assert limited.status_code == 429 and limited.headers["retry-after"] == "9"
+    assert limited.status_code == 429
+    assert limited.headers["retry-after"] == "9"
     assert (await env.http.get("/", headers=headers)).status_code == 200
     await env.control("PUT", "/faults", {"error_rate": 1.0, "error_status": 502})
     assert (await env.http.get("/", headers=headers)).status_code == 502
@@ -346,7 +368,8 @@ async def test_catalogue_pages(env: Env) -> None:
     headers = {"X-Application": env.key}
     page = await env.http.get("/product-catalog/products", params={"offset": 100, "limit": 100}, headers=headers)
     assert page.headers["x-total-count"] == "151"
-    assert [p["sku"] for p in page.json()][:2] == ["P100", "P101"] and len(page.json()) == 51
+    assert [p["sku"] for p in page.json()][:2] == ["P100", "P101"]
+    assert len(page.json()) == 51
     too_big = await env.http.get("/product-catalog/products", params={"limit": 101}, headers=headers)
     assert too_big.status_code == 400
 

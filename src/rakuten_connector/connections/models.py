@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, Index, String, Text, text
+from sqlalchemy import Boolean, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from rakuten_connector.db import Base, UTCDateTime
@@ -45,6 +45,7 @@ class Connection(Base):
             postgresql_where=text("state != 'disconnected'"),
         ),
         Index("ix_connections_merchant_id", "merchant_id"),
+        Index("ix_connections_next_import", "state", "next_import_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
@@ -66,6 +67,13 @@ class Connection(Base):
     disconnected_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     last_import_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     last_import_error: Mapped[str | None] = mapped_column(Text, default=None)
+    # Scheduling: when the next import is due (spread over the interval; pushed back on quota or errors).
+    next_import_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    import_failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_sales_scan_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # Per-connection lock of the import: one worker at a time, whatever arq does.
+    lease_owner: Mapped[str | None] = mapped_column(String(64), default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
     @property
     def status(self) -> ConnectionStatus:
@@ -78,3 +86,8 @@ class Connection(Base):
     @property
     def is_live(self) -> bool:
         return self.state != ConnectionState.DISCONNECTED
+
+    @property
+    def may_call_rakuten(self) -> bool:
+        """Imports and pushes happen only for an active, unpaused connection (invariant 3)."""
+        return self.state == ConnectionState.ACTIVE and not self.paused

@@ -81,6 +81,8 @@ async def create(
         rakuten_token_enc=box.encrypt(body.token),
         cubyn_api_key_enc=box.encrypt(body.cubyn_api_key),
         webhook_secret_enc=box.encrypt(webhook_secret),
+        # The first import takes every waiting sale, including older ones: do it now.
+        next_import_at=utcnow(),
     )
     session.add(connection)
     try:
@@ -142,6 +144,9 @@ async def update(
     ):
         connection.state = ConnectionState.ACTIVE.value
         connection.state_reason = None
+        connection.next_import_at = utcnow()
+    if body.paused is False:
+        connection.next_import_at = utcnow()
     await session.flush()
     return connection
 

@@ -1,27 +1,18 @@
-"""Orders: one row per Rakuten purchase seen by a connection (imported or skipped)."""
+"""Orders: one row per Rakuten purchase a connection saw (imported or skipped), its items and timeline."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rakuten_connector.db import Base, UTCDateTime
 from rakuten_connector.kit.clock import utcnow
+from rakuten_connector.mapping.statuses import OrderState
 
-
-class OrderState(StrEnum):
-    SKIPPED = "skipped"
-    IMPORTING = "importing"
-    IMPORTED = "imported"
-    ACCEPTED = "accepted"
-    SHIPPED = "shipped"
-    CANCELLED = "cancelled"
-    FAILED = "failed"
-    NEEDS_ATTENTION = "needs_attention"
+__all__ = ["Order", "OrderEvent", "OrderItem", "OrderState"]
 
 
 class Order(Base):
@@ -30,17 +21,74 @@ class Order(Base):
         # Invariant 1: one Rakuten purchase gives at most one order, hence at most one parcel.
         UniqueConstraint("connection_id", "purchase_id"),
         Index("ix_orders_connection_state", "connection_id", "state"),
+        Index("ix_orders_connection_imported", "connection_id", "imported_at", "id"),
+        Index("ix_orders_next_check", "next_check_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
     connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
     purchase_id: Mapped[str] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(32))
+    # Why skipped / failed / needs attention, in words a merchant understands.
     reason: Mapped[str | None] = mapped_column(Text, default=None)
     shipping_type: Mapped[str | None] = mapped_column(String(128), default=None)
     delivery_mode: Mapped[str | None] = mapped_column(String(32), default=None)
     parcel_id: Mapped[str | None] = mapped_column(String(64), default=None)
     tracking_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    parcel_status: Mapped[str | None] = mapped_column(String(64), default=None)
+    # Watermark: the newest parcel `updatedAt` applied; older events change nothing.
+    parcel_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     purchased_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    # Last time getnewsales listed the sale: gone from it before acceptance means "check on Rakuten".
+    rakuten_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # When the sweep should look at this order again (None: nothing pending).
+    next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    # Per-order lock: one worker at a time acts on an order on Rakuten.
+    lease_owner: Mapped[str | None] = mapped_column(String(64), default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+    items: Mapped[list[OrderItem]] = relationship(
+        back_populates="order", cascade="all, delete-orphan", order_by="OrderItem.item_id", lazy="raise"
+    )
+
+    @property
+    def order_ref(self) -> str:
+        return f"RAKUTEN-{self.purchase_id}"
+
+
+class OrderItem(Base):
+    """One Rakuten item (one unit) and what the connector did with it on Rakuten."""
+
+    __tablename__ = "order_items"
+    __table_args__ = (UniqueConstraint("order_id", "item_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    item_id: Mapped[str] = mapped_column(String(64))
+    sku: Mapped[str] = mapped_column(String(255))
+    rakuten_status: Mapped[str] = mapped_column(String(64))
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    tracking_pushed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    refused_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+    order: Mapped[Order] = relationship(back_populates="items", lazy="raise")
+
+
+class OrderEvent(Base):
+    """The order's timeline: every transition, with what happened and why."""
+
+    __tablename__ = "order_events"
+    __table_args__ = (Index("ix_order_events_order", "order_id", "id"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    kind: Mapped[str] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(Text)

@@ -57,6 +57,7 @@ class WebhookDispatcher:
         self.log: list[dict[str, Any]] = []
         self._rng = rng or random.Random()
         self._pending: list[Delivery] = []
+        self.in_flight = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._http: httpx.AsyncClient | None = None
@@ -114,8 +115,12 @@ class WebhookDispatcher:
             if self.reorder:
                 due.reverse()
             for delivery in due:
-                if delivery in self._pending:
-                    await self._attempt(delivery, loop.time())
+                if delivery in self._pending and not self.held:
+                    self.in_flight = True
+                    try:
+                        await self._attempt(delivery, loop.time())
+                    finally:
+                        self.in_flight = False
             if any(d.due <= loop.time() for d in self._pending) and not self.held:
                 continue
             waits = [d.due - loop.time() for d in self._pending]
@@ -154,6 +159,8 @@ class WebhookDispatcher:
                 "at": iso(utcnow()),
             }
         )
+        if delivery not in self._pending:  # cleared while it was being sent
+            return
         if delivered or delivery.attempts >= self.max_attempts:
             self._pending.remove(delivery)
             return

@@ -1,0 +1,116 @@
+"""Order queries, transitions and timeline. Services flush but never commit."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from rakuten_connector.kit.clock import utcnow
+from rakuten_connector.kit.errors import ApiError, NotFound
+from rakuten_connector.orders.models import Order, OrderEvent, OrderState
+
+RETRYABLE = frozenset({OrderState.FAILED, OrderState.NEEDS_ATTENTION})
+
+
+def add_event(session: AsyncSession, order: Order, kind: str, message: str) -> None:
+    session.add(OrderEvent(order_id=order.id, at=utcnow(), kind=kind, message=message))
+
+
+def transition(
+    session: AsyncSession, order: Order, state: OrderState, kind: str, message: str, reason: str | None = None
+) -> None:
+    """Change the state (or not) and always say so in the timeline."""
+    order.state = state.value
+    order.reason = reason
+    add_event(session, order, kind, message)
+
+
+def _encode_cursor(order: Order) -> str:
+    raw = json.dumps([order.imported_at.isoformat(), order.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        imported_at, order_id = json.loads(raw)
+        when = datetime.fromisoformat(imported_at)
+        if not isinstance(order_id, str) or when.tzinfo is None:
+            raise ValueError
+        return when, order_id
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise ApiError(400, "invalid_cursor", "The cursor is not one this API gave.") from None
+
+
+async def list_orders(
+    session: AsyncSession, connection_id: str, state: OrderState | None, limit: int, cursor: str | None
+) -> tuple[Sequence[Order], str | None]:
+    query = (
+        select(Order)
+        .where(Order.connection_id == connection_id)
+        .options(selectinload(Order.items))
+        .order_by(Order.imported_at.desc(), Order.id.desc())
+        .limit(limit + 1)
+    )
+    if state is not None:
+        query = query.where(Order.state == state.value)
+    if cursor:
+        imported_at, order_id = _decode_cursor(cursor)
+        query = query.where(
+            or_(Order.imported_at < imported_at, and_(Order.imported_at == imported_at, Order.id < order_id))
+        )
+    orders = list((await session.scalars(query)).all())
+    if len(orders) > limit:
+        return orders[:limit], _encode_cursor(orders[limit - 1])
+    return orders, None
+
+
+async def get_order(session: AsyncSession, connection_id: str, purchase_id: str) -> Order:
+    order = await session.scalar(
+        select(Order)
+        .where(Order.connection_id == connection_id, Order.purchase_id == purchase_id)
+        .options(selectinload(Order.items))
+    )
+    if order is None:
+        raise NotFound("order")
+    return order
+
+
+async def timeline(session: AsyncSession, order: Order) -> Sequence[OrderEvent]:
+    return (
+        await session.scalars(select(OrderEvent).where(OrderEvent.order_id == order.id).order_by(OrderEvent.id))
+    ).all()
+
+
+def request_retry(session: AsyncSession, order: Order) -> None:
+    if order.state not in RETRYABLE:
+        raise ApiError(
+            409,
+            "order_not_retryable",
+            f"Only failed or needs-attention orders can be retried (this one is {order.state}).",
+        )
+    if order.parcel_id is None:
+        transition(
+            session,
+            order,
+            OrderState.IMPORTING,
+            "retry_requested",
+            "Retry asked: the parcel will be created again.",
+        )
+    else:
+        add_event(
+            session,
+            order,
+            "retry_requested",
+            "Retry asked: the parcel and the Rakuten items will be checked again.",
+        )
+    order.attempts = 0
+    order.last_error = None
+    order.next_check_at = utcnow()

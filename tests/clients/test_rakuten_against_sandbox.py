@@ -1,0 +1,208 @@
+"""The Rakuten client against the Rakuten sandbox over real HTTP (uvicorn on a free port), every action."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from rakuten_connector.clients.rakuten import (
+    RakutenClient,
+    RakutenCredentialsError,
+    RakutenInvalidResponse,
+    RakutenItemStateError,
+    RakutenQuotaExceeded,
+    RakutenTransientError,
+)
+from rakuten_connector.clients.rakuten_models import ItemOutcome, TrackingUpdate
+from rakuten_connector.sandbox.rakuten import create_rakuten_sandbox
+from rakuten_connector.sandbox.serve import serve
+
+_logins = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+async def sandbox_url() -> AsyncIterator[str]:
+    async with serve(create_rakuten_sandbox(seed=3)) as url:
+        yield url
+
+
+@pytest.fixture
+async def control(sandbox_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=sandbox_url) as http:
+        yield http
+        await http.delete("/_sandbox/faults")
+
+
+async def new_seller(control: httpx.AsyncClient, **options: Any) -> tuple[str, str]:
+    login, token = f"shop-{next(_logins)}", f"token-{next(_logins)}"
+    response = await control.post("/_sandbox/sellers", json={"login": login, "token": token, **options})
+    assert response.status_code == 201
+    return login, token
+
+
+async def test_credentials(control: httpx.AsyncClient, sandbox_url: str) -> None:
+    login, token = await new_seller(control)
+    await RakutenClient(sandbox_url, login, token).check_credentials()
+    with pytest.raises(RakutenCredentialsError):
+        await RakutenClient(sandbox_url, login, "wrong").check_credentials()
+
+
+async def test_order_actions(control: httpx.AsyncClient, sandbox_url: str) -> None:
+    login, token = await new_seller(control)
+    generated = await control.post(
+        f"/_sandbox/sellers/{login}/sales/generate",
+        json={"count": 6, "seed": 5, "item_status": "TO_CONFIRM", "multi_unit_rate": 1, "multi_sku_rate": 0},
+    )
+    assert generated.status_code == 201
+    async with httpx.AsyncClient() as shared:
+        client = RakutenClient(sandbox_url, login, token, http=shared, timeout=5)
+        sales = await client.get_new_sales()
+        assert len(sales) == 6 and all(len(s.items) >= 2 for s in sales)
+        assert {s.purchase_id for s in sales} == {s["purchase_id"] for s in generated.json()["sales"]}
+        assert all(s.purchased_at is not None and s.purchased_at <= datetime.now(UTC) for s in sales)
+        first, second, third, fourth, *_ = sales
+
+        # accept (twice: harmless), push tracking (twice: harmless), cancel, refuse.
+        for item in first.items:
+            assert await client.accept_item(item.item_id) is ItemOutcome.DONE
+        assert await client.accept_item(first.items[0].item_id) is ItemOutcome.ALREADY_DONE
+        updates = [
+            TrackingUpdate(i.item_id, first.purchase_id, "Cubyn", f"CUB{i.item_id}", f"https://t/CUB{i.item_id}")
+            for i in first.items
+        ]
+        assert {o.outcome for o in await client.push_tracking(updates)} == {ItemOutcome.DONE}
+        assert {o.outcome for o in await client.push_tracking(updates)} == {ItemOutcome.ALREADY_DONE}
+        info = await client.get_item_info(first.items[0].item_id)
+        assert (info.status, info.purchase_id, info.tracking_number) == ("ACCEPTED", first.purchase_id, updates[0].tracking_number)
+
+        item = second.items[0]
+        await client.accept_item(item.item_id)
+        tracking = TrackingUpdate(item.item_id, second.purchase_id, "Colissimo", "6A123")
+        assert await client.cancel_item(item.item_id, "Produit cassé, désolé.") is ItemOutcome.DONE
+        assert await client.cancel_item(item.item_id, "Produit cassé, désolé.") is ItemOutcome.ALREADY_DONE
+        with pytest.raises(RakutenItemStateError) as cancelled:
+            await client.set_tracking(tracking)
+        assert cancelled.value.item_status == "CANCELLED"
+
+        assert await client.refuse_item(third.items[0].item_id) is ItemOutcome.DONE
+        assert await client.refuse_item(third.items[0].item_id) is ItemOutcome.ALREADY_DONE
+
+        # Tracking before acceptance, and a buyer's cancellation.
+        waiting = fourth.items[0]
+        with pytest.raises(RakutenItemStateError) as early:
+            await client.set_tracking(TrackingUpdate(waiting.item_id, fourth.purchase_id, "Cubyn", "CUB9"))
+        assert early.value.item_status == "TO_CONFIRM"
+        await control.post(f"/_sandbox/sellers/{login}/items/{waiting.item_id}/buyer-cancel")
+        with pytest.raises(RakutenItemStateError) as gone:
+            await client.accept_item(waiting.item_id)
+        assert gone.value.item_status == "CANCELLED"
+        assert not shared.is_closed
+
+        # getcurrentsales: every sale past acceptance, over several pages.
+        await control.put("/_sandbox/settings", json={"sales_page_size": 2})
+        try:
+            current = await client.get_current_sales()
+        finally:
+            await control.put("/_sandbox/settings", json={"sales_page_size": 100})
+        assert {s.purchase_id for s in current} == {s.purchase_id for s in (first, second, third, fourth)}
+        statuses = {i.item_id: i.status for s in current for i in s.items}
+        assert statuses[first.items[0].item_id] == "ACCEPTED"
+        assert statuses[item.item_id] == "CANCELLED"
+        assert statuses[third.items[0].item_id] == "REFUSED"
+
+    calls = (await control.get("/_sandbox/calls", params={"login": login})).json()["calls"]
+    assert {c["action"] for c in calls} >= {
+        "getnewsales", "acceptsale", "importitemshippingstatus", "settrackingpackageinfos", "getiteminfos",
+        "cancelitem", "refusesale", "getcurrentsales",
+    }  # fmt: skip
+    assert all(token not in str(c) for c in calls)
+
+
+async def test_stock_actions(control: httpx.AsyncClient, sandbox_url: str) -> None:
+    login, token = await new_seller(control)
+    inventory = {"adverts": [{"sku": "SKU-é", "stock": 1}], "generate": {"count": 2300, "seed": 2}}
+    await control.put(f"/_sandbox/sellers/{login}/inventory", json=inventory)
+    client = RakutenClient(sandbox_url, login, token)
+    count, first = 0, None
+    async for advert in client.iter_export():
+        count += 1
+        first = first or advert
+    assert count == 2301
+    assert first is not None and (first.sku, first.stock) == ("SKU-é", 1)
+
+    result = await client.upload_stock({"SKU-é": 9, "SKU-000001": 0, "UNKNOWN-SKU": 5})
+    report = await client.get_import_report(result.import_id)
+    assert (report.processed, report.file_status) == (False, "Reçu")
+    await control.post("/_sandbox/clock", json={"advance_seconds": 5})
+    report = await client.get_import_report(result.import_id)
+    assert (report.processed, report.file_status, report.total_lines, report.error_lines) == (True, "Traité", 3, 1)
+    assert {(p.sku, p.ok) for p in report.products} == {("SKU-é", True), ("SKU-000001", True), ("UNKNOWN-SKU", False)}
+    adverts = {a.sku: a.stock for a in await client.export()}
+    assert (adverts["SKU-é"], adverts["SKU-000001"]) == (9, 0)
+
+
+async def test_quota_is_typed_with_the_next_hour(control: httpx.AsyncClient, sandbox_url: str) -> None:
+    login, token = await new_seller(control, quota_per_hour=1)
+    client = RakutenClient(sandbox_url, login, token)
+    await client.get_new_sales()
+    with pytest.raises(RakutenQuotaExceeded) as caught:
+        await client.get_new_sales()
+    now = datetime.now(UTC)
+    assert caught.value.retry_at > now and caught.value.retry_at.minute == 0 and caught.value.retry_at.tzinfo is not None
+
+
+@pytest.mark.parametrize(
+    ("faults", "error"),
+    [
+        ({"error_rate": 1}, RakutenTransientError),
+        ({"garbled_rate": 1}, RakutenInvalidResponse),
+        ({"truncated_rate": 1}, RakutenInvalidResponse),
+        ({"timeout_rate": 1, "timeout_seconds": 5}, RakutenTransientError),
+        ({"quota_exhausted": True}, RakutenQuotaExceeded),
+    ],
+)
+async def test_faults_are_typed_then_recovered(
+    control: httpx.AsyncClient, sandbox_url: str, faults: dict[str, Any], error: type[Exception]
+) -> None:
+    login, token = await new_seller(control)
+    await control.put(f"/_sandbox/sellers/{login}/inventory", json={"generate": {"count": 10}})
+    await control.put("/_sandbox/faults", json={**faults, "times": 1, "logins": [login]})
+    client = RakutenClient(sandbox_url, login, token, timeout=0.3)
+    with pytest.raises(error):
+        await client.export()
+    assert len(await client.export()) == 10
+
+
+async def test_canary_never_leaks_over_http(
+    control: httpx.AsyncClient, sandbox_url: str, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    canary = "CANARY-over-http-5b2e"
+    login, _ = await new_seller(control)
+    await control.patch(f"/_sandbox/sellers/{login}", json={"token": canary})
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="httpx")
+    client = RakutenClient(sandbox_url, login, canary, timeout=0.3)
+    errors: list[Exception] = []
+    await client.get_new_sales()
+    for faults in ({"error_rate": 1}, {"garbled_rate": 1}, {"timeout_rate": 1, "timeout_seconds": 5}):
+        await control.put("/_sandbox/faults", json={**faults, "times": 1})
+        try:
+            await client.get_new_sales()
+        except RakutenTransientError as exc:
+            errors.append(exc)
+    try:
+        await RakutenClient(sandbox_url, login, canary + "x").get_new_sales()
+    except RakutenCredentialsError as exc:
+        errors.append(exc)
+    assert len(errors) == 4
+    captured = capsys.readouterr()
+    assert "pwd=***" in caplog.text  # httpx did log the request, redacted
+    for text in [caplog.text, captured.out, captured.err, *map(str, errors), *map(repr, errors)]:
+        assert canary not in text
+    assert canary not in (await control.get("/_sandbox/calls")).text

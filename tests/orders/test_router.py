@@ -162,7 +162,8 @@ async def test_import_now_is_accepted_and_scheduled(
     assert response.status_code == 202
     async with sessions() as session:
         connection = await session.get(Connection, connection_id)
-        assert connection is not None and connection.next_import_at is not None
+        assert connection is not None
+        assert connection.next_import_at is not None
         assert connection.next_import_at <= utcnow()
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 21:19:03.161320
+Create Date: 2026-11-27 21:22:27.037136
 """
 
 from collections.abc import Sequence
@@ -68,6 +68,7 @@ def upgrade() -> None:
         sa.Column("tracking_id", sa.String(length=64), nullable=True),
         sa.Column("parcel_status", sa.String(length=64), nullable=True),
         sa.Column("parcel_updated_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("parcel_request", sa.Text(), nullable=True),
         sa.Column("purchased_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),

@@ -46,6 +46,14 @@ def api(
 
 
 @app.command()
+def worker() -> None:
+    """Run the worker: scheduled imports, sweeps and every job (arq on REDIS_URL)."""
+    from rakuten_connector.worker import main as run_worker
+
+    run_worker()
+
+
+@app.command()
 def token(
     merchant_id: Annotated[str, typer.Option("--merchant-id", help="The merchant the token acts for.")],
     role: Annotated[Role, typer.Option(help="merchant or operator.")] = Role.MERCHANT,

@@ -63,7 +63,8 @@ async def test_order_actions(control: httpx.AsyncClient, sandbox_url: str) -> No
     async with httpx.AsyncClient() as shared:
         client = RakutenClient(sandbox_url, login, token, http=shared, timeout=5)
         sales = await client.get_new_sales()
-        assert len(sales) == 6 and all(len(s.items) >= 2 for s in sales)
+        assert len(sales) == 6
+        assert all(len(s.items) >= 2 for s in sales)
         assert {s.purchase_id for s in sales} == {s["purchase_id"] for s in generated.json()["sales"]}
         assert all(s.purchased_at is not None and s.purchased_at <= datetime.now(UTC) for s in sales)
         first, second, third, fourth, *_ = sales
@@ -79,7 +80,11 @@ async def test_order_actions(control: httpx.AsyncClient, sandbox_url: str) -> No
         assert {o.outcome for o in await client.push_tracking(updates)} == {ItemOutcome.DONE}
         assert {o.outcome for o in await client.push_tracking(updates)} == {ItemOutcome.ALREADY_DONE}
         info = await client.get_item_info(first.items[0].item_id)
-        assert (info.status, info.purchase_id, info.tracking_number) == ("ACCEPTED", first.purchase_id, updates[0].tracking_number)
+        assert (info.status, info.purchase_id, info.tracking_number) == (
+            "ACCEPTED",
+            first.purchase_id,
+            updates[0].tracking_number,
+        )
 
         item = second.items[0]
         await client.accept_item(item.item_id)
@@ -134,7 +139,8 @@ async def test_stock_actions(control: httpx.AsyncClient, sandbox_url: str) -> No
         count += 1
         first = first or advert
     assert count == 2301
-    assert first is not None and (first.sku, first.stock) == ("SKU-é", 1)
+    assert first is not None
+    assert (first.sku, first.stock) == ("SKU-é", 1)
 
     result = await client.upload_stock({"SKU-é": 9, "SKU-000001": 0, "UNKNOWN-SKU": 5})
     report = await client.get_import_report(result.import_id)
@@ -142,7 +148,11 @@ async def test_stock_actions(control: httpx.AsyncClient, sandbox_url: str) -> No
     await control.post("/_sandbox/clock", json={"advance_seconds": 5})
     report = await client.get_import_report(result.import_id)
     assert (report.processed, report.file_status, report.total_lines, report.error_lines) == (True, "Traité", 3, 1)
-    assert {(p.sku, p.ok) for p in report.products} == {("SKU-é", True), ("SKU-000001", True), ("UNKNOWN-SKU", False)}
+    assert {(p.sku, p.ok) for p in report.products} == {
+        ("SKU-é", True),
+        ("SKU-000001", True),
+        ("UNKNOWN-SKU", False),
+    }
     adverts = {a.sku: a.stock for a in await client.export()}
     assert (adverts["SKU-é"], adverts["SKU-000001"]) == (9, 0)
 
@@ -154,7 +164,9 @@ async def test_quota_is_typed_with_the_next_hour(control: httpx.AsyncClient, san
     with pytest.raises(RakutenQuotaExceeded) as caught:
         await client.get_new_sales()
     now = datetime.now(UTC)
-    assert caught.value.retry_at > now and caught.value.retry_at.minute == 0 and caught.value.retry_at.tzinfo is not None
+    assert caught.value.retry_at > now
+    assert caught.value.retry_at.minute == 0
+    assert caught.value.retry_at.tzinfo is not None
 
 
 @pytest.mark.parametrize(
@@ -180,7 +192,10 @@ async def test_faults_are_typed_then_recovered(
 
 
 async def test_canary_never_leaks_over_http(
-    control: httpx.AsyncClient, sandbox_url: str, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+    control: httpx.AsyncClient,
+    sandbox_url: str,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     canary = "CANARY-over-http-5b2e"
     login, _ = await new_seller(control)

@@ -342,7 +342,8 @@ async def test_push_tracking_falls_back_item_by_item(rakuten_fixture: Fixture) -
         ("2", ItemOutcome.ALREADY_DONE),
         ("3", None),
     ]
-    assert isinstance(outcomes[2].error, RakutenItemStateError) and outcomes[2].error.item_status == "CANCELLED"
+    assert isinstance(outcomes[2].error, RakutenItemStateError)
+    assert outcomes[2].error.item_status == "CANCELLED"
 
 
 async def test_push_tracking_lets_transient_errors_through(rakuten_fixture: Fixture) -> None:
@@ -382,6 +383,6 @@ async def test_canary_token_never_leaks(
     assert len(errors) == len(failures) - 1
     captured = capsys.readouterr()
     texts = [caplog.text, captured.out, captured.err, repr(client(token=canary))]
-    for exc in errors:
-        texts += [str(exc), repr(exc), str(vars(exc))]
+    for error in errors:
+        texts += [str(error), repr(error), str(vars(error))]
     assert all(canary not in text for text in texts)

@@ -21,7 +21,13 @@ async def seller(http: httpx.AsyncClient, login: str = LOGIN, token: str = TOKEN
 
 
 async def ws(
-    http: httpx.AsyncClient, action: str, *, login: str = LOGIN, token: str = TOKEN, file: bytes | None = None, **params: str
+    http: httpx.AsyncClient,
+    action: str,
+    *,
+    login: str = LOGIN,
+    token: str = TOKEN,
+    file: bytes | None = None,
+    **params: str,
 ) -> httpx.Response:
     endpoint = "stock_ws" if action in {"export", "genericimportfile", "genericimportreport"} else "sales_ws"
     query = {"action": action, "login": login, "pwd": token, "version": VERSIONS[action], **params}
@@ -99,13 +105,22 @@ async def test_item_rules(rakuten_http: httpx.AsyncClient) -> None:
     first, second, third = (item["item_id"] for item in sale["items"])
     # Tracking and cancellation need an accepted item.
     assert error_code(await ws(rakuten_http, "cancelitem", itemid=first, comment="Rupture")) == "ParameterError"
-    tracking = {"transporter_name": "Cubyn", "tracking_number": "CUB1", "tracking_url": "https://t/CUB1"}
+    tracking: dict[str, Any] = {
+        "transporter_name": "Cubyn",
+        "tracking_number": "CUB1",
+        "tracking_url": "https://t/CUB1",
+    }
     refused = await ws(rakuten_http, "settrackingpackageinfos", itemid=first, **tracking)
     assert "statut incorrect" in texts(refused, "detail")[0]
     # Accept: once.
     assert error_code(await ws(rakuten_http, "acceptsale", itemid=first)) == "ParameterError"  # no country
-    assert texts(await ws(rakuten_http, "acceptsale", itemid=first, shippingfromcountry="249"), "status") == ["Accepted"]
-    assert error_code(await ws(rakuten_http, "acceptsale", itemid=first, shippingfromcountry="249")) == "ParameterError"
+    assert texts(await ws(rakuten_http, "acceptsale", itemid=first, shippingfromcountry="249"), "status") == [
+        "Accepted"
+    ]
+    assert (
+        error_code(await ws(rakuten_http, "acceptsale", itemid=first, shippingfromcountry="249"))
+        == "ParameterError"
+    )
     assert error_code(await ws(rakuten_http, "refusesale", itemid=first)) == "ParameterError"
     # Tracking: once.
     assert texts(await ws(rakuten_http, "settrackingpackageinfos", itemid=first, **tracking), "status") == ["OK"]
@@ -165,7 +180,8 @@ async def test_current_sales_pages_and_date_filter(rakuten_http: httpx.AsyncClie
     ids = [(await add_sale(rakuten_http, items=[{"status": "ACCEPTED"}]))["purchase_id"] for _ in range(5)]
     seen, token, pages = [], "", 0
     while True:
-        response = await ws(rakuten_http, "getcurrentsales", **({"nexttoken": token} if token else {}))
+        page: dict[str, Any] = {"nexttoken": token} if token else {}
+        response = await ws(rakuten_http, "getcurrentsales", **page)
         seen += texts(response, "purchaseid")
         token, pages = texts(response, "nexttoken")[0], pages + 1
         if not token:
@@ -189,7 +205,10 @@ async def test_buyer_cancel_and_forced_status(rakuten_http: httpx.AsyncClient) -
 async def test_hourly_quota_per_seller(rakuten_http: httpx.AsyncClient) -> None:
     await seller(rakuten_http, quota_per_hour=2)
     await seller(rakuten_http, login="other", token="t2")
-    assert [root_of(await ws(rakuten_http, "getnewsales")).tag.endswith("result") for _ in range(2)] == [True, True]
+    assert [root_of(await ws(rakuten_http, "getnewsales")).tag.endswith("result") for _ in range(2)] == [
+        True,
+        True,
+    ]
     exhausted = await ws(rakuten_http, "getnewsales")
     assert (exhausted.status_code, error_code(exhausted), texts(exhausted, "message")) == (
         200,
@@ -206,7 +225,9 @@ async def test_hourly_quota_per_seller(rakuten_http: httpx.AsyncClient) -> None:
 async def test_stock_files_are_processed_after_a_delay(rakuten_http: httpx.AsyncClient) -> None:
     await seller(rakuten_http, files_per_hour=2)
     inventory = {"adverts": [{"sku": "SKU-1", "stock": 3}], "generate": {"count": 2500, "seed": 1}}
-    assert (await rakuten_http.put(f"/_sandbox/sellers/{LOGIN}/inventory", json=inventory)).json() == {"total": 2501}
+    assert (await rakuten_http.put(f"/_sandbox/sellers/{LOGIN}/inventory", json=inventory)).json() == {
+        "total": 2501
+    }
     file = (
         b"<items>"
         + b"".join(
@@ -218,7 +239,8 @@ async def test_stock_files_are_processed_after_a_delay(rakuten_http: httpx.Async
     )
     import_id = texts(await ws(rakuten_http, "genericimportfile", file=file), "importid")[0]
     pending = await ws(rakuten_http, "genericimportreport", fileid=import_id)
-    assert texts(pending, "status") == ["Reçu"] and texts(pending, "product") == []
+    assert texts(pending, "status") == ["Reçu"]
+    assert texts(pending, "product") == []
     await rakuten_http.post("/_sandbox/clock", json={"advance_seconds": 2})
     report = await ws(rakuten_http, "genericimportreport", fileid=import_id)
     assert texts(report, "status") == ["Traité", "Traité", "Erreur"]
@@ -233,7 +255,10 @@ async def test_stock_files_are_processed_after_a_delay(rakuten_http: httpx.Async
         pages.append(await ws(rakuten_http, "export", nexttoken=token))
     assert [len(texts(p, "advert")) for p in pages] == [1000, 1000, 501]
     # At most N files an hour; hostile files are refused.
-    assert error_code(await ws(rakuten_http, "genericimportfile", file=b"<!DOCTYPE x []><items/>")) == "ParameterError"
+    assert (
+        error_code(await ws(rakuten_http, "genericimportfile", file=b"<!DOCTYPE x []><items/>"))
+        == "ParameterError"
+    )
     quota = await ws(rakuten_http, "genericimportfile", file=file)
     assert texts(quota, "message") == ["Quota exceeded."]
 
@@ -259,7 +284,8 @@ async def test_faults_on_demand(rakuten_http: httpx.AsyncClient, faults: dict[st
     assert (await rakuten_http.put("/_sandbox/faults", json={**faults, "times": 1})).status_code == 200
     assert check(await ws(rakuten_http, "getnewsales"))
     healthy = await ws(rakuten_http, "getnewsales")
-    assert healthy.status_code == 200 and etree.QName(root_of(healthy)).localname == "getnewsalesresult"
+    assert healthy.status_code == 200
+    assert etree.QName(root_of(healthy)).localname == "getnewsalesresult"
 
 
 async def test_faults_can_target_actions_and_sellers(rakuten_http: httpx.AsyncClient) -> None:
@@ -309,21 +335,29 @@ async def test_generator_is_realistic_and_deterministic(rakuten_http: httpx.Asyn
         if kind in BILLING_ONLY_TYPES or sale["relay_point"]:
             assert sale["billing_address"] is not None
     items = [i for s in sales for i in s["items"]]
-    assert any(i["sku"] == "" for i in items) and any(i["is_nego"] for i in items)
-    assert any(Counter(i["sku"] for i in s["items"] if i["sku"]).most_common(1)[0][1] > 1 for s in sales if s["items"][0]["sku"])
+    assert any(i["sku"] == "" for i in items)
+    assert any(i["is_nego"] for i in items)
+    assert any(
+        Counter(i["sku"] for i in s["items"] if i["sku"]).most_common(1)[0][1] > 1
+        for s in sales
+        if s["items"][0]["sku"]
+    )
     names = " ".join(s["billing_address"]["lastname"] + s["billing_address"]["city"] for s in sales)
     assert any(c in names for c in "éèêëçüôÉ")
     assert {s["billing_address"]["countryalpha2"] for s in sales} >= {"FX", "FR"}
     # The XML of these sales is readable ISO-8859-1, even with characters outside it (the en dash).
     response = await ws(rakuten_http, "getnewsales")
-    assert len(texts(response, "sale")) == sum(1 for s in sales if any(i["status"] != "CANCELLED" for i in s["items"]))
+    assert len(texts(response, "sale")) == sum(
+        1 for s in sales if any(i["status"] != "CANCELLED" for i in s["items"])
+    )
 
 
 async def test_control_api_validates_its_input(rakuten_http: httpx.AsyncClient) -> None:
     assert (await rakuten_http.get("/_sandbox/sellers/nobody")).status_code == 404
     assert (await rakuten_http.post("/_sandbox/sellers", content=b"{nope")).status_code == 400
     invalid = await rakuten_http.post("/_sandbox/sellers", json={"login": "x", "token": "y", "bogus": 1})
-    assert invalid.status_code == 422 and invalid.json()["error"]["code"] == "validation_error"
+    assert invalid.status_code == 422
+    assert invalid.json()["error"]["code"] == "validation_error"
     await seller(rakuten_http)
     assert (await rakuten_http.post("/_sandbox/sellers", json={"login": LOGIN, "token": "z"})).status_code == 409
     duplicate = {"sales": [{"purchase_id": "1", "items": [{"sku": "A"}]}]}
@@ -335,7 +369,9 @@ async def test_control_api_validates_its_input(rakuten_http: httpx.AsyncClient) 
 async def test_reset_forgets_everything(rakuten_http: httpx.AsyncClient, rakuten_sandbox: RakutenSandbox) -> None:
     await seller(rakuten_http)
     await ws(rakuten_http, "getnewsales")
-    assert rakuten_sandbox.world.sellers and rakuten_sandbox.calls
+    assert rakuten_sandbox.world.sellers
+    assert rakuten_sandbox.calls
     await rakuten_http.post("/_sandbox/reset")
-    assert not rakuten_sandbox.world.sellers and not rakuten_sandbox.calls
+    assert not rakuten_sandbox.world.sellers
+    assert not rakuten_sandbox.calls
     assert error_code(await ws(rakuten_http, "getnewsales")) == "InvalidUserConnection"

@@ -54,11 +54,30 @@ _DATE_FORMATS = ("%d/%m/%Y-%H:%M", "%d/%m/%Y-%H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m
 
 
 def local(tag: object) -> str:
-    return etree.QName(tag).localname if isinstance(tag, str | bytes) else ""
+    """The name without its namespace; '' for comments and processing instructions."""
+    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
 
 
 def text(element: Element | None) -> str:
-    return "" if element is None else "".join(cast(Iterator[str], element.itertext())).strip()
+    if element is None:
+        return ""
+    if len(element) == 0:  # a leaf: the common case, and the fast one
+        return (element.text or "").strip()
+    return "".join(cast(Iterator[str], element.itertext())).strip()
+
+
+def fields(element: Element | None) -> dict[str, Element]:
+    """Children by local name (the first one of each name): one pass instead of a scan per field."""
+    found: dict[str, Element] = {}
+    if element is not None:
+        for sub in element:
+            if isinstance(sub.tag, str):
+                found.setdefault(sub.tag.rpartition("}")[2], sub)
+    return found
+
+
+def field_text(found: dict[str, Element], name: str) -> str:
+    return text(found.get(name))
 
 
 def child(element: Element | None, name: str) -> Element | None:
@@ -272,20 +291,21 @@ PRODUCT_TAG = "{*}product"
 def parse_address(element: Element | None) -> Address | None:
     if element is None or len(element) == 0:
         return None
-    alpha2_raw = path_text(element, "countryalpha2")
+    f = fields(element)
+    alpha2_raw = field_text(f, "countryalpha2")
     alpha2 = "FR" if alpha2_raw.upper() == "FX" else alpha2_raw.upper()
     return Address(
-        civility=path_text(element, "civility"),
-        first_name=path_text(element, "firstname"),
-        last_name=path_text(element, "lastname"),
-        address1=path_text(element, "address1"),
-        address2=path_text(element, "address2"),
-        zipcode=path_text(element, "zipcode"),
-        city=path_text(element, "city"),
-        country=path_text(element, "country"),
+        civility=field_text(f, "civility"),
+        first_name=field_text(f, "firstname"),
+        last_name=field_text(f, "lastname"),
+        address1=field_text(f, "address1"),
+        address2=field_text(f, "address2"),
+        zipcode=field_text(f, "zipcode"),
+        city=field_text(f, "city"),
+        country=field_text(f, "country"),
         country_alpha2=alpha2,
-        phone1=path_text(element, "phonenumber1"),
-        phone2=path_text(element, "phonenumber2"),
+        phone1=field_text(f, "phonenumber1"),
+        phone2=field_text(f, "phonenumber2"),
         country_alpha2_raw=alpha2_raw,
     )
 
@@ -293,62 +313,66 @@ def parse_address(element: Element | None) -> Address | None:
 def parse_relay_point(element: Element | None) -> RelayPoint | None:
     if element is None or len(element) == 0:
         return None
+    f = fields(element)
     return RelayPoint(
-        id=path_text(element, "id"),
-        name=path_text(element, "name"),
-        address=path_text(element, "address"),
-        zipcode=path_text(element, "zipcode"),
-        city=path_text(element, "city"),
-        country=path_text(element, "country"),
-        civility=path_text(element, "civility"),
-        first_name=path_text(element, "firstname"),
-        last_name=path_text(element, "lastname"),
-        contract_level=path_text(element, "contractlevel"),
+        id=field_text(f, "id"),
+        name=field_text(f, "name"),
+        address=field_text(f, "address"),
+        zipcode=field_text(f, "zipcode"),
+        city=field_text(f, "city"),
+        country=field_text(f, "country"),
+        civility=field_text(f, "civility"),
+        first_name=field_text(f, "firstname"),
+        last_name=field_text(f, "lastname"),
+        contract_level=field_text(f, "contractlevel"),
     )
 
 
 def parse_item(element: Element) -> Item:
-    price = child(element, "price")
+    f = fields(element)
+    price = fields(f.get("price"))
     return Item(
-        item_id=path_text(element, "itemid"),
-        sku=path_text(element, "sku"),
-        advert_id=path_text(element, "advertid"),
-        headline=path_text(element, "headline"),
-        status=path_text(element, "itemstatus"),
-        is_nego=to_bool(path_text(element, "isnego")),
-        price=to_decimal(path_text(price, "amount")),
-        currency=path_text(price, "currency") or "EUR",
-        is_preorder=to_bool(path_text(element, "ispreorder")),
-        ean=path_text(element, "ean").strip(";"),
-        payment_status=path_text(element, "paymentstatus"),
+        item_id=field_text(f, "itemid"),
+        sku=field_text(f, "sku"),
+        advert_id=field_text(f, "advertid"),
+        headline=field_text(f, "headline"),
+        status=field_text(f, "itemstatus"),
+        is_nego=to_bool(field_text(f, "isnego")),
+        price=to_decimal(field_text(price, "amount")),
+        currency=field_text(price, "currency") or "EUR",
+        is_preorder=to_bool(field_text(f, "ispreorder")),
+        ean=field_text(f, "ean").strip(";"),
+        payment_status=field_text(f, "paymentstatus"),
     )
 
 
 def parse_sale(element: Element) -> Sale:
-    delivery = child(element, "deliveryinformation")
-    raw_date = path_text(element, "purchasedate")
+    f = fields(element)
+    delivery = fields(f.get("deliveryinformation"))
+    raw_date = field_text(f, "purchasedate")
     return Sale(
-        purchase_id=path_text(element, "purchaseid"),
+        purchase_id=field_text(f, "purchaseid"),
         purchased_at=parse_purchase_date(raw_date),
-        shipping_type=path_text(delivery, "shippingtype"),
-        delivery_address=parse_address(child(delivery, "deliveryaddress")),
-        billing_address=parse_address(child(delivery, "billingaddress")),
-        relay_point=parse_relay_point(child(delivery, "collectionpointaddress")),
-        buyer_email=path_text(delivery, "purchasebuyeremail"),
-        buyer_login=path_text(delivery, "purchasebuyerlogin"),
-        items=tuple(parse_item(item) for item in children(child(element, "items"), "item")),
+        shipping_type=field_text(delivery, "shippingtype"),
+        delivery_address=parse_address(delivery.get("deliveryaddress")),
+        billing_address=parse_address(delivery.get("billingaddress")),
+        relay_point=parse_relay_point(delivery.get("collectionpointaddress")),
+        buyer_email=field_text(delivery, "purchasebuyeremail"),
+        buyer_login=field_text(delivery, "purchasebuyerlogin"),
+        items=tuple(parse_item(item) for item in children(f.get("items"), "item")),
         purchase_date_raw=raw_date,
     )
 
 
 def parse_advert(element: Element) -> Advert:
+    f = fields(element)
     return Advert(
-        advert_id=path_text(element, "advertid"),
-        sku=path_text(element, "sku"),
-        stock=to_int(path_text(element, "stock")),
-        price=to_decimal(path_text(element, "price", "amount")),
-        quality=path_text(element, "quality"),
-        unlimited_quantity=to_bool(path_text(element, "unlimitedquantity")),
+        advert_id=field_text(f, "advertid"),
+        sku=field_text(f, "sku"),
+        stock=to_int(field_text(f, "stock")),
+        price=to_decimal(field_text(fields(f.get("price")), "amount")),
+        quality=field_text(f, "quality"),
+        unlimited_quantity=to_bool(field_text(f, "unlimitedquantity")),
     )
 
 

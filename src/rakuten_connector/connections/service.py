@@ -175,3 +175,11 @@ async def order_counts(session: AsyncSession, connection_ids: list[str]) -> dict
     for connection_id, state, count in (await session.execute(query)).all():
         counts[connection_id][state] = count
     return counts
+
+
+async def mark_credentials_invalid(session: AsyncSession, connection: Connection, reason: str) -> None:
+    """Stop calling anyone for this connection until the merchant gives working credentials."""
+    connection.state = ConnectionState.CREDENTIALS_INVALID.value
+    connection.state_reason = reason
+    connection.last_import_error = reason
+    await session.commit()

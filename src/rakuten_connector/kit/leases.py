@@ -6,9 +6,13 @@ for it cannot both win; it expires by itself if its holder dies (SIGKILL), so no
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import socket
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -49,3 +53,27 @@ async def release(sessions: async_sessionmaker[AsyncSession], model: Any, row_id
             .execution_options(synchronize_session=False)
         )
         await session.commit()
+
+
+@asynccontextmanager
+async def held(
+    sessions: async_sessionmaker[AsyncSession], model: Any, row_id: str, owner: str, ttl: timedelta
+) -> AsyncIterator[bool]:
+    """Take the lease (yields False when someone else holds it), renew it while the block runs, release it."""
+    if not await acquire(sessions, model, row_id, owner, ttl):
+        yield False
+        return
+
+    async def renew() -> None:
+        while True:
+            await asyncio.sleep(ttl.total_seconds() / 3)
+            await acquire(sessions, model, row_id, owner, ttl)
+
+    renewer = asyncio.create_task(renew())
+    try:
+        yield True
+    finally:
+        renewer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await renewer
+        await release(sessions, model, row_id, owner)

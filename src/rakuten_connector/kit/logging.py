@@ -18,7 +18,7 @@ _SECRET_FIELDS = frozenset(
 REDACTED = "***"
 
 # httpx/httpcore log every request URL at INFO: Rakuten URLs carry the token.
-_NOISY_LOGGERS = ("httpx", "httpcore", "hpack", "uvicorn.access")
+_NOISY_LOGGERS = ("httpx", "httpcore", "hpack", "uvicorn.access", "aiosqlite", "asyncio")
 
 
 def redact_text(text: str) -> str:

@@ -38,6 +38,8 @@ class Order(Base):
     parcel_status: Mapped[str | None] = mapped_column(String(64), default=None)
     # Watermark: the newest parcel `updatedAt` applied; older events change nothing.
     parcel_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # The create-parcel body (JSON), kept so a crash or a retry can finish the import from the database.
+    parcel_request: Mapped[str | None] = mapped_column(Text, default=None)
     purchased_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -1,0 +1,169 @@
+"""Cancellations and claims that happen on Rakuten (the buyer, or Rakuten's acceptance deadline).
+
+Two detectors feed `OrderItem` with Rakuten's real item statuses:
+- an imported order that is not accepted yet and no longer listed by getnewsales has its items read
+  (getiteminfos) during the import;
+- a getcurrentsales scan (once per import interval) catches later cancellations and claims.
+Then `settle_rakuten_cancellation` cancels the parcel while it is still `CREATED`, or flags the order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from rakuten_connector.clients.cubyn import CubynNotCancellable
+from rakuten_connector.clients.rakuten import RakutenClient
+from rakuten_connector.clients.rakuten_models import Sale
+from rakuten_connector.connections.models import Connection
+from rakuten_connector.kit.clock import utcnow
+from rakuten_connector.orders.models import Order, OrderItem, OrderState
+from rakuten_connector.orders.service import add_event, transition
+from rakuten_connector.runtime import Runtime
+
+CANCELLED_STATUSES = frozenset({"CANCELLED", "REFUSED"})
+ACCEPTED_STATUSES = frozenset({"ACCEPTED", "COMMITTED"})
+CLAIM_STATUSES = frozenset({"ON_HOLD", "PENDING_CLAIM", "CLAIM"})
+OPEN_STATES = (OrderState.IMPORTED.value, OrderState.ACCEPTED.value, OrderState.SHIPPED.value)
+
+
+def note_item_status(session: AsyncSession, order: Order, item: OrderItem, status: str) -> bool:
+    """Record Rakuten's status of an item; True when it calls for the order to be looked at."""
+    status = status.strip().upper()
+    if not status or status == item.rakuten_status.upper():
+        return False
+    item.rakuten_status = status
+    now = utcnow()
+    if status == "CANCELLED" and item.cancelled_at is None:
+        item.cancelled_at = now
+        add_event(session, order, "cancelled_on_rakuten", f"Item {item.item_id} was cancelled on Rakuten.")
+        return True
+    if status == "REFUSED" and item.refused_at is None:
+        item.refused_at = now
+        add_event(session, order, "cancelled_on_rakuten", f"Item {item.item_id} was refused on Rakuten.")
+        return True
+    if status in ACCEPTED_STATUSES and item.accepted_at is None:
+        item.accepted_at = now  # accepted on Rakuten already (back office): never accept it again
+        return False
+    if status in CLAIM_STATUSES:
+        reason = (
+            f"A claim is open on Rakuten for item {item.item_id} ({status}). Answer it in the Rakuten back office."
+        )
+        transition(session, order, OrderState.NEEDS_ATTENTION, "claim", reason, reason=reason)
+        order.next_check_at = None
+        return False
+    return False
+
+
+async def read_vanished_sales(
+    session: AsyncSession, rakuten: RakutenClient, connection: Connection, started_at: datetime
+) -> list[str]:
+    """Imported, unaccepted orders that getnewsales no longer lists: read their items on Rakuten."""
+    orders = (
+        await session.scalars(
+            select(Order)
+            .where(
+                Order.connection_id == connection.id,
+                Order.state == OrderState.IMPORTED.value,
+                Order.rakuten_seen_at < started_at,
+            )
+            .options(selectinload(Order.items))
+        )
+    ).all()
+    to_check = []
+    for order in orders:
+        changed = False
+        for item in order.items:
+            if item.accepted_at is None and item.cancelled_at is None and item.refused_at is None:
+                info = await rakuten.get_item_info(item.item_id)
+                changed |= note_item_status(session, order, item, info.status)
+        order.rakuten_seen_at = started_at  # read once per disappearance, not at every import
+        if changed:
+            order.next_check_at = utcnow()
+            to_check.append(order.id)
+        await session.commit()
+    return to_check
+
+
+async def scan_current_sales(session: AsyncSession, rakuten: RakutenClient, connection: Connection) -> list[str]:
+    """getcurrentsales since the oldest open order: later cancellations and claims."""
+    open_orders = (
+        await session.scalars(
+            select(Order)
+            .where(Order.connection_id == connection.id, Order.state.in_(OPEN_STATES))
+            .options(selectinload(Order.items))
+        )
+    ).all()
+    connection.last_sales_scan_at = utcnow()
+    if not open_orders:
+        return []
+    by_purchase = {order.purchase_id: order for order in open_orders}
+    dates = [o.purchased_at or o.imported_at for o in open_orders]
+    to_check = []
+    async for sale in rakuten.iter_current_sales(min(dates).date()):
+        order = by_purchase.get(sale.purchase_id)
+        if order is not None and _apply_sale(session, order, sale):
+            order.next_check_at = utcnow()
+            to_check.append(order.id)
+    await session.commit()
+    return to_check
+
+
+def _apply_sale(session: AsyncSession, order: Order, sale: Sale) -> bool:
+    statuses = {item.item_id: item.status for item in sale.items}
+    changed = False
+    for item in order.items:
+        if item.item_id in statuses:
+            changed |= note_item_status(session, order, item, statuses[item.item_id])
+    return changed
+
+
+def _gone(items: Iterable[OrderItem]) -> tuple[list[OrderItem], list[OrderItem]]:
+    items = list(items)
+    gone = [i for i in items if i.cancelled_at is not None or i.refused_at is not None]
+    return gone, [i for i in items if i not in gone]
+
+
+async def settle_rakuten_cancellation(
+    rt: Runtime, session: AsyncSession, connection: Connection, order: Order
+) -> bool:
+    """If Rakuten cancelled items of this order, stop the parcel or ask for a person. True if it did."""
+    gone, live = _gone(order.items)
+    if not gone or order.state in (OrderState.CANCELLED.value, OrderState.SKIPPED.value, OrderState.FAILED.value):
+        return False
+    if order.parcel_id is None:
+        return False
+    if live:
+        reason = (
+            f"{len(gone)} of {len(order.items)} item(s) were cancelled on Rakuten, but the Cubyn parcel holds them all. "
+            "Change or cancel the parcel at Cubyn."
+        )
+    else:
+        try:
+            await rt.cubyn(connection).cancel_parcel(int(order.parcel_id))
+        except CubynNotCancellable:
+            reason = (
+                "The order was cancelled on Rakuten but Cubyn's warehouse is already processing the parcel. "
+                "Stop it at Cubyn or contact the buyer."
+            )
+        else:
+            transition(
+                session,
+                order,
+                OrderState.CANCELLED,
+                "cancelled",
+                "Cancelled on Rakuten: the Cubyn parcel was cancelled.",
+            )
+            order.parcel_status = "CANCELLED"
+            order.next_check_at = None
+            await session.commit()
+            return True
+    if order.state != OrderState.NEEDS_ATTENTION or order.reason != reason:
+        transition(session, order, OrderState.NEEDS_ATTENTION, "needs_attention", reason, reason=reason)
+    order.next_check_at = None
+    await session.commit()
+    return True

@@ -1,0 +1,204 @@
+"""Apply a Cubyn parcel's state to its order: the Rakuten actions `mapping.statuses` asks for, each once.
+
+Every action done is written down before the next one starts (accepted_at, tracking_pushed_at...), so a
+crash, a retry or a replayed event resumes where it stopped and never repeats an action. The caller
+holds the order's lease.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rakuten_connector.clients.cubyn_models import Parcel
+from rakuten_connector.clients.rakuten_errors import RakutenItemStateError
+from rakuten_connector.clients.rakuten_models import TrackingUpdate
+from rakuten_connector.connections.models import Connection
+from rakuten_connector.kit.clock import utcnow
+from rakuten_connector.mapping.statuses import (
+    AcceptItem,
+    CancelItem,
+    ItemProgress,
+    OrderProgress,
+    ParcelDecision,
+    PushTracking,
+    RefuseItem,
+    decide,
+)
+from rakuten_connector.orders.models import Order, OrderItem, OrderState
+from rakuten_connector.orders.service import add_event, transition
+from rakuten_connector.runtime import Runtime
+
+# How long an order may wait for news from Cubyn before the sweep reads its parcel.
+RECHECK_AFTER = {
+    OrderState.IMPORTED: timedelta(minutes=30),
+    OrderState.ACCEPTED: timedelta(hours=2),
+}
+PAUSED_RECHECK = timedelta(minutes=5)
+_GONE_ON_RAKUTEN = {"CANCELLED": "cancelled_at", "REFUSED": "refused_at"}
+
+
+def order_progress(order: Order) -> OrderProgress:
+    items = tuple(
+        ItemProgress(
+            item_id=item.item_id,
+            accepted=item.accepted_at is not None,
+            tracking_pushed=item.tracking_pushed_at is not None,
+            refused=item.refused_at is not None,
+            cancelled=item.cancelled_at is not None,
+        )
+        for item in order.items
+    )
+    return OrderProgress(items=items, state=OrderState(order.state), parcel_updated_at=order.parcel_updated_at)
+
+
+def _note_rakuten_status(item: OrderItem, status: str) -> None:
+    """Rakuten says the item left the flow (buyer cancellation, refusal): remember it."""
+    item.rakuten_status = status
+    column = _GONE_ON_RAKUTEN.get(status.upper())
+    if column and getattr(item, column) is None:
+        setattr(item, column, utcnow())
+
+
+async def apply_parcel(
+    rt: Runtime, session: AsyncSession, connection: Connection, order: Order, parcel: Parcel
+) -> bool:
+    """Apply `parcel` to `order` (committing after each Rakuten action). False when the event was stale."""
+    decision = decide(parcel, order_progress(order))
+    if decision.stale:
+        return False
+    order.parcel_id = str(parcel.id)
+    order.tracking_id = parcel.tracking_id
+    if order.parcel_status != parcel.status:
+        add_event(session, order, "parcel_status", f"Cubyn parcel {parcel.tracking_id} is {parcel.status}.")
+        order.parcel_status = parcel.status
+    if decision.actions and not connection.may_call_rakuten:
+        order.next_check_at = utcnow() + PAUSED_RECHECK
+        if order.last_error != _PAUSED:
+            order.last_error = _PAUSED
+            add_event(session, order, "waiting", _PAUSED)
+        await session.commit()
+        return True
+    if decision.actions and not await _perform(rt, session, connection, order, decision):
+        return True
+    _settle(session, order, decision)
+    await session.commit()
+    return True
+
+
+_PAUSED = "The connection is paused or its credentials are refused: Rakuten actions wait until it is active."
+
+
+def _settle(session: AsyncSession, order: Order, decision: ParcelDecision) -> None:
+    new_state = decision.state
+    if new_state.value != order.state or decision.reason != order.reason:
+        message = decision.reason or f"Order {new_state.value.replace('_', ' ')}."
+        transition(session, order, new_state, new_state.value, message, reason=decision.reason)
+    order.parcel_updated_at = decision.watermark
+    order.last_error = None
+    order.attempts = 0
+    wait = RECHECK_AFTER.get(new_state)
+    if new_state is OrderState.SHIPPED and any(item.tracking_pushed_at is None for item in _live(order)):
+        wait = timedelta(minutes=5)
+    order.next_check_at = utcnow() + wait if wait else None
+
+
+def _live(order: Order) -> list[OrderItem]:
+    return [item for item in order.items if item.refused_at is None and item.cancelled_at is None]
+
+
+async def _perform(
+    rt: Runtime, session: AsyncSession, connection: Connection, order: Order, decision: ParcelDecision
+) -> bool:
+    """Do the actions; True when all are done, False when the order needs a person (already recorded)."""
+    rakuten = rt.rakuten(connection)
+    items = {item.item_id: item for item in order.items}
+    try:
+        for action in decision.actions:
+            item = items[action.item_id]
+            if isinstance(action, AcceptItem):
+                await rakuten.accept_item(item.item_id, rt.settings.rakuten_shipping_from_country)
+                item.accepted_at = utcnow()
+                item.rakuten_status = "ACCEPTED"
+                add_event(
+                    session, order, "item_accepted", f"Item {item.item_id} ({item.sku}) accepted on Rakuten."
+                )
+            elif isinstance(action, RefuseItem):
+                await rakuten.refuse_item(item.item_id)
+                item.refused_at = utcnow()
+                item.rakuten_status = "REFUSED"
+                add_event(session, order, "item_refused", f"Item {item.item_id} refused on Rakuten.")
+            elif isinstance(action, CancelItem):
+                await rakuten.cancel_item(item.item_id, action.comment)
+                item.cancelled_at = utcnow()
+                item.rakuten_status = "CANCELLED"
+                add_event(session, order, "item_cancelled", f"Item {item.item_id} cancelled on Rakuten.")
+            else:
+                continue  # tracking goes in one batch below, once every item is accepted
+            await session.commit()
+        pushes = [a for a in decision.actions if isinstance(a, PushTracking)]
+        if pushes and not await _push_tracking(rt, session, connection, order, items, pushes):
+            return False
+    except RakutenItemStateError as exc:
+        refused_item = items.get(exc.item_id)
+        if refused_item is not None and exc.item_status:
+            _note_rakuten_status(refused_item, exc.item_status)
+        gone = refused_item is not None and (
+            refused_item.cancelled_at is not None or refused_item.refused_at is not None
+        )
+        if gone:
+            # Gone on Rakuten (the buyer cancelled): the order check cancels the parcel while it still can.
+            add_event(session, order, "cancelled_on_rakuten", f"Item {exc.item_id} was cancelled on Rakuten.")
+            order.next_check_at = utcnow()
+        else:
+            reason = f"Rakuten refused an action on item {exc.item_id} (its status there: {exc.item_status or 'unknown'})."
+            transition(session, order, OrderState.NEEDS_ATTENTION, "needs_attention", reason, reason=reason)
+            order.next_check_at = None
+        await session.commit()
+        return False
+    return True
+
+
+async def _push_tracking(
+    rt: Runtime,
+    session: AsyncSession,
+    connection: Connection,
+    order: Order,
+    items: dict[str, OrderItem],
+    pushes: list[PushTracking],
+) -> bool:
+    settings = rt.settings
+    updates = [
+        TrackingUpdate(
+            item_id=push.item_id,
+            purchase_id=order.purchase_id,
+            transporter=settings.rakuten_transporter_name,
+            tracking_number=push.tracking_id,
+            tracking_url=settings.cubyn_tracking_url_template.format(tracking_id=push.tracking_id),
+        )
+        for push in pushes
+    ]
+    outcomes = await rt.rakuten(connection).push_tracking(updates)
+    refused = []
+    for outcome in outcomes:
+        item = items[outcome.item_id]
+        if outcome.outcome is not None:
+            item.tracking_pushed_at = utcnow()
+        else:
+            refused.append(outcome.item_id)
+    done = [o.item_id for o in outcomes if o.outcome is not None]
+    if done:
+        tracking = pushes[0].tracking_id
+        add_event(
+            session,
+            order,
+            "tracking_pushed",
+            f"Tracking {tracking} sent to Rakuten for item(s) {', '.join(done)}.",
+        )
+    if refused:
+        reason = f"Rakuten refused the tracking of item(s) {', '.join(refused)}."
+        transition(session, order, OrderState.NEEDS_ATTENTION, "needs_attention", reason, reason=reason)
+        order.next_check_at = None
+    await session.commit()
+    return not refused

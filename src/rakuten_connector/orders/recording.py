@@ -1,0 +1,117 @@
+"""Turn what getnewsales shows into order rows: one per purchase, written once however often it shows.
+
+The connection's import lease keeps two workers from recording the same sales at once; the unique
+constraint on (connection, purchase) is the guarantee if a lease ever expired under a slow worker.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from rakuten_connector.clients.rakuten_models import Sale
+from rakuten_connector.mapping.parcels import ParcelPlan, SaleSkipped, SkipCode, sale_to_parcel, waiting_items
+from rakuten_connector.orders.models import Order, OrderItem, OrderState
+from rakuten_connector.orders.service import transition
+
+CHUNK = 500
+
+
+@dataclass
+class Recorded:
+    to_import: list[str] = field(default_factory=list)  # order ids waiting for their parcel
+    skipped: int = 0
+    already_known: int = 0
+
+
+def _items(order_id: str, sale: Sale, item_ids: Sequence[str]) -> list[OrderItem]:
+    by_id = {item.item_id: item for item in sale.items}
+    return [
+        OrderItem(order_id=order_id, item_id=item_id, sku=by_id[item_id].sku, rakuten_status=by_id[item_id].status)
+        for item_id in item_ids
+        if item_id in by_id
+    ]
+
+
+def _plan_message(plan: ParcelPlan) -> str:
+    units = sum(item.quantity for item in plan.request.items)
+    message = (
+        f"Sale read from Rakuten ({units} unit(s), {len(plan.request.items)} SKU(s)); creating the Cubyn parcel."
+    )
+    return " ".join([message, *plan.notes])
+
+
+async def _existing(session: AsyncSession, connection_id: str, purchase_ids: list[str]) -> dict[str, Order]:
+    found: dict[str, Order] = {}
+    for start in range(0, len(purchase_ids), CHUNK):
+        chunk = purchase_ids[start : start + CHUNK]
+        rows = await session.scalars(
+            select(Order)
+            .where(Order.connection_id == connection_id, Order.purchase_id.in_(chunk))
+            .options(selectinload(Order.items))
+        )
+        found.update({order.purchase_id: order for order in rows})
+    return found
+
+
+def _revisit_skipped(session: AsyncSession, order: Order, sale: Sale, outcome: ParcelPlan | SaleSkipped) -> bool:
+    """A skipped sale may become importable (negotiation settled, SKU set): then it is imported."""
+    if isinstance(outcome, ParcelPlan):
+        order.parcel_request = outcome.request.model_dump_json(by_alias=True)
+        order.delivery_mode = outcome.request.delivery_mode
+        known = {item.item_id for item in order.items}
+        order.items.extend(item for item in _items(order.id, sale, outcome.item_ids) if item.item_id not in known)
+        transition(session, order, OrderState.IMPORTING, "received", _plan_message(outcome))
+        return True
+    if outcome.code is not SkipCode.NO_WAITING_ITEM and outcome.reason != order.reason:
+        transition(session, order, OrderState.SKIPPED, "skipped", outcome.reason, reason=outcome.reason)
+    return False
+
+
+async def record_sales(
+    session: AsyncSession, connection_id: str, sales: Sequence[Sale], now: datetime
+) -> Recorded:
+    recorded = Recorded()
+    existing = await _existing(session, connection_id, [sale.purchase_id for sale in sales])
+    for sale in sales:
+        outcome = sale_to_parcel(sale)
+        order = existing.get(sale.purchase_id)
+        if order is not None:
+            recorded.already_known += 1
+            order.rakuten_seen_at = now
+            if order.state == OrderState.SKIPPED and _revisit_skipped(session, order, sale, outcome):
+                recorded.to_import.append(order.id)
+            continue
+        if isinstance(outcome, SaleSkipped) and outcome.code is SkipCode.NO_WAITING_ITEM:
+            continue  # nothing left to decide on Rakuten (cancelled items): never imported
+        order = Order(
+            id=str(uuid.uuid4()),
+            connection_id=connection_id,
+            purchase_id=sale.purchase_id,
+            shipping_type=sale.shipping_type,
+            purchased_at=sale.purchased_at,
+            imported_at=now,
+            rakuten_seen_at=now,
+            attempts=0,
+            items=[],
+        )
+        session.add(order)
+        if isinstance(outcome, ParcelPlan):
+            order.parcel_request = outcome.request.model_dump_json(by_alias=True)
+            order.delivery_mode = outcome.request.delivery_mode
+            order.next_check_at = now
+            order.items.extend(_items(order.id, sale, outcome.item_ids))
+            transition(session, order, OrderState.IMPORTING, "received", _plan_message(outcome))
+            recorded.to_import.append(order.id)
+        else:
+            order.items.extend(_items(order.id, sale, [item.item_id for item in waiting_items(sale)]))
+            transition(session, order, OrderState.SKIPPED, "skipped", outcome.reason, reason=outcome.reason)
+            recorded.skipped += 1
+    await session.flush()
+    return recorded

@@ -1,0 +1,127 @@
+"""The arq worker: scheduled imports, sweeps and every job.
+
+Jobs may run more than once (arq's rule, and ours after a crash): each one re-reads the database and
+first checks that there is still something to do. Errors follow one taxonomy: transient ones become an
+arq `Retry` with backoff; permanent ones are written on the order or connection by the services.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import structlog
+from arq import Retry, cron
+from arq.worker import Worker
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from rakuten_connector.clients.cubyn import CubynRateLimited, CubynTransientError
+from rakuten_connector.clients.rakuten import RakutenQuotaExceeded, RakutenTransientError
+from rakuten_connector.kit.clock import utcnow
+from rakuten_connector.kit.logging import configure_logging
+from rakuten_connector.kit.queue import redis_settings
+from rakuten_connector.orders import checks, importer, tasks
+from rakuten_connector.runtime import Runtime
+from rakuten_connector.settings import Settings, get_settings
+from rakuten_connector.webhooks.tasks import handle_event
+
+log = structlog.get_logger(__name__)
+
+JOB_TIMEOUT_SECONDS = 600
+MAX_TRIES = 8
+
+
+def _retry_delay(ctx: dict[str, Any], exc: Exception) -> float:
+    if isinstance(exc, RakutenQuotaExceeded):
+        return max(1.0, (exc.retry_at - utcnow()).total_seconds())
+    if isinstance(exc, CubynRateLimited) and exc.retry_after:
+        return exc.retry_after
+    if isinstance(exc, checks.OrderBusy):
+        return 2.0
+    return float(min(300, 5 * 2 ** (ctx.get("job_try", 1) - 1)))
+
+
+async def _run(ctx: dict[str, Any], what: str, coro: Any) -> Any:
+    try:
+        return await coro
+    except (RakutenTransientError, RakutenQuotaExceeded, CubynTransientError, checks.OrderBusy) as exc:
+        delay = _retry_delay(ctx, exc)
+        log.info("job_retry", job=what, error=type(exc).__name__, defer_seconds=round(delay, 1))
+        raise Retry(defer=delay) from None
+
+
+async def import_connection(ctx: dict[str, Any], connection_id: str) -> str:
+    rt: Runtime = ctx["runtime"]
+    result: str = await _run(ctx, "import_connection", importer.import_connection(rt, connection_id))
+    return result
+
+
+async def check_order(ctx: dict[str, Any], order_id: str) -> None:
+    rt: Runtime = ctx["runtime"]
+    await _run(ctx, "check_order", checks.with_order(rt, order_id, checks.check_order))
+
+
+async def handle_webhook_event(ctx: dict[str, Any], event_id: str) -> str:
+    rt: Runtime = ctx["runtime"]
+    result: str = await _run(ctx, "handle_webhook_event", handle_event(rt, event_id))
+    return result
+
+
+async def schedule_imports(ctx: dict[str, Any]) -> int:
+    return await tasks.schedule_imports(ctx["runtime"])
+
+
+async def sweep(ctx: dict[str, Any]) -> int:
+    return await tasks.sweep(ctx["runtime"])
+
+
+def build_worker(settings: Settings, **overrides: Any) -> Worker:
+    async def startup(ctx: dict[str, Any]) -> None:
+        ctx["runtime"] = Runtime.start(settings)
+
+    async def shutdown(ctx: dict[str, Any]) -> None:
+        runtime: Runtime | None = ctx.get("runtime")
+        if runtime is not None:
+            await runtime.close()
+
+    options: dict[str, Any] = {
+        "functions": [import_connection, check_order, handle_webhook_event],
+        "cron_jobs": [
+            cron(schedule_imports, second=set(range(0, 60, 5)), run_at_startup=True, timeout=60),
+            cron(sweep, second={17, 47}, run_at_startup=True, timeout=120),
+        ],
+        "redis_settings": redis_settings(settings.redis_url),
+        "on_startup": startup,
+        "on_shutdown": shutdown,
+        "max_jobs": 64,
+        "job_timeout": JOB_TIMEOUT_SECONDS,
+        "keep_result": 0,
+        "max_tries": MAX_TRIES,
+        "poll_delay": 0.2,
+        "handle_signals": True,
+    }
+    options.update(overrides)
+    return Worker(**options)
+
+
+async def serve(settings: Settings) -> None:
+    """Run the worker; when Redis goes away for longer than the client's retries, start again."""
+    delay = 1.0
+    while True:
+        worker = build_worker(settings)
+        try:
+            await worker.main()
+            return
+        except (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError) as exc:
+            log.warning("worker_redis_lost", error=type(exc).__name__, restart_in_seconds=delay)
+        finally:
+            await worker.close()
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 30.0)
+
+
+def main() -> None:
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    asyncio.run(serve(settings))

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request, Response
 from prometheus_client import Counter, Histogram
 from redis.asyncio import Redis
 
+from rakuten_connector.carriers.router import router as carriers_router
 from rakuten_connector.connections.router import router as connections_router
 from rakuten_connector.db import create_engine, session_factory
 from rakuten_connector.health import router as health_router
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(connections_router)
     app.include_router(orders_router)
+    app.include_router(carriers_router)
     app.include_router(webhooks_router)
     return app
 

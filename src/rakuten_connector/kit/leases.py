@@ -59,7 +59,11 @@ async def release(sessions: async_sessionmaker[AsyncSession], model: Any, row_id
 async def held(
     sessions: async_sessionmaker[AsyncSession], model: Any, row_id: str, owner: str, ttl: timedelta
 ) -> AsyncIterator[bool]:
-    """Take the lease (yields False when someone else holds it), renew it while the block runs, release it."""
+    """Take the lease (yields False when someone else holds it), renew it while the block runs, release it.
+
+    Each hold has its own token: two jobs of one worker process exclude each other like two workers do.
+    """
+    owner = f"{owner}:{uuid.uuid4().hex[:12]}"
     if not await acquire(sessions, model, row_id, owner, ttl):
         yield False
         return

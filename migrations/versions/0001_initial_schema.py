@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 21:22:27.037136
+Create Date: 2026-11-27 21:32:42.365606
 """
 
 from collections.abc import Sequence
@@ -95,6 +95,120 @@ def upgrade() -> None:
         batch_op.create_index("ix_orders_next_check", ["next_check_at"], unique=False)
 
     op.create_table(
+        "stock_files",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("connection_id", sa.String(length=36), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("import_id", sa.String(length=64), nullable=True),
+        sa.Column("sku_count", sa.Integer(), nullable=False),
+        sa.Column("pushed_count", sa.Integer(), nullable=True),
+        sa.Column("rejected_count", sa.Integer(), nullable=True),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("uploaded_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("next_poll_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["connection_id"],
+            ["connections.id"],
+            name=op.f("fk_stock_files_connection_id_connections"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_stock_files")),
+    )
+    with op.batch_alter_table("stock_files", schema=None) as batch_op:
+        batch_op.create_index("ix_stock_files_connection_created", ["connection_id", "created_at"], unique=False)
+
+    op.create_table(
+        "stock_items",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("connection_id", sa.String(length=36), nullable=False),
+        sa.Column("sku", sa.String(length=255), nullable=False),
+        sa.Column("wanted_quantity", sa.Integer(), nullable=False),
+        sa.Column("wanted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("pushed_version", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("pushed_quantity", sa.Integer(), nullable=True),
+        sa.Column("pushed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("file_id", sa.String(length=36), nullable=True),
+        sa.Column("sent_quantity", sa.Integer(), nullable=True),
+        sa.Column("sent_version", sa.Integer(), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["connection_id"],
+            ["connections.id"],
+            name=op.f("fk_stock_items_connection_id_connections"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_stock_items")),
+        sa.UniqueConstraint("connection_id", "sku", name=op.f("uq_stock_items_connection_id_sku")),
+    )
+    with op.batch_alter_table("stock_items", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_stock_items_connection_status_sku", ["connection_id", "status", "sku"], unique=False
+        )
+        batch_op.create_index("ix_stock_items_file", ["file_id"], unique=False)
+
+    op.create_table(
+        "stock_states",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("next_run_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("blocked_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("next_full_sync_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("lease_owner", sa.String(length=64), nullable=True),
+        sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["id"], ["connections.id"], name=op.f("fk_stock_states_id_connections"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_stock_states")),
+    )
+    with op.batch_alter_table("stock_states", schema=None) as batch_op:
+        batch_op.create_index("ix_stock_states_next_run", ["next_run_at"], unique=False)
+
+    op.create_table(
+        "stock_syncs",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("connection_id", sa.String(length=36), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("phase", sa.String(length=32), nullable=False),
+        sa.Column("trigger", sa.String(length=16), nullable=False),
+        sa.Column("rakuten_skus", sa.Integer(), nullable=False),
+        sa.Column("cubyn_skus", sa.Integer(), nullable=False),
+        sa.Column("compared", sa.Integer(), nullable=False),
+        sa.Column("to_update", sa.Integer(), nullable=False),
+        sa.Column("updated", sa.Integer(), nullable=False),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("catalog_read_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("next_run_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("lease_owner", sa.String(length=64), nullable=True),
+        sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["connection_id"],
+            ["connections.id"],
+            name=op.f("fk_stock_syncs_connection_id_connections"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_stock_syncs")),
+    )
+    with op.batch_alter_table("stock_syncs", schema=None) as batch_op:
+        batch_op.create_index("ix_stock_syncs_status_next_run", ["status", "next_run_at"], unique=False)
+        batch_op.create_index(
+            "uq_stock_syncs_active_connection",
+            ["connection_id"],
+            unique=True,
+            sqlite_where=sa.text("status IN ('queued', 'running')"),
+            postgresql_where=sa.text("status IN ('queued', 'running')"),
+        )
+
+    op.create_table(
         "webhook_events",
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("connection_id", sa.String(length=36), nullable=False),
@@ -152,10 +266,28 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_order_items")),
         sa.UniqueConstraint("order_id", "item_id", name=op.f("uq_order_items_order_id_item_id")),
     )
+    op.create_table(
+        "stock_sync_entries",
+        sa.Column("sync_id", sa.String(length=36), nullable=False),
+        sa.Column("sku", sa.String(length=255), nullable=False),
+        sa.Column("on_rakuten", sa.Boolean(), nullable=False),
+        sa.Column("rakuten_quantity", sa.Integer(), nullable=True),
+        sa.Column("on_cubyn", sa.Boolean(), nullable=False),
+        sa.Column("cubyn_quantity", sa.Integer(), nullable=True),
+        sa.Column("push_version", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["sync_id"],
+            ["stock_syncs.id"],
+            name=op.f("fk_stock_sync_entries_sync_id_stock_syncs"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("sync_id", "sku", name=op.f("pk_stock_sync_entries")),
+    )
 
 
 def downgrade() -> None:
 
+    op.drop_table("stock_sync_entries")
     op.drop_table("order_items")
     with op.batch_alter_table("order_events", schema=None) as batch_op:
         batch_op.drop_index("ix_order_events_order")
@@ -165,6 +297,28 @@ def downgrade() -> None:
         batch_op.drop_index("ix_webhook_events_status_received")
 
     op.drop_table("webhook_events")
+    with op.batch_alter_table("stock_syncs", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_stock_syncs_active_connection",
+            sqlite_where=sa.text("status IN ('queued', 'running')"),
+            postgresql_where=sa.text("status IN ('queued', 'running')"),
+        )
+        batch_op.drop_index("ix_stock_syncs_status_next_run")
+
+    op.drop_table("stock_syncs")
+    with op.batch_alter_table("stock_states", schema=None) as batch_op:
+        batch_op.drop_index("ix_stock_states_next_run")
+
+    op.drop_table("stock_states")
+    with op.batch_alter_table("stock_items", schema=None) as batch_op:
+        batch_op.drop_index("ix_stock_items_file")
+        batch_op.drop_index("ix_stock_items_connection_status_sku")
+
+    op.drop_table("stock_items")
+    with op.batch_alter_table("stock_files", schema=None) as batch_op:
+        batch_op.drop_index("ix_stock_files_connection_created")
+
+    op.drop_table("stock_files")
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.drop_index("ix_orders_next_check")
         batch_op.drop_index("ix_orders_connection_state")

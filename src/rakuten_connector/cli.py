@@ -66,20 +66,33 @@ def token(
 
 @app.command()
 def demo(
-    port: Annotated[int, typer.Option(help="Port of the API.")] = 8000,
+    port: Annotated[int, typer.Option(help="Port of the API (another free one when it is busy).")] = 8000,
+    sales: Annotated[int, typer.Option("--sales", min=5, max=5000, help="Rakuten sales waiting at start.")] = 24,
+    import_interval: Annotated[int, typer.Option(min=10, help="Seconds between two imports of the shop.")] = 30,
+    new_sales_every: Annotated[
+        float, typer.Option(min=0, help="About every how many seconds a few new sales arrive (0: never).")
+    ] = 25.0,
 ) -> None:
-    """Run the system on this machine: migrations on the default database, then the API with /docs."""
-    from rakuten_connector.migrate import upgrade
+    """Run everything on this machine: migrations, the API with /docs, a worker, both sandboxes, a demo shop
+    with sales that keep coming, and a live view. Ctrl-C stops everything."""
+    import asyncio
+    import tempfile
+    from pathlib import Path
+
+    from rich.console import Console
+
+    from rakuten_connector.sandbox import demo as demo_module
 
     settings = get_settings()
-    configure_logging(settings.log_level)
-    upgrade(settings.database_url, configure_logger=False)
-    secret = settings.auth_jwt_secret.get_secret_value()
-    demo_token = issue_token(secret, "demo-merchant", Role.MERCHANT, timedelta(hours=12))
-    typer.echo(f"API docs:  http://127.0.0.1:{port}/docs")
-    typer.echo(f"Token (merchant demo-merchant): {demo_token}")
-    typer.echo("Ctrl-C stops everything.")
-    api(host="127.0.0.1", port=port)
+    log_path = Path(tempfile.gettempdir()) / "rakuten-connector-demo.log"
+    options = demo_module.DemoOptions(
+        port=port, sales=sales, import_interval_seconds=import_interval, new_sales_every_seconds=new_sales_every
+    )
+    with log_path.open("w", encoding="utf-8") as log_file:
+        # Log lines go to a file: the terminal belongs to the live view.
+        configure_logging(settings.log_level, stream=log_file)
+        code = asyncio.run(demo_module.main(settings, options, console=Console(), log_path=str(log_path)))
+    raise typer.Exit(code)
 
 
 def main() -> None:

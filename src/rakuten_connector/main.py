@@ -22,6 +22,7 @@ from rakuten_connector.kit.logging import configure_logging
 from rakuten_connector.kit.queue import JobQueue
 from rakuten_connector.orders.router import router as orders_router
 from rakuten_connector.settings import Settings, get_settings
+from rakuten_connector.stock.router import router as stock_router
 from rakuten_connector.webhooks.router import router as webhooks_router
 
 REQUESTS = Counter("http_requests_total", "HTTP requests answered", ["method", "route", "status"])
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(connections_router)
     app.include_router(orders_router)
+    app.include_router(stock_router)
     app.include_router(carriers_router)
     app.include_router(webhooks_router)
     return app

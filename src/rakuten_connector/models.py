@@ -3,6 +3,19 @@
 from rakuten_connector.connections.models import Connection
 from rakuten_connector.db import Base
 from rakuten_connector.orders.models import Order, OrderEvent, OrderItem
+from rakuten_connector.stock.models import StockFile, StockItem, StockState, StockSync, StockSyncEntry
 from rakuten_connector.webhooks.models import WebhookEvent
 
-__all__ = ["Base", "Connection", "Order", "OrderEvent", "OrderItem", "WebhookEvent"]
+__all__ = [
+    "Base",
+    "Connection",
+    "Order",
+    "OrderEvent",
+    "OrderItem",
+    "StockFile",
+    "StockItem",
+    "StockState",
+    "StockSync",
+    "StockSyncEntry",
+    "WebhookEvent",
+]

@@ -35,9 +35,16 @@ class Settings(BaseSettings):
     cubyn_tracking_url_template: str = "https://www.track.cubyn.com/{tracking_id}"
     rakuten_transporter_name: str = "Cubyn"
     rakuten_shipping_from_country: str = "249"
-    import_interval_seconds: int = Field(default=300, ge=10)
+    import_interval_seconds: int = Field(default=300, ge=1)
     stock_push_min_interval_seconds: int = Field(default=360, ge=1)
+    stock_report_poll_seconds: float = Field(default=20.0, gt=0)
+    stock_file_max_skus: int = Field(default=50_000, ge=1)
+    stock_full_sync_enabled: bool = True
+    stock_full_sync_hour: int = Field(default=2, ge=0, le=23)
     upstream_timeout_seconds: float = Field(default=20.0, gt=0)
+    # How long a worker's hold on a connection or an order lasts without renewal (a killed worker's
+    # work is taken over after this).
+    lease_seconds: int = Field(default=60, ge=2)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     log_level: str = "INFO"
 

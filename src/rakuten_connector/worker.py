@@ -24,6 +24,7 @@ from rakuten_connector.kit.queue import redis_settings
 from rakuten_connector.orders import checks, importer, tasks
 from rakuten_connector.runtime import Runtime
 from rakuten_connector.settings import Settings, get_settings
+from rakuten_connector.stock import tasks as stock_tasks
 from rakuten_connector.webhooks.tasks import handle_event
 
 log = structlog.get_logger(__name__)
@@ -68,6 +69,32 @@ async def handle_webhook_event(ctx: dict[str, Any], event_id: str) -> str:
     return result
 
 
+async def stock_run(ctx: dict[str, Any], connection_id: str) -> str:
+    rt: Runtime = ctx["runtime"]
+    result: str = await _run(ctx, "stock_run", stock_tasks.run_stock(rt, connection_id))
+    return result
+
+
+async def stock_sync_run(ctx: dict[str, Any], sync_id: str) -> str:
+    rt: Runtime = ctx["runtime"]
+    result: str = await _run(ctx, "stock_sync_run", stock_tasks.run_sync(rt, sync_id))
+    return result
+
+
+async def stock_apply_events(ctx: dict[str, Any], connection_id: str) -> int:
+    rt: Runtime = ctx["runtime"]
+    result: int = await _run(ctx, "stock_apply_events", stock_tasks.apply_events(rt, connection_id))
+    return result
+
+
+async def stock_tick(ctx: dict[str, Any]) -> int:
+    return await stock_tasks.tick(ctx["runtime"])
+
+
+async def stock_nightly(ctx: dict[str, Any]) -> int:
+    return await stock_tasks.nightly(ctx["runtime"])
+
+
 async def schedule_imports(ctx: dict[str, Any]) -> int:
     return await tasks.schedule_imports(ctx["runtime"])
 
@@ -86,10 +113,17 @@ def build_worker(settings: Settings, **overrides: Any) -> Worker:
             await runtime.close()
 
     options: dict[str, Any] = {
-        "functions": [import_connection, check_order, handle_webhook_event],
+        "functions": [
+            import_connection,
+            check_order,
+            handle_webhook_event,
+            stock_run,
+            stock_sync_run,
+            stock_apply_events,
+        ],
         "cron_jobs": [
             cron(schedule_imports, second=set(range(0, 60, 5)), run_at_startup=True, timeout=60),
-            cron(sweep, second={17, 47}, run_at_startup=True, timeout=120),
+            cron(sweep, second={2, 17, 32, 47}, run_at_startup=True, timeout=120),
         ],
         "redis_settings": redis_settings(settings.redis_url),
         "on_startup": startup,
@@ -111,8 +145,11 @@ async def serve(settings: Settings) -> None:
     while True:
         worker = build_worker(settings)
         try:
-            await worker.main()
+            # async_run (not main) gives arq the task its SIGTERM/SIGINT handler cancels.
+            await worker.async_run()
             return
+        except asyncio.CancelledError:
+            return  # stopped by a signal: running jobs were cancelled and will be retried or swept
         except (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError) as exc:
             log.warning("worker_redis_lost", error=type(exc).__name__, restart_in_seconds=delay)
         finally:

@@ -16,12 +16,13 @@ from rakuten_connector.main import create_app
 from rakuten_connector.sandbox.cubyn import create_cubyn_sandbox
 from rakuten_connector.sandbox.cubyn_runtime import LifecycleDelays
 from rakuten_connector.sandbox.rakuten import create_rakuten_sandbox
-from rakuten_connector.sandbox.serve import serve
+from rakuten_connector.sandbox.serve import free_port, serve
 from rakuten_connector.settings import Settings
 from rakuten_connector.worker import build_worker
 from tests.conftest import auth_headers, use_secret
 
 FAST = LifecycleDelays(validate=0.05, pick=0.05, pack=0.05, ship=0.05)
+MERCHANT = "merchant-e2e"
 
 ADDRESS = {
     "civility": "M.",
@@ -72,7 +73,6 @@ class World:
     login: str
     token: str
     cubyn_key: str
-    merchant: str = "merchant-e2e"
     connection_id: str = ""
     headers: dict[str, str] = field(default_factory=dict)
 
@@ -130,13 +130,20 @@ class World:
         return parcels
 
 
-async def wait_for(check: Callable[[], Awaitable[bool]], seconds: float = 30.0, what: str = "condition") -> None:
+async def wait_for(
+    check: Callable[[], Awaitable[bool]],
+    seconds: float = 30.0,
+    what: str = "condition",
+    state: Callable[[], Awaitable[object]] | None = None,
+) -> None:
+    """Poll `check` until it is true; on timeout, say what was awaited and (`state`) what was seen."""
     deadline = asyncio.get_running_loop().time() + seconds
     while True:
         if await check():
             return
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            seen = f"; seen: {await state()}" if state else ""
+            raise AssertionError(f"timed out waiting for {what}{seen}")
         await asyncio.sleep(0.1)
 
 
@@ -152,42 +159,59 @@ async def running_worker(settings: Settings) -> AsyncIterator[None]:
         await worker.close()
 
 
+async def seed(rakuten: httpx.AsyncClient, cubyn: httpx.AsyncClient, stock: int) -> tuple[str, str, str]:
+    """A Rakuten seller and a Cubyn application with stock for SKU-1..SKU-5; returns login, token, key."""
+    login = f"boutique-{uuid.uuid4().hex[:6]}"
+    token = use_secret(f"rk-e2e-CANARY-{uuid.uuid4().hex}")
+    cubyn_key = use_secret(f"cub-e2e-CANARY-{uuid.uuid4().hex}")
+    assert (await rakuten.post("/_sandbox/sellers", json={"login": login, "token": token})).status_code == 201
+    answer = await cubyn.post("/_sandbox/applications", json={"merchant_id": MERCHANT, "key": cubyn_key})
+    assert answer.status_code == 201, answer.text
+    products = [{"sku": f"SKU-{n}", "available": stock} for n in range(1, 6)]
+    answer = await cubyn.put(f"/_sandbox/merchants/{MERCHANT}/products", json={"products": products})
+    assert answer.status_code == 200, answer.text
+    return login, token, cubyn_key
+
+
+@asynccontextmanager
+async def sandboxes(delays: LifecycleDelays = FAST) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient]]:
+    """Both simulators on real sockets; yields clients whose base URLs are theirs."""
+    async with AsyncExitStack() as stack:
+        rakuten_url = await stack.enter_async_context(serve(create_rakuten_sandbox(seed=1)))
+        cubyn_app = create_cubyn_sandbox(delays=delays, seed=1, webhook_retry_base=0.05)
+        cubyn_url = await stack.enter_async_context(serve(cubyn_app))
+        rakuten = await stack.enter_async_context(httpx.AsyncClient(base_url=rakuten_url, timeout=60))
+        cubyn = await stack.enter_async_context(httpx.AsyncClient(base_url=cubyn_url, timeout=60))
+        yield rakuten, cubyn
+
+
+def world_settings(
+    base: Settings, rakuten: httpx.AsyncClient, cubyn: httpx.AsyncClient, api_port: int
+) -> Settings:
+    return base.model_copy(
+        update={
+            "rakuten_base_url": str(rakuten.base_url).rstrip("/"),
+            "cubyn_api_url": str(cubyn.base_url).rstrip("/"),
+            "public_base_url": f"http://127.0.0.1:{api_port}",
+            "import_interval_seconds": 30,
+            "lease_seconds": 5,
+        }
+    )
+
+
 @asynccontextmanager
 async def world(
     base: Settings, *, delays: LifecycleDelays = FAST, stock: int = 100, worker: bool = True
 ) -> AsyncIterator[World]:
+    """Everything in this event loop: sandboxes, the API (uvicorn) and, unless told not to, a worker."""
     async with AsyncExitStack() as stack:
-        rakuten_url = await stack.enter_async_context(serve(create_rakuten_sandbox(seed=1)))
-        cubyn_url = await stack.enter_async_context(
-            serve(create_cubyn_sandbox(delays=delays, seed=1, webhook_retry_base=0.05))
-        )
-        from rakuten_connector.sandbox.serve import free_port
-
+        rakuten, cubyn = await stack.enter_async_context(sandboxes(delays))
         port = free_port()
-        settings = base.model_copy(
-            update={
-                "rakuten_base_url": rakuten_url,
-                "cubyn_api_url": cubyn_url,
-                "public_base_url": f"http://127.0.0.1:{port}",
-                "import_interval_seconds": 30,
-            }
-        )
+        settings = world_settings(base, rakuten, cubyn, port)
         await stack.enter_async_context(serve(create_app(settings), port=port))
-        api = await stack.enter_async_context(httpx.AsyncClient(base_url=settings.public_base_url, timeout=30))
-        rakuten = await stack.enter_async_context(httpx.AsyncClient(base_url=rakuten_url, timeout=30))
-        cubyn = await stack.enter_async_context(httpx.AsyncClient(base_url=cubyn_url, timeout=30))
-        login = f"boutique-{uuid.uuid4().hex[:6]}"
-        token = use_secret(f"rk-e2e-CANARY-{uuid.uuid4().hex}")
-        cubyn_key = use_secret(f"cub-e2e-CANARY-{uuid.uuid4().hex}")
-        assert (await rakuten.post("/_sandbox/sellers", json={"login": login, "token": token})).status_code == 201
-        merchant = "merchant-e2e"
-        app_answer = await cubyn.post("/_sandbox/applications", json={"merchant_id": merchant, "key": cubyn_key})
-        assert app_answer.status_code == 201, app_answer.text
-        products = [{"sku": f"SKU-{n}", "available": stock} for n in range(1, 6)]
-        assert (
-            await cubyn.put(f"/_sandbox/merchants/{merchant}/products", json={"products": products})
-        ).status_code == 200
-        the_world = World(settings, api, rakuten, cubyn, login, token, cubyn_key, headers=auth_headers(merchant))
+        api = await stack.enter_async_context(httpx.AsyncClient(base_url=settings.public_base_url, timeout=60))
+        login, token, cubyn_key = await seed(rakuten, cubyn, stock)
+        the_world = World(settings, api, rakuten, cubyn, login, token, cubyn_key, headers=auth_headers(MERCHANT))
         if worker:
             await stack.enter_async_context(running_worker(settings))
         yield the_world

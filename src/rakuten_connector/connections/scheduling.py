@@ -7,7 +7,7 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 
 # After consecutive failures (Rakuten 5xx, timeouts) wait longer, up to the normal interval.
-FAILURE_BACKOFF_SECONDS = (30, 60, 120, 240)
+FAILURE_BACKOFF_SECONDS = (15, 30, 60, 120, 240)
 
 
 def phase_seconds(connection_id: str, interval_seconds: int) -> float:

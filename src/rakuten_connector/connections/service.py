@@ -17,6 +17,7 @@ from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.crypto import SecretBox, new_webhook_secret
 from rakuten_connector.kit.errors import ApiError, NotFound
 from rakuten_connector.orders.models import Order, OrderState
+from rakuten_connector.stock import service as stock_service
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,7 @@ async def update(
         await checker.check_rakuten(connection.seller_id, body.token)
     if body.cubyn_api_key is not None:
         await checker.check_cubyn(body.cubyn_api_key)
+    stock_was_off = not connection.stock_sync_enabled or connection.paused
     if body.name is not None:
         connection.name = body.name
     if body.stock_sync_enabled is not None:
@@ -147,6 +149,9 @@ async def update(
         connection.next_import_at = utcnow()
     if body.paused is False:
         connection.next_import_at = utcnow()
+    if stock_was_off and connection.stock_sync_enabled and not connection.paused:
+        # Stock update back on: push the current quantities.
+        await stock_service.resume_pushes(session, connection.id)
     await session.flush()
     return connection
 

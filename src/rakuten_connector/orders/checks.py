@@ -24,7 +24,6 @@ from rakuten_connector.orders.progress import apply_parcel
 from rakuten_connector.orders.service import transition
 from rakuten_connector.runtime import Runtime
 
-ORDER_LEASE = timedelta(seconds=60)
 RAKUTEN_REFUSED = (
     "Rakuten refused the seller ID and token: generate a new token in Rakuten and update the connection."
 )
@@ -40,7 +39,8 @@ class OrderBusy(Exception):
 
 async def with_order(rt: Runtime, order_id: str, step: OrderStep) -> None:
     """Run `step` on the order under its lease; raises OrderBusy when another worker holds it."""
-    async with leases.held(rt.sessions, Order, order_id, rt.owner, ORDER_LEASE) as mine:
+    lease = timedelta(seconds=rt.settings.lease_seconds)
+    async with leases.held(rt.sessions, Order, order_id, rt.owner, lease) as mine:
         if not mine:
             raise OrderBusy(order_id)
         async with rt.sessions() as session:

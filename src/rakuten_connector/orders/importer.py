@@ -31,13 +31,13 @@ from rakuten_connector.runtime import Runtime
 
 log = structlog.get_logger(__name__)
 
-IMPORT_LEASE = timedelta(seconds=60)
 PARCEL_CONCURRENCY = 8
 
 
 async def import_connection(rt: Runtime, connection_id: str, *, force: bool = False) -> str:
     """Run one import; returns what happened (for logs and tests)."""
-    async with leases.held(rt.sessions, Connection, connection_id, rt.owner, IMPORT_LEASE) as mine:
+    lease = timedelta(seconds=rt.settings.lease_seconds)
+    async with leases.held(rt.sessions, Connection, connection_id, rt.owner, lease) as mine:
         if not mine:
             return "busy"
         async with rt.sessions() as session:
@@ -109,7 +109,7 @@ async def create_parcels(rt: Runtime, connection: Connection) -> None:
                 .where(
                     Order.connection_id == connection.id,
                     Order.state == OrderState.IMPORTING.value,
-                    (Order.next_check_at.is_(None)) | (Order.next_check_at <= utcnow()),
+                    (Order.attempts == 0) | (Order.next_check_at <= utcnow()),
                 )
                 .order_by(Order.imported_at)
             )

@@ -26,7 +26,7 @@ from rakuten_connector.orders.progress import RECHECK_AFTER, apply_parcel
 from rakuten_connector.orders.service import transition
 from rakuten_connector.runtime import Runtime
 
-RETRY_DELAYS = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10), timedelta(minutes=30))
+RETRY_DELAYS = (timedelta(seconds=10), timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30))
 MAX_ATTEMPTS = 12
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +21,7 @@ from rakuten_connector.orders.models import Order, OrderItem, OrderState
 from rakuten_connector.orders.service import transition
 
 CHUNK = 500
+SWEEP_GRACE = timedelta(minutes=2)
 
 
 @dataclass
@@ -67,6 +68,7 @@ def _revisit_skipped(session: AsyncSession, order: Order, sale: Sale, outcome: P
         order.delivery_mode = outcome.request.delivery_mode
         known = {item.item_id for item in order.items}
         order.items.extend(item for item in _items(order.id, sale, outcome.item_ids) if item.item_id not in known)
+        order.next_check_at = order.rakuten_seen_at and order.rakuten_seen_at + SWEEP_GRACE
         transition(session, order, OrderState.IMPORTING, "received", _plan_message(outcome))
         return True
     if outcome.code is not SkipCode.NO_WAITING_ITEM and outcome.reason != order.reason:
@@ -105,7 +107,7 @@ async def record_sales(
         if isinstance(outcome, ParcelPlan):
             order.parcel_request = outcome.request.model_dump_json(by_alias=True)
             order.delivery_mode = outcome.request.delivery_mode
-            order.next_check_at = now
+            order.next_check_at = now + SWEEP_GRACE  # the import creates it now; the sweep only if it died
             order.items.extend(_items(order.id, sale, outcome.item_ids))
             transition(session, order, OrderState.IMPORTING, "received", _plan_message(outcome))
             recorded.to_import.append(order.id)

@@ -32,7 +32,8 @@ class Delivery:
 
 
 class WebhookDispatcher:
-    """Sends queued events one at a time from a background task (`start`/`stop` in the app lifespan).
+    """Sends queued events from a background task (`start`/`stop` in the app lifespan), up to
+    `concurrency` at a time, so events of one parcel may arrive in any order, as Cubyn's may.
 
     A non-2xx answer or a network error is retried with exponential backoff (`retry_base` * 2^n, capped
     at `retry_max_delay`), up to `max_attempts`; every attempt is logged.
@@ -46,7 +47,9 @@ class WebhookDispatcher:
         max_attempts: int = 12,
         timeout: float = 5.0,
         rng: random.Random | None = None,
+        concurrency: int = 16,
     ) -> None:
+        self.concurrency = concurrency
         self.retry_base = retry_base
         self.retry_max_delay = retry_max_delay
         self.max_attempts = max_attempts
@@ -57,7 +60,7 @@ class WebhookDispatcher:
         self.log: list[dict[str, Any]] = []
         self._rng = rng or random.Random()
         self._pending: list[Delivery] = []
-        self.in_flight = False
+        self.in_flight = 0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._http: httpx.AsyncClient | None = None
@@ -120,7 +123,7 @@ class WebhookDispatcher:
                     try:
                         await self._attempt(delivery, loop.time())
                     finally:
-                        self.in_flight = False
+                        self.in_flight = 0
             if any(d.due <= loop.time() for d in self._pending) and not self.held:
                 continue
             waits = [d.due - loop.time() for d in self._pending]

@@ -1,0 +1,184 @@
+"""Cubyn `stock.updated` events set the wanted Rakuten quantity of their SKU (contracts/cubyn.md section 2).
+
+The newest event `timestamp` per SKU wins; an older one changes nothing; two events with the same timestamp
+keep the lower quantity (never oversell). Events are applied in batches taken with SKIP LOCKED (PostgreSQL),
+so racing jobs share the work instead of repeating it; applying one twice is harmless anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import structlog
+from pydantic import ValidationError
+from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rakuten_connector.kit.clock import as_utc, utcnow
+from rakuten_connector.runtime import Runtime
+from rakuten_connector.stock.models import StockItem, StockStatus
+from rakuten_connector.stock.scheduling import HasQueue, enqueue_stock_run, touch_state
+from rakuten_connector.stock.sql import DEADLOCK_TRIES, insert_for, is_deadlock
+from rakuten_connector.webhooks.models import EventStatus, WebhookEvent
+from rakuten_connector.webhooks.schemas import STOCK_UPDATED, StockUpdated
+
+log = structlog.get_logger(__name__)
+
+BATCH = 500
+APPLY_DEBOUNCE_SECONDS = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class Wanted:
+    sku: str
+    quantity: int
+    at: datetime
+
+
+def newest_per_sku(events: Iterable[Wanted]) -> dict[str, Wanted]:
+    """The event that wins for each SKU: the newest timestamp; on a tie, the lower quantity."""
+    winners: dict[str, Wanted] = {}
+    for event in events:
+        best = winners.get(event.sku)
+        if best is None or event.at > best.at or (event.at == best.at and event.quantity < best.quantity):
+            winners[event.sku] = event
+    return winners
+
+
+async def set_wanted(session: AsyncSession, connection_id: str, wanted: Sequence[Wanted]) -> None:
+    """Upsert the wanted quantities, each only over an older watermark (one statement, race-free)."""
+    if not wanted:
+        return
+    table = StockItem.__table__
+    now = utcnow()
+    rows = [
+        {
+            "connection_id": connection_id,
+            "sku": w.sku,
+            "wanted_quantity": w.quantity,
+            "wanted_at": as_utc(w.at),
+            "version": 1,
+            "pushed_version": 0,
+            "status": StockStatus.PENDING.value,
+            "updated_at": now,
+        }
+        # Sorted: every writer locks SKU rows in the same order (no deadlock between batches).
+        for w in sorted(wanted, key=lambda w: w.sku)
+    ]
+    statement = insert_for(session, table).values(rows)
+    new = statement.excluded
+    changed = table.c.wanted_quantity != new.wanted_quantity
+    statement = statement.on_conflict_do_update(
+        index_elements=["connection_id", "sku"],
+        set_={
+            "wanted_quantity": new.wanted_quantity,
+            "wanted_at": new.wanted_at,
+            "version": case((changed, table.c.version + 1), else_=table.c.version),
+            "status": case((changed, StockStatus.PENDING.value), else_=table.c.status),
+            "updated_at": new.updated_at,
+        },
+        where=or_(
+            table.c.wanted_at.is_(None),
+            table.c.wanted_at < new.wanted_at,
+            and_(table.c.wanted_at == new.wanted_at, new.wanted_quantity < table.c.wanted_quantity),
+        ),
+    )
+    await session.execute(statement)
+
+
+def parse_event(payload: str) -> Wanted | None:
+    try:
+        event = StockUpdated.model_validate(json.loads(payload))
+    except (ValidationError, ValueError):
+        return None
+    return Wanted(event.data.sku, event.data.available, as_utc(event.timestamp))
+
+
+async def _apply_batch(rt: Runtime, connection_id: str) -> int:
+    async with rt.sessions() as session:
+        rows = (
+            await session.execute(
+                select(WebhookEvent.id, WebhookEvent.payload)
+                .where(
+                    WebhookEvent.connection_id == connection_id,
+                    WebhookEvent.event_type == STOCK_UPDATED,
+                    WebhookEvent.status == EventStatus.PENDING.value,
+                )
+                .order_by(WebhookEvent.received_at, WebhookEvent.id)
+                .limit(BATCH)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        if not rows:
+            return 0
+        wanted, unreadable = [], []
+        for event_id, payload in rows:
+            parsed = parse_event(payload)
+            if parsed is None:
+                unreadable.append(event_id)
+            else:
+                wanted.append(parsed)
+        await set_wanted(session, connection_id, list(newest_per_sku(wanted).values()))
+        now = utcnow()
+        readable = [event_id for event_id, _ in rows if event_id not in set(unreadable)]
+        for ids, status, error in (
+            (sorted(readable), EventStatus.PROCESSED, None),
+            (sorted(unreadable), EventStatus.FAILED, "unreadable stock event"),
+        ):
+            if ids:
+                await session.execute(
+                    update(WebhookEvent)
+                    .where(WebhookEvent.id.in_(ids), WebhookEvent.status == EventStatus.PENDING.value)
+                    .values(
+                        status=status.value,
+                        last_error=error,
+                        processed_at=now,
+                        attempts=WebhookEvent.attempts + 1,
+                    )
+                )
+        await touch_state(session, connection_id, now)
+        await session.commit()
+        return len(rows)
+
+
+async def request_apply(rt: HasQueue, connection_id: str) -> bool:
+    """Apply the connection's pending stock events shortly: a burst of events becomes a few batches.
+    (If Redis loses the job, the stock tick finds the events still pending.)"""
+    slot = math.ceil(utcnow().timestamp() / APPLY_DEBOUNCE_SECONDS) * APPLY_DEBOUNCE_SECONDS
+    return await rt.queue.enqueue(
+        "stock_apply_events",
+        connection_id,
+        job_id=f"stock-events:{connection_id}:{slot:.2f}",
+        _defer_until=datetime.fromtimestamp(slot, UTC),
+    )
+
+
+async def _apply_batch_retrying(rt: Runtime, connection_id: str) -> int:
+    for attempt in range(1, DEADLOCK_TRIES + 1):
+        try:
+            return await _apply_batch(rt, connection_id)
+        except DBAPIError as exc:
+            if attempt == DEADLOCK_TRIES or not is_deadlock(exc):
+                raise
+            await asyncio.sleep(0.05 * attempt)
+    raise AssertionError("unreachable")
+
+
+async def apply_pending(rt: Runtime, connection_id: str) -> int:
+    """Apply every pending stock event of the connection; returns how many were taken."""
+    total = 0
+    while True:
+        taken = await _apply_batch_retrying(rt, connection_id)
+        total += taken
+        if taken < BATCH:
+            break
+    if total:
+        await enqueue_stock_run(rt, connection_id, utcnow())
+        log.debug("stock_events_applied", connection_id=connection_id, events=total)
+    return total

@@ -1,0 +1,386 @@
+"""Coalesced stock files (design.md section 6): per connection, at most one file in flight, at most one per
+`STOCK_PUSH_MIN_INTERVAL_SECONDS` and 10 per hour, each carrying the latest quantity of every changed SKU.
+
+One run of `run_stock` does what is due for a connection, under its stock lease: finish a file a dead worker
+left behind, read the report of the file in flight, then send the next file when the limits allow. The file
+is written down (with its SKUs) before the upload and marked uploaded after it: a crash in between leaves a
+`preparing` file that the next run abandons, and its SKUs go in the next file (quantities are absolute, so
+sending them again is safe). One file in flight at a time also means Rakuten never applies an older file
+after a newer one.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from typing import cast
+
+import structlog
+from sqlalchemy import Table, bindparam, case, exists, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rakuten_connector.clients.rakuten import (
+    RakutenCredentialsError,
+    RakutenError,
+    RakutenPermanentError,
+    RakutenQuotaExceeded,
+)
+from rakuten_connector.clients.rakuten_models import ImportReport, normalize_label
+from rakuten_connector.connections.models import Connection
+from rakuten_connector.connections.service import mark_credentials_invalid
+from rakuten_connector.kit import leases
+from rakuten_connector.kit.clock import utcnow
+from rakuten_connector.runtime import Runtime
+from rakuten_connector.stock.models import (
+    ACTIVE_SYNC,
+    IN_FLIGHT,
+    FileStatus,
+    StockFile,
+    StockItem,
+    StockState,
+    StockStatus,
+    StockSync,
+    SyncPhase,
+)
+from rakuten_connector.stock.scheduling import can_push, enqueue_stock_run, enqueue_sync_run
+from rakuten_connector.stock.sql import retry_deadlocks
+
+log = structlog.get_logger(__name__)
+
+FILES_PER_HOUR = 10
+REPORT_TIMEOUT = timedelta(hours=2)
+BACKOFF_SECONDS = (10, 30, 60, 300, 900, 1800)
+RAKUTEN_REFUSED = (
+    "Rakuten refused the seller ID and token: generate a new token in Rakuten and update the connection."
+)
+
+
+def backoff(failures: int) -> timedelta:
+    return timedelta(seconds=BACKOFF_SECONDS[min(max(failures, 1), len(BACKOFF_SECONDS)) - 1])
+
+
+def quota_retry(exc: RakutenQuotaExceeded) -> datetime:
+    return exc.retry_at + timedelta(seconds=random.uniform(5, 60))  # noqa: S311 - jitter, not security
+
+
+class StockRun:
+    """One run for one connection; holds the session, the connection and its state row."""
+
+    def __init__(self, rt: Runtime, session: AsyncSession, connection: Connection, state: StockState) -> None:
+        self.rt, self.session, self.connection, self.state = rt, session, connection, state
+        self.connection_id = connection.id
+        self.scheduled = False
+
+    async def reload(self) -> None:
+        await self.session.refresh(self.state)
+        await self.session.refresh(self.connection)
+
+    async def schedule(self, at: datetime) -> None:
+        self.state.next_run_at = at
+        self.scheduled = True
+        await self.session.commit()
+        await enqueue_stock_run(self.rt, self.connection_id, at)
+
+    async def block(self, until: datetime, error: str) -> None:
+        """No Rakuten stock call for this connection before `until`."""
+        self.state.blocked_until = until
+        self.state.last_error = error
+        await self.schedule(until)
+
+    async def end_file(self, file: StockFile, status: FileStatus, error: str) -> None:
+        """The file will not be read (any more): its SKUs are free again, still pending (next file)."""
+        file.status = status.value
+        file.error = error
+        file.processed_at = utcnow()
+        await self.session.execute(
+            update(StockItem)
+            .where(StockItem.file_id == file.id)
+            .values(file_id=None, sent_quantity=None, sent_version=None)
+            .execution_options(synchronize_session=False)
+        )
+        await self.session.commit()
+
+    async def credentials_refused(self) -> str:
+        await mark_credentials_invalid(self.session, self.connection, RAKUTEN_REFUSED)
+        return "credentials_invalid"
+
+    # -- the file in flight -------------------------------------------------------------------------------
+
+    async def settle_in_flight(self) -> str | None:
+        """Settle the file in flight, if any; None when the next file may be considered."""
+        file = await self.session.scalar(
+            select(StockFile)
+            .where(StockFile.connection_id == self.connection_id, StockFile.status.in_(IN_FLIGHT))
+            .order_by(StockFile.created_at.desc())
+            .limit(1)
+        )
+        if file is None:
+            return None
+        now = utcnow()
+        if file.status == FileStatus.PREPARING or file.import_id is None:
+            # Only the lease holder writes files: a preparing file here was left by a worker that died.
+            log.warning("stock_file_abandoned", connection_id=self.connection_id, file_id=file.id)
+            await self.end_file(file, FileStatus.ABANDONED, "The upload was interrupted; resent in the next file.")
+            return None
+        if file.next_poll_at is not None and file.next_poll_at > now:
+            await self.schedule(file.next_poll_at)
+            return "waiting_report"
+        try:
+            report = await self.rt.rakuten(self.connection).get_import_report(file.import_id)
+        except RakutenCredentialsError:
+            return await self.credentials_refused()
+        except RakutenQuotaExceeded as exc:
+            await self.block(quota_retry(exc), "Rakuten's hourly quota is used up; stock waits for the next hour.")
+            return "quota"
+        except RakutenPermanentError as exc:
+            await self.end_file(file, FileStatus.EXPIRED, f"Rakuten does not know this import any more: {exc}")
+            return None
+        except RakutenError as exc:
+            self.state.failures += 1
+            await self.block(
+                now + backoff(self.state.failures), f"Rakuten's import report could not be read: {exc}"
+            )
+            return "report_error"
+        if not report.processed:
+            if file.uploaded_at is not None and now - file.uploaded_at > REPORT_TIMEOUT:
+                await self.end_file(file, FileStatus.EXPIRED, "Rakuten did not process the file in time.")
+                return None
+            file.next_poll_at = now + timedelta(seconds=self.rt.settings.stock_report_poll_seconds)
+            await self.schedule(file.next_poll_at)
+            return "waiting_report"
+        file_id, sku_count = file.id, file.sku_count
+        await retry_deadlocks(
+            self.session, lambda: apply_report(self.session, file_id, sku_count, report), self.reload
+        )
+        await self.wake_syncs()
+        return None
+
+    async def wake_syncs(self) -> None:
+        sync_ids = (
+            await self.session.scalars(
+                select(StockSync.id).where(
+                    StockSync.connection_id == self.connection_id,
+                    StockSync.status.in_(ACTIVE_SYNC),
+                    StockSync.phase == SyncPhase.PUSHING.value,
+                )
+            )
+        ).all()
+        for sync_id in sync_ids:
+            await enqueue_sync_run(self.rt, sync_id, utcnow())
+
+    # -- the next file --------------------------------------------------------------------------------------
+
+    async def send_next(self) -> str:
+        pending = await self.session.scalar(
+            select(
+                exists().where(
+                    StockItem.connection_id == self.connection_id,
+                    StockItem.status == StockStatus.PENDING.value,
+                    StockItem.file_id.is_(None),
+                )
+            )
+        )
+        if not pending:
+            return "idle"
+        now = utcnow()
+        interval = timedelta(seconds=self.rt.settings.stock_push_min_interval_seconds)
+        due = await next_file_at(self.session, self.connection_id, interval, now)
+        if due > now:
+            await self.schedule(due)
+            return "waiting_interval"
+        max_skus = self.rt.settings.stock_file_max_skus
+        file_id = await retry_deadlocks(
+            self.session, lambda: prepare_file(self.session, self.connection_id, max_skus), self.reload
+        )
+        rows = await self.session.execute(
+            select(StockItem.sku, StockItem.sent_quantity).where(StockItem.file_id == file_id)
+        )
+        quantities = {sku: quantity or 0 for sku, quantity in rows}
+        try:
+            result = await self.rt.rakuten(self.connection).upload_stock(quantities)
+        except RakutenError as exc:
+            return await self.upload_failed(file_id, exc)
+        count = len(quantities)
+        del quantities
+        await record_upload(self.session, file_id, result.import_id, self.rt.settings.stock_report_poll_seconds)
+        self.state.failures = 0
+        self.state.last_error = None
+        self.state.blocked_until = None
+        await self.schedule(utcnow() + timedelta(seconds=self.rt.settings.stock_report_poll_seconds))
+        log.info("stock_file_uploaded", connection_id=self.connection_id, file_id=file_id, skus=count)
+        return f"uploaded {count}"
+
+    async def upload_failed(self, file_id: str, exc: RakutenError) -> str:
+        file = await self.session.get_one(StockFile, file_id)
+        await self.end_file(file, FileStatus.FAILED, f"Rakuten refused the upload: {exc}")
+        if isinstance(exc, RakutenCredentialsError):
+            return await self.credentials_refused()
+        if isinstance(exc, RakutenQuotaExceeded):
+            await self.block(quota_retry(exc), "Rakuten's hourly quota is used up; stock waits for the next hour.")
+            return "quota"
+        self.state.failures += 1
+        log.warning("stock_upload_failed", connection_id=self.connection_id, error=type(exc).__name__)
+        await self.block(utcnow() + backoff(self.state.failures), f"The stock file could not be sent: {exc}")
+        return "upload_failed"
+
+
+async def run_stock(rt: Runtime, connection_id: str) -> str:
+    """Do what is due for the connection's stock; returns what happened (for logs and tests)."""
+    lease = timedelta(seconds=rt.settings.lease_seconds)
+    async with leases.held(rt.sessions, StockState, connection_id, rt.owner, lease) as mine:
+        if not mine:
+            return "busy"
+        async with rt.sessions() as session:
+            state = await session.get(StockState, connection_id)
+            if state is None:
+                return "nothing to do"
+            # Watchdog: if this run dies, the tick runs the connection again after this.
+            watchdog = utcnow() + 2 * lease
+            state.next_run_at = watchdog
+            await session.commit()
+            connection = await session.get(Connection, connection_id)
+            run = StockRun(rt, session, connection, state) if connection is not None else None
+            if run is None or not can_push(connection):
+                outcome = "inactive"
+            elif state.blocked_until is not None and state.blocked_until > utcnow():
+                await run.schedule(state.blocked_until)
+                outcome = "blocked"
+            else:
+                outcome = await run.settle_in_flight() or await run.send_next()
+            if run is None or not run.scheduled:
+                # Nothing planned: clear the watchdog, unless a change touched the state meanwhile.
+                await session.execute(
+                    update(StockState)
+                    .where(StockState.id == connection_id, StockState.next_run_at == watchdog)
+                    .values(next_run_at=None)
+                    .execution_options(synchronize_session=False)
+                )
+                await session.commit()
+            return outcome
+
+
+async def next_file_at(session: AsyncSession, connection_id: str, interval: timedelta, now: datetime) -> datetime:
+    """The earliest time the next file may leave: the minimum interval, and 10 files in any hour (every
+    attempt counts: a failed upload may still have reached Rakuten)."""
+    recent = (
+        await session.scalars(
+            select(StockFile.created_at)
+            .where(StockFile.connection_id == connection_id, StockFile.created_at > now - timedelta(hours=1))
+            .order_by(StockFile.created_at.desc())
+            .limit(FILES_PER_HOUR)
+        )
+    ).all()
+    due = now
+    if recent:
+        due = max(due, recent[0] + interval)
+    if len(recent) >= FILES_PER_HOUR:
+        due = max(due, recent[-1] + timedelta(hours=1))
+    return due
+
+
+async def prepare_file(session: AsyncSession, connection_id: str, max_skus: int) -> str:
+    """Write the file down with its SKUs (in SKU order) before anything leaves; returns its id."""
+    file = StockFile(connection_id=connection_id, status=FileStatus.PREPARING.value, created_at=utcnow())
+    session.add(file)
+    await session.flush()
+    chosen = (
+        select(StockItem.id)
+        .where(
+            StockItem.connection_id == connection_id,
+            StockItem.status == StockStatus.PENDING.value,
+            StockItem.file_id.is_(None),
+        )
+        .order_by(StockItem.sku)
+        .limit(max_skus)
+    )
+    result = await session.execute(
+        update(StockItem)
+        .where(StockItem.id.in_(chosen.scalar_subquery()))
+        .values(file_id=file.id, sent_quantity=StockItem.wanted_quantity, sent_version=StockItem.version)
+        .execution_options(synchronize_session=False)
+    )
+    file.sku_count = int(getattr(result, "rowcount", 0) or 0)
+    await session.commit()
+    return file.id
+
+
+async def record_upload(session: AsyncSession, file_id: str, import_id: str, poll_seconds: float) -> None:
+    """The bookkeeping right after the upload (a crash before it is what `ABANDONED` covers)."""
+    now = utcnow()
+    await session.execute(
+        update(StockFile)
+        .where(StockFile.id == file_id)
+        .values(
+            status=FileStatus.UPLOADED.value,
+            import_id=import_id,
+            uploaded_at=now,
+            next_poll_at=now + timedelta(seconds=poll_seconds),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    await session.commit()
+
+
+async def apply_report(session: AsyncSession, file_id: str, sku_count: int, report: ImportReport) -> None:
+    """Each SKU of the file is marked pushed or rejected with Rakuten's reason; a SKU changed since the file
+    was built stays pending (it goes in the next file)."""
+    file = await session.get_one(StockFile, file_id)
+    now = utcnow()
+    if normalize_label(report.file_status) == "annulé":
+        file.status = FileStatus.CANCELLED.value
+        file.error = "Rakuten cancelled the file; its SKUs go in the next file."
+        file.processed_at = now
+        await session.execute(
+            update(StockItem)
+            .where(StockItem.file_id == file_id)
+            .values(file_id=None, sent_quantity=None, sent_version=None)
+            .execution_options(synchronize_session=False)
+        )
+        await session.commit()
+        return
+    rejected: dict[str, str] = {}
+    for product in report.products:
+        if not product.ok:
+            reasons = "; ".join(e.text or e.code for e in product.errors) or f"Rakuten status {product.status}"
+            rejected[product.sku] = reasons
+    items = cast(Table, StockItem.__table__)
+    settled = items.c.version <= items.c.sent_version
+    if rejected:
+        await session.execute(
+            update(items)
+            .where(items.c.file_id == file_id, items.c.sku == bindparam("b_sku"))
+            .values(
+                pushed_version=items.c.sent_version,
+                status=case((settled, StockStatus.REJECTED.value), else_=StockStatus.PENDING.value),
+                reason=bindparam("b_reason"),
+                file_id=None,
+                sent_quantity=None,
+                sent_version=None,
+                updated_at=now,
+            ),
+            [{"b_sku": sku, "b_reason": reason} for sku, reason in sorted(rejected.items())],
+        )
+    # Every other SKU of the file was taken (one missing from the report counts as taken: Rakuten
+    # processed the file and reported no error for it).
+    result = await session.execute(
+        update(items)
+        .where(items.c.file_id == file_id)
+        .values(
+            pushed_version=items.c.sent_version,
+            pushed_quantity=items.c.sent_quantity,
+            pushed_at=now,
+            status=case((settled, StockStatus.PUSHED.value), else_=StockStatus.PENDING.value),
+            reason=None,
+            file_id=None,
+            sent_quantity=None,
+            sent_version=None,
+            updated_at=now,
+        )
+    )
+    pushed = int(getattr(result, "rowcount", 0) or 0)
+    file.status = FileStatus.PROCESSED.value
+    file.processed_at = now
+    file.pushed_count = pushed
+    file.rejected_count = sku_count - pushed
+    await session.commit()
+    log.info("stock_file_processed", file_id=file_id, pushed=pushed, rejected=sku_count - pushed)

@@ -1,0 +1,120 @@
+"""Routes about a connection's stock: the per-SKU report and "Synch my stock with Rakuten"."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from rakuten_connector.connections import service as connections
+from rakuten_connector.db import SessionDep
+from rakuten_connector.kit.auth import CurrentPrincipal
+from rakuten_connector.kit.deps import QueueDep
+from rakuten_connector.kit.errors import error_body
+from rakuten_connector.stock import service
+from rakuten_connector.stock.models import StockItem, StockStatus, StockSync, SyncStatus
+from rakuten_connector.stock.scheduling import job_id
+from rakuten_connector.stock.schemas import (
+    StockItemOut,
+    StockPage,
+    StockSyncOut,
+    StockSyncProgress,
+    StockSyncQueued,
+    StockSyncRequest,
+    SyncPhaseOut,
+)
+
+router = APIRouter(prefix="/v1/connections/{connection_id}", tags=["stock"])
+
+
+def _error(description: str, code: str) -> dict[str, object]:
+    return {
+        "description": description,
+        "content": {"application/json": {"example": error_body(code, description)}},
+    }
+
+
+def to_out(item: StockItem) -> StockItemOut:
+    return StockItemOut(
+        sku=item.sku,
+        wanted_quantity=item.wanted_quantity,
+        wanted_at=item.wanted_at,
+        pushed_quantity=item.pushed_quantity,
+        pushed_at=item.pushed_at,
+        status=StockStatus(item.status),
+        reason=item.reason,
+    )
+
+
+@router.get("/stock", responses={400: {}, 404: {}})
+async def list_stock(
+    connection_id: str,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    status: StockStatus | None = None,
+    sku: Annotated[str | None, Query(min_length=1, max_length=255, description="One SKU (exact).")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+) -> StockPage:
+    """Per SKU: the wanted quantity, the last pushed quantity and when, and the status."""
+    connection = await connections.get_visible(session, principal, connection_id)
+    items, next_cursor = await service.list_items(session, connection.id, status, sku, limit, cursor)
+    return StockPage(items=[to_out(i) for i in items], next_cursor=next_cursor)
+
+
+@router.post(
+    "/stock-syncs",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={
+        404: {},
+        409: _error("A stock sync is already queued or running, or stock update is off.", "stock_sync_running"),
+    },
+)
+async def request_stock_sync(
+    connection_id: str,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    queue: QueueDep,
+    body: StockSyncRequest | None = None,
+) -> StockSyncQueued:
+    """ "Synch my stock with Rakuten": compare the whole inventory and push every quantity that differs."""
+    connection = await connections.get_visible(session, principal, connection_id)
+    sync = await service.request_sync(session, connection)
+    await session.commit()
+    # After the commit; if Redis loses it, the stock tick starts the queued sync anyway.
+    await queue.enqueue("stock_sync_run", sync.id, job_id=job_id("stock-sync", sync.id, sync.created_at))
+    return StockSyncQueued(id=sync.id, status=SyncStatus(sync.status))
+
+
+async def sync_out(session: SessionDep, sync: StockSync) -> StockSyncOut:
+    reading = sync.phase in (SyncPhaseOut.READING_RAKUTEN, SyncPhaseOut.READING_CUBYN)
+    only_rakuten, only_cubyn = ([], []) if reading else await service.one_side_skus(session, sync.id)
+    return StockSyncOut(
+        id=sync.id,
+        status=SyncStatus(sync.status),
+        phase=SyncPhaseOut(sync.phase),
+        trigger=sync.trigger,
+        progress=StockSyncProgress(
+            rakuten_skus=sync.rakuten_skus,
+            cubyn_skus=sync.cubyn_skus,
+            compared=sync.compared,
+            to_update=sync.to_update,
+            updated=sync.updated,
+        ),
+        only_on_rakuten=only_rakuten,
+        only_on_cubyn=only_cubyn,
+        error=sync.error,
+        created_at=sync.created_at,
+        started_at=sync.started_at,
+        finished_at=sync.finished_at,
+    )
+
+
+@router.get("/stock-syncs/{sync_id}", responses={404: {}})
+async def get_stock_sync(
+    connection_id: str, sync_id: str, principal: CurrentPrincipal, session: SessionDep
+) -> StockSyncOut:
+    """A sync's progress while it runs, and its result."""
+    connection = await connections.get_visible(session, principal, connection_id)
+    sync = await service.get_sync(session, connection.id, sync_id)
+    return await sync_out(session, sync)

@@ -1,0 +1,78 @@
+"""When a connection's stock job runs: the per-connection state row, its job ids, and the nightly sync time.
+
+The database says when work is due (`StockState.next_run_at`, `StockSync.next_run_at`); Redis only carries
+the jobs, with ids built from (connection, due time) so repeated enqueues collapse. A periodic tick
+enqueues whatever is due, so a lost job or a flushed Redis only delays work.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import case, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rakuten_connector.connections.models import Connection
+from rakuten_connector.connections.scheduling import phase_seconds
+from rakuten_connector.db import insert_ignore
+from rakuten_connector.kit.clock import utcnow
+from rakuten_connector.kit.queue import JobQueue
+from rakuten_connector.stock.models import StockState
+
+
+class HasQueue(Protocol):
+    @property
+    def queue(self) -> JobQueue: ...
+
+
+def can_push(connection: Connection | None) -> bool:
+    """Stock goes to Rakuten only for a live, active, unpaused connection whose stock update is on."""
+    return connection is not None and connection.may_call_rakuten and connection.stock_sync_enabled
+
+
+def why_not_pushing(connection: Connection | None) -> str:
+    if connection is None or not connection.is_live:
+        return "The connection was disconnected."
+    if not connection.stock_sync_enabled:
+        return "Stock update is turned off for this connection."
+    if connection.paused:
+        return "The connection is paused."
+    return "Rakuten or Cubyn refused the connection's credentials; update them first."
+
+
+async def touch_state(session: AsyncSession, connection_id: str, now: datetime) -> None:
+    """Say "the stock job has something to look at": its next run is brought forward to now at the latest.
+
+    The UPDATE always writes the row, so it is ordered with the job's own writes of `next_run_at` (the job
+    clears it only if nobody touched it meanwhile): a change is never left without a run.
+    """
+    await insert_ignore(session, StockState.__table__, {"id": connection_id, "failures": 0}, ["id"])
+    current = StockState.next_run_at
+    await session.execute(
+        update(StockState)
+        .where(StockState.id == connection_id)
+        .values(next_run_at=case((current.is_(None) | (current > now), now), else_=current))
+        .execution_options(synchronize_session=False)
+    )
+
+
+def job_id(prefix: str, key: str, at: datetime) -> str:
+    return f"{prefix}:{key}:{at.timestamp():.3f}"
+
+
+async def enqueue_stock_run(rt: HasQueue, connection_id: str, at: datetime) -> bool:
+    defer = {"_defer_until": at} if at > utcnow() else {}
+    return await rt.queue.enqueue("stock_run", connection_id, job_id=job_id("stock", connection_id, at), **defer)
+
+
+async def enqueue_sync_run(rt: HasQueue, sync_id: str, at: datetime) -> bool:
+    defer = {"_defer_until": at} if at > utcnow() else {}
+    return await rt.queue.enqueue("stock_sync_run", sync_id, job_id=job_id("stock-sync", sync_id, at), **defer)
+
+
+def next_full_sync_at(connection_id: str, now: datetime, hour: int) -> datetime:
+    """The next time at `hour` (UTC), each connection at its own minute of that hour."""
+    day = now.astimezone(UTC).replace(hour=hour, minute=0, second=0, microsecond=0)
+    at = day + timedelta(seconds=phase_seconds(connection_id, 3600))
+    return at if at > now else at + timedelta(days=1)

@@ -1,0 +1,137 @@
+"""Stock queries and requests of the routes, and the hooks other domains call. Services never commit."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rakuten_connector.connections.models import Connection, ConnectionState
+from rakuten_connector.kit.clock import utcnow
+from rakuten_connector.kit.errors import ApiError, NotFound
+from rakuten_connector.stock.models import (
+    ACTIVE_SYNC,
+    StockItem,
+    StockStatus,
+    StockSync,
+    StockSyncEntry,
+)
+from rakuten_connector.stock.scheduling import touch_state
+
+
+def _encode_cursor(sku: str) -> str:
+    return base64.urlsafe_b64encode(sku.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise ApiError(400, "invalid_cursor", "The cursor is not one this API gave.") from None
+
+
+async def list_items(
+    session: AsyncSession,
+    connection_id: str,
+    status: StockStatus | None,
+    sku: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[Sequence[StockItem], str | None]:
+    """SKUs in SKU order, `limit` at a time."""
+    query = (
+        select(StockItem).where(StockItem.connection_id == connection_id).order_by(StockItem.sku).limit(limit + 1)
+    )
+    if status is not None:
+        query = query.where(StockItem.status == status.value)
+    if sku is not None:
+        query = query.where(StockItem.sku == sku)
+    if cursor:
+        query = query.where(StockItem.sku > _decode_cursor(cursor))
+    items = list((await session.scalars(query)).all())
+    if len(items) > limit:
+        return items[:limit], _encode_cursor(items[limit - 1].sku)
+    return items, None
+
+
+def _must_be_able_to_sync(connection: Connection) -> None:
+    if connection.state == ConnectionState.DISCONNECTED:
+        raise ApiError(409, "connection_disconnected", "This connection is disconnected.")
+    if connection.state == ConnectionState.CREDENTIALS_INVALID:
+        raise ApiError(
+            409, "connection_credentials_invalid", "Rakuten or Cubyn refused the credentials: update them."
+        )
+    if connection.paused:
+        raise ApiError(409, "connection_paused", "This connection is paused: resume it first.")
+    if not connection.stock_sync_enabled:
+        raise ApiError(
+            409, "stock_sync_disabled", "Stock update is turned off for this connection: turn it on first."
+        )
+
+
+def _already_running(sync_id: str | None) -> ApiError:
+    return ApiError(
+        409,
+        "stock_sync_running",
+        "A stock sync is already queued or running for this connection.",
+        {"id": sync_id},
+    )
+
+
+async def request_sync(session: AsyncSession, connection: Connection) -> StockSync:
+    """Queue a full sync; 409 when one is queued or running (the partial unique index decides races)."""
+    _must_be_able_to_sync(connection)
+    running = await session.scalar(
+        select(StockSync.id).where(StockSync.connection_id == connection.id, StockSync.status.in_(ACTIVE_SYNC))
+    )
+    if running is not None:
+        raise _already_running(running)
+    sync = StockSync(connection_id=connection.id, trigger="manual", created_at=utcnow(), next_run_at=utcnow())
+    session.add(sync)
+    try:
+        await session.flush()
+    except IntegrityError:
+        await session.rollback()
+        raise _already_running(None) from None
+    return sync
+
+
+async def get_sync(session: AsyncSession, connection_id: str, sync_id: str) -> StockSync:
+    sync = await session.get(StockSync, sync_id) if len(sync_id) <= 36 else None
+    if sync is None or sync.connection_id != connection_id:
+        raise NotFound("stock sync")
+    return sync
+
+
+async def one_side_skus(session: AsyncSession, sync_id: str) -> tuple[list[str], list[str]]:
+    """(only on Rakuten, only on Cubyn), each in SKU order."""
+    rows = await session.execute(
+        select(StockSyncEntry.sku, StockSyncEntry.on_rakuten)
+        .where(StockSyncEntry.sync_id == sync_id, StockSyncEntry.on_rakuten != StockSyncEntry.on_cubyn)
+        .order_by(StockSyncEntry.sku)
+    )
+    only_rakuten: list[str] = []
+    only_cubyn: list[str] = []
+    for sku, on_rakuten in rows:
+        (only_rakuten if on_rakuten else only_cubyn).append(sku)
+    return only_rakuten, only_cubyn
+
+
+async def resume_pushes(session: AsyncSession, connection_id: str) -> None:
+    """Stock update turned back on (or the connection resumed): push the current quantity of every SKU
+    Rakuten took before (Rakuten may have changed since); rejected SKUs wait for a change, as always."""
+    await session.execute(
+        update(StockItem)
+        .where(
+            StockItem.connection_id == connection_id,
+            StockItem.status == StockStatus.PUSHED.value,
+            StockItem.file_id.is_(None),
+        )
+        .values(version=StockItem.version + 1, status=StockStatus.PENDING.value)
+        .execution_options(synchronize_session=False)
+    )
+    await touch_state(session, connection_id, utcnow())

@@ -1,0 +1,49 @@
+"""Statements both backends speak: INSERT ... ON CONFLICT, and retrying a transaction that lost a deadlock."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+T = TypeVar("T")
+DEADLOCK_TRIES = 5
+
+
+def insert_for(session: AsyncSession, table: Any) -> Any:
+    """The dialect's INSERT, which has `on_conflict_do_nothing` / `on_conflict_do_update` and `excluded`."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
+
+
+def is_deadlock(exc: DBAPIError) -> bool:
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return code in ("40P01", "40001") or "deadlock" in str(exc.orig).lower()
+
+
+async def retry_deadlocks(
+    session: AsyncSession,
+    work: Callable[[], Awaitable[T]],
+    reload: Callable[[], Awaitable[None]] | None = None,
+) -> T:
+    """Run `work` (which commits) again when PostgreSQL chose it as a deadlock victim. The rollback expires
+    every object of the session: `reload` refreshes those the caller keeps using."""
+    for attempt in range(1, DEADLOCK_TRIES + 1):
+        try:
+            return await work()
+        except DBAPIError as exc:
+            if attempt == DEADLOCK_TRIES or not is_deadlock(exc):
+                raise
+            await session.rollback()
+            if reload is not None:
+                await reload()
+            await asyncio.sleep(0.05 * attempt)
+    raise AssertionError("unreachable")

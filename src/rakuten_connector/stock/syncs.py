@@ -1,0 +1,345 @@
+"""A full reconciliation ("Synch my stock with Rakuten", design.md section 6), as a resumable state machine.
+
+Phases: read Rakuten's export and Cubyn's catalogue (both streamed, written to `stock_sync_entries` in
+batches: memory stays flat), compare in SQL, then let the coalesced pushes carry every SKU whose quantity
+differs (as few files as the limits allow, split above `STOCK_FILE_MAX_SKUS`) until the reports are in.
+Every step is written down; a run that dies is picked up again by the tick (`next_run_at` is a watchdog).
+Reading restarts from the beginning (Rakuten's page tokens do not survive); after `MAX_ATTEMPTS` interrupted
+readings the sync ends `failed` with the reason.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import and_, case, delete, func, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rakuten_connector.clients.cubyn import CubynAuthError, CubynError, CubynTransientError
+from rakuten_connector.clients.rakuten import (
+    RakutenCredentialsError,
+    RakutenError,
+    RakutenQuotaExceeded,
+    RakutenTransientError,
+)
+from rakuten_connector.connections.models import Connection
+from rakuten_connector.connections.service import mark_credentials_invalid
+from rakuten_connector.kit import leases
+from rakuten_connector.kit.clock import utcnow
+from rakuten_connector.runtime import Runtime
+from rakuten_connector.stock.models import (
+    StockItem,
+    StockStatus,
+    StockSync,
+    StockSyncEntry,
+    SyncPhase,
+    SyncStatus,
+)
+from rakuten_connector.stock.pushes import RAKUTEN_REFUSED, backoff, quota_retry
+from rakuten_connector.stock.scheduling import (
+    can_push,
+    enqueue_stock_run,
+    enqueue_sync_run,
+    touch_state,
+    why_not_pushing,
+)
+from rakuten_connector.stock.sql import insert_for, retry_deadlocks
+
+log = structlog.get_logger(__name__)
+
+MAX_ATTEMPTS = 5
+BATCH = 2000
+PUSH_CHECK = timedelta(seconds=30)
+PUSH_TIMEOUT = timedelta(hours=48)
+CUBYN_REFUSED = "Cubyn refused the application key: update the connection with a valid key."
+READING = (SyncPhase.READING_RAKUTEN.value, SyncPhase.READING_CUBYN.value)
+
+
+class SyncRetryLater(Exception):
+    def __init__(self, at: datetime, reason: str, *, counts: bool = True) -> None:
+        super().__init__(reason)
+        self.at, self.reason, self.counts = at, reason, counts
+
+
+async def run_sync(rt: Runtime, sync_id: str) -> str:
+    lease = timedelta(seconds=rt.settings.lease_seconds)
+    async with leases.held(rt.sessions, StockSync, sync_id, rt.owner, lease) as mine:
+        if not mine:
+            return "busy"
+        async with rt.sessions() as session:
+            sync = await session.get(StockSync, sync_id)
+            if sync is None or sync.status not in (SyncStatus.QUEUED, SyncStatus.RUNNING):
+                return "nothing to do"
+            connection = await session.get(Connection, sync.connection_id)
+            if connection is None or not can_push(connection):
+                await finish(session, sync, SyncStatus.FAILED, why_not_pushing(connection))
+                return "failed"
+            now = utcnow()
+            if sync.status == SyncStatus.QUEUED:
+                sync.status = SyncStatus.RUNNING.value
+                sync.started_at = now
+            # Watchdog: if this run dies, the tick runs the sync again after this.
+            sync.next_run_at = now + lease
+            await session.commit()
+            if sync.phase in READING:
+                outcome = await _read_both(rt, session, connection, sync)
+                if outcome is not None:
+                    return outcome
+            if sync.phase == SyncPhase.COMPARING:
+                await retry_deadlocks(session, lambda: compare(session, sync), lambda: session.refresh(sync))
+                await enqueue_stock_run(rt, sync.connection_id, utcnow())
+            return await _check_pushes(rt, session, sync)
+
+
+async def finish(session: AsyncSession, sync: StockSync, status: SyncStatus, error: str | None = None) -> None:
+    sync.status = status.value
+    sync.error = error
+    sync.finished_at = utcnow()
+    sync.next_run_at = None
+    if status is SyncStatus.SUCCEEDED:
+        sync.phase = SyncPhase.DONE.value
+    # Only the one-side SKUs are kept (they are the answer's lists); the counts are on the sync.
+    await session.execute(
+        delete(StockSyncEntry).where(
+            StockSyncEntry.sync_id == sync.id, StockSyncEntry.on_rakuten, StockSyncEntry.on_cubyn
+        )
+    )
+    await session.commit()
+    log.info("stock_sync_finished", sync_id=sync.id, status=status.value, error=error)
+
+
+async def _read_both(rt: Runtime, session: AsyncSession, connection: Connection, sync: StockSync) -> str | None:
+    sync.attempts += 1
+    if sync.attempts > MAX_ATTEMPTS:
+        reason = sync.error or "The sync was interrupted too many times."
+        await finish(session, sync, SyncStatus.FAILED, f"Gave up after {MAX_ATTEMPTS} attempts: {reason}")
+        return "failed"
+    await session.commit()
+    try:
+        await read_rakuten(rt, session, connection, sync)
+        await read_cubyn(rt, session, connection, sync)
+    except RakutenCredentialsError:
+        await mark_credentials_invalid(session, connection, RAKUTEN_REFUSED)
+        await finish(session, sync, SyncStatus.FAILED, RAKUTEN_REFUSED)
+        return "failed"
+    except CubynAuthError:
+        await mark_credentials_invalid(session, connection, CUBYN_REFUSED)
+        await finish(session, sync, SyncStatus.FAILED, CUBYN_REFUSED)
+        return "failed"
+    except RakutenQuotaExceeded as exc:
+        # Not the sync's fault: this attempt does not count.
+        return await _retry_later(rt, session, sync, quota_retry(exc), f"Rakuten quota: {exc}", counts=False)
+    except (RakutenTransientError, CubynTransientError) as exc:
+        at = utcnow() + backoff(sync.attempts)
+        return await _retry_later(rt, session, sync, at, f"Temporary error while reading: {exc}", counts=True)
+    except (RakutenError, CubynError) as exc:
+        await finish(session, sync, SyncStatus.FAILED, f"The inventory could not be read: {exc}")
+        return "failed"
+    return None
+
+
+async def _retry_later(
+    rt: Runtime, session: AsyncSession, sync: StockSync, at: datetime, reason: str, *, counts: bool
+) -> str:
+    await session.rollback()
+    await session.refresh(sync)
+    if not counts:
+        sync.attempts -= 1
+    sync.phase = SyncPhase.READING_RAKUTEN.value
+    sync.error = reason
+    sync.next_run_at = at
+    await session.commit()
+    await enqueue_sync_run(rt, sync.id, at)
+    return "retry_later"
+
+
+async def _start_reading(session: AsyncSession, sync: StockSync, phase: SyncPhase, watchdog: timedelta) -> None:
+    sync.phase = phase.value
+    sync.next_run_at = utcnow() + watchdog
+    await session.commit()
+
+
+async def read_rakuten(rt: Runtime, session: AsyncSession, connection: Connection, sync: StockSync) -> None:
+    """Rakuten's whole inventory, streamed page after page, written in batches (first SKU spelling wins)."""
+    watchdog = timedelta(seconds=2 * rt.settings.lease_seconds)
+    await session.execute(delete(StockSyncEntry).where(StockSyncEntry.sync_id == sync.id))
+    sync.rakuten_skus = sync.cubyn_skus = sync.compared = sync.to_update = sync.updated = 0
+    await _start_reading(session, sync, SyncPhase.READING_RAKUTEN, watchdog)
+    batch: dict[str, int | None] = {}
+    async for advert in rt.rakuten(connection).iter_export():
+        if advert.sku and advert.sku not in batch:
+            batch[advert.sku] = advert.stock
+        if len(batch) >= BATCH:
+            await _write_rakuten(session, sync, batch, watchdog)
+            batch = {}
+    await _write_rakuten(session, sync, batch, watchdog)
+    sync.rakuten_skus = await _count(session, sync.id, StockSyncEntry.on_rakuten)
+    await session.commit()
+
+
+async def _write_rakuten(
+    session: AsyncSession, sync: StockSync, batch: dict[str, int | None], watchdog: timedelta
+) -> None:
+    if batch:
+        rows = [
+            {"sync_id": sync.id, "sku": sku, "on_rakuten": True, "rakuten_quantity": quantity, "on_cubyn": False}
+            for sku, quantity in batch.items()
+        ]
+        statement = insert_for(session, StockSyncEntry.__table__).values(rows)
+        await session.execute(statement.on_conflict_do_nothing(index_elements=["sync_id", "sku"]))
+        sync.rakuten_skus += len(rows)
+    sync.next_run_at = utcnow() + watchdog
+    await session.commit()
+
+
+async def read_cubyn(rt: Runtime, session: AsyncSession, connection: Connection, sync: StockSync) -> None:
+    """Cubyn's whole catalogue, every page. Its quantities are as of when the reading began."""
+    watchdog = timedelta(seconds=2 * rt.settings.lease_seconds)
+    sync.catalog_read_at = utcnow()
+    await _start_reading(session, sync, SyncPhase.READING_CUBYN, watchdog)
+    batch: dict[str, int] = {}
+    async for product in rt.cubyn(connection).iter_catalog():
+        if product.sku:
+            batch[product.sku] = max(0, product.stock.available)
+        if len(batch) >= BATCH:
+            await _write_cubyn(session, sync, batch, watchdog)
+            batch = {}
+    await _write_cubyn(session, sync, batch, watchdog)
+    sync.cubyn_skus = await _count(session, sync.id, StockSyncEntry.on_cubyn)
+    sync.phase = SyncPhase.COMPARING.value
+    await session.commit()
+
+
+async def _write_cubyn(session: AsyncSession, sync: StockSync, batch: dict[str, int], watchdog: timedelta) -> None:
+    if batch:
+        rows = [
+            {"sync_id": sync.id, "sku": sku, "on_rakuten": False, "on_cubyn": True, "cubyn_quantity": quantity}
+            for sku, quantity in batch.items()
+        ]
+        statement = insert_for(session, StockSyncEntry.__table__).values(rows)
+        statement = statement.on_conflict_do_update(
+            index_elements=["sync_id", "sku"],
+            set_={"on_cubyn": True, "cubyn_quantity": statement.excluded.cubyn_quantity},
+        )
+        await session.execute(statement)
+        sync.cubyn_skus += len(rows)
+    sync.next_run_at = utcnow() + watchdog
+    await session.commit()
+
+
+async def _count(session: AsyncSession, sync_id: str, *conditions: Any) -> int:
+    query = select(func.count()).select_from(StockSyncEntry).where(StockSyncEntry.sync_id == sync_id, *conditions)
+    return int(await session.scalar(query) or 0)
+
+
+async def compare(session: AsyncSession, sync: StockSync) -> None:
+    """Fold the sync into the SKUs (set-based SQL): catalogue quantities replace older wanted quantities,
+    SKUs that differ from Rakuten become pending, equal ones are settled; the SKUs to push are noted."""
+    read_at = sync.catalog_read_at or utcnow()
+    entry, item = StockSyncEntry, StockItem
+    both = (entry.sync_id == sync.id, entry.on_rakuten, entry.on_cubyn)
+    same_sku = and_(item.connection_id == sync.connection_id, item.sku == entry.sku)
+    now = utcnow()
+    # SKUs never seen before: wanted = Cubyn's quantity as of the read.
+    insert_items = insert_for(session, item.__table__).from_select(
+        [
+            "connection_id",
+            "sku",
+            "wanted_quantity",
+            "wanted_at",
+            "version",
+            "pushed_version",
+            "status",
+            "updated_at",
+        ],
+        select(
+            literal(sync.connection_id, item.connection_id.type),
+            entry.sku,
+            entry.cubyn_quantity,
+            literal(read_at, item.wanted_at.type),
+            literal(1),
+            literal(0),
+            literal(StockStatus.PENDING.value, item.status.type),
+            literal(now, item.updated_at.type),
+        ).where(*both),
+    )
+    await session.execute(insert_items.on_conflict_do_nothing(index_elements=["connection_id", "sku"]))
+    # The catalogue is newer than what older events said (events newer than the read keep their quantity).
+    changed = item.wanted_quantity != entry.cubyn_quantity
+    await session.execute(
+        update(item)
+        .where(same_sku, *both, (item.wanted_at.is_(None)) | (item.wanted_at < read_at))
+        .values(
+            wanted_quantity=entry.cubyn_quantity,
+            wanted_at=read_at,
+            version=case((changed, item.version + 1), else_=item.version),
+            status=case((changed, StockStatus.PENDING.value), else_=item.status),
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    # Different on Rakuten and settled (pushed, or rejected: the sync found it on Rakuten): push again.
+    await session.execute(
+        update(item)
+        .where(
+            same_sku,
+            *both,
+            item.version == item.pushed_version,
+            entry.rakuten_quantity.is_distinct_from(item.wanted_quantity),
+        )
+        .values(version=item.version + 1, status=StockStatus.PENDING.value, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    # Equal on Rakuten and not in a file: nothing to push.
+    await session.execute(
+        update(item)
+        .where(
+            same_sku,
+            *both,
+            item.file_id.is_(None),
+            entry.rakuten_quantity == item.wanted_quantity,
+            (item.status != StockStatus.PUSHED.value) | (item.pushed_version != item.version),
+        )
+        .values(pushed_version=item.version, status=StockStatus.PUSHED.value, reason=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    # What this sync waits for: each differing SKU's version reaching Rakuten.
+    await session.execute(
+        update(entry)
+        .where(*both, same_sku, entry.rakuten_quantity.is_distinct_from(item.wanted_quantity))
+        .values(push_version=item.version)
+        .execution_options(synchronize_session=False)
+    )
+    sync.compared = await _count(session, sync.id, entry.on_rakuten, entry.on_cubyn)
+    sync.to_update = await _count(session, sync.id, entry.push_version.is_not(None))
+    sync.phase = SyncPhase.PUSHING.value
+    await touch_state(session, sync.connection_id, now)
+    await session.commit()
+    log.info("stock_sync_compared", sync_id=sync.id, compared=sync.compared, to_update=sync.to_update)
+
+
+async def _check_pushes(rt: Runtime, session: AsyncSession, sync: StockSync) -> str:
+    """Done when every differing SKU's version was covered by a processed report."""
+    entry, item = StockSyncEntry, StockItem
+    joined = (
+        select(func.count())
+        .select_from(entry)
+        .join(item, and_(item.connection_id == sync.connection_id, item.sku == entry.sku))
+        .where(entry.sync_id == sync.id, entry.push_version.is_not(None))
+    )
+    remaining = int(await session.scalar(joined.where(item.pushed_version < entry.push_version)) or 0)
+    sync.updated = int(
+        await session.scalar(joined.where(item.pushed_version >= entry.push_version, item.reason.is_(None))) or 0
+    )
+    now = utcnow()
+    if remaining == 0:
+        await finish(session, sync, SyncStatus.SUCCEEDED)
+        return "succeeded"
+    if sync.started_at is not None and now - sync.started_at > PUSH_TIMEOUT:
+        await finish(session, sync, SyncStatus.FAILED, f"{remaining} SKU(s) could not be sent to Rakuten in time.")
+        return "failed"
+    sync.next_run_at = now + PUSH_CHECK
+    await session.commit()
+    return f"pushing: {remaining} left"

@@ -1,0 +1,153 @@
+"""Coalesced stock pushes end to end: signed `stock.updated` webhooks at the API, a worker, the Rakuten
+sandbox processing the files and answering the import reports."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from rakuten_connector.kit.clock import utcnow
+from rakuten_connector.settings import Settings
+from rakuten_connector.stock.models import StockFile, StockState
+from tests.e2e.world import wait_for, world
+from tests.stock.helpers import (
+    connect,
+    rakuten_stock,
+    send_event,
+    send_events,
+    set_rakuten_inventory,
+    stock_items,
+    stock_settings,
+    uploads,
+    wait_events_handled,
+    wait_pushed,
+    wait_sync,
+)
+
+pytestmark = pytest.mark.usefixtures("sessions")
+
+
+async def test_a_burst_of_1000_events_on_100_skus_goes_out_in_at_most_two_files(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    # A real interval (an hour): the first file leaves at once, everything else waits for the next one,
+    # however long the burst takes; then the test moves the first file an hour back in time.
+    async with world(stock_settings(settings, stock_push_min_interval_seconds=3600)) as w:
+        skus = [f"SKU-{n:03d}" for n in range(100)]
+        await set_rakuten_inventory(w, dict.fromkeys(skus, 0))
+        _, secret = await connect(w)
+        rng = random.Random(6)
+        start = utcnow() - timedelta(minutes=5)
+        events = [(sku, rng.randint(0, 50), start + timedelta(seconds=step)) for sku in skus for step in range(10)]
+        latest = {sku: n for sku, n, _ in sorted(events, key=lambda e: e[2])}
+        rng.shuffle(events)  # delivered in any order: the newest timestamp wins, not the last delivery
+        await send_events(w, secret, events)
+        await wait_events_handled(sessions)
+
+        async def first_file_processed() -> bool:
+            async with sessions() as session:
+                statuses = (await session.scalars(select(StockFile.status))).all()
+            return statuses == ["processed"]
+
+        await wait_for(first_file_processed, what="the first file processed")
+        async with sessions() as session:
+            for file in (await session.scalars(select(StockFile))).all():
+                file.created_at -= timedelta(hours=1)
+            await session.execute(update(StockState).values(next_run_at=utcnow()))
+            await session.commit()
+
+        await wait_pushed(w, latest)
+        assert len(await uploads(w)) <= 2
+        assert await rakuten_stock(w) == latest
+
+        # An event older than what is known changes nothing.
+        files_before = len(await uploads(w))
+        await send_event(w, secret, "SKU-000", latest["SKU-000"] + 7, start - timedelta(seconds=1))
+        await wait_events_handled(sessions)
+        item = (await stock_items(w, sku="SKU-000"))["SKU-000"]
+        assert (item["wanted_quantity"], item["status"]) == (latest["SKU-000"], "pushed")
+        assert len(await uploads(w)) == files_before
+        assert (await rakuten_stock(w))["SKU-000"] == latest["SKU-000"]
+
+
+async def test_nothing_is_pushed_while_stock_update_is_off_and_current_quantities_go_when_back_on(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with world(stock_settings(settings)) as w:
+        await set_rakuten_inventory(w, {"A": 1, "B": 1, "C": 1})
+        connection_id, secret = await connect(w, stock_sync_enabled=False)
+        now = utcnow()
+        await send_events(w, secret, [("A", 5, now), ("B", 6, now), ("A", 7, now + timedelta(seconds=1))])
+        await wait_events_handled(sessions)
+        items = await stock_items(w)
+        assert {sku: (i["wanted_quantity"], i["status"]) for sku, i in items.items()} == {
+            "A": (7, "pending"),
+            "B": (6, "pending"),
+        }
+        assert await uploads(w) == []
+        # A sync is refused too while stock update is off.
+        refused = await w.api.post(f"/v1/connections/{connection_id}/stock-syncs", headers=w.headers)
+        assert (refused.status_code, refused.json()["error"]["code"]) == (409, "stock_sync_disabled")
+
+        answer = await w.api.patch(
+            f"/v1/connections/{connection_id}", json={"stock_sync_enabled": True}, headers=w.headers
+        )
+        assert answer.status_code == 200, answer.text
+        await wait_pushed(w, {"A": 7, "B": 6})
+        assert (await rakuten_stock(w))["C"] == 1
+
+        # Paused: changes wait; resumed: the current quantities are pushed again.
+        await w.api.patch(f"/v1/connections/{connection_id}", json={"paused": True}, headers=w.headers)
+        await send_event(w, secret, "B", 2, now + timedelta(seconds=5))
+        await wait_events_handled(sessions)
+        files = len(await uploads(w))
+        assert (await stock_items(w))["B"]["status"] == "pending"
+        assert (await rakuten_stock(w))["B"] == 6
+        await w.api.patch(f"/v1/connections/{connection_id}", json={"paused": False}, headers=w.headers)
+        await wait_pushed(w, {"A": 7, "B": 2})
+        last = (await uploads(w))[-1]
+        assert len(await uploads(w)) == files + 1
+        assert {line["sku"]: line["qty"] for line in last["lines"]} == {"A": "7", "B": "2"}
+
+
+async def test_a_sku_rakuten_does_not_know_is_rejected_with_the_reason_and_the_others_are_pushed(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with world(stock_settings(settings)) as w:
+        await set_rakuten_inventory(w, {"A": 1, "B": 1})
+        connection_id, secret = await connect(w, cubyn_products={"A": 5, "B": 4, "GHOST": 9})
+        now = utcnow()
+        await send_events(w, secret, [("A", 3, now), ("B", 4, now), ("GHOST", 9, now)])
+        await wait_pushed(w, {"A": 3, "B": 4})
+
+        async def rejected() -> bool:
+            return (await stock_items(w))["GHOST"]["status"] == "rejected"
+
+        await wait_for(rejected, what="GHOST rejected")
+        ghost = await stock_items(w, status="rejected")
+        assert list(ghost) == ["GHOST"]
+        assert "inconnue" in ghost["GHOST"]["reason"]
+        assert ghost["GHOST"]["pushed_quantity"] is None
+        assert set(await stock_items(w, status="pushed")) == {"A", "B"}
+
+        # Not pushed again until its quantity changes.
+        files = len(await uploads(w))
+        await send_event(w, secret, "A", 5, now + timedelta(seconds=1))
+        await wait_pushed(w, {"A": 5})
+        assert [line["sku"] for line in (await uploads(w))[-1]["lines"]] == ["A"]
+        assert len(await uploads(w)) == files + 1
+        async with sessions() as session:
+            statuses = (await session.scalars(select(StockFile.status).order_by(StockFile.created_at))).all()
+        assert statuses == ["processed", "processed"]
+
+        # Once the shop lists it on Rakuten, a full sync finds it there and pushes it.
+        await set_rakuten_inventory(w, {"A": 5, "B": 4, "GHOST": 0})
+        answer = await w.api.post(f"/v1/connections/{connection_id}/stock-syncs", headers=w.headers)
+        result = await wait_sync(w, answer.json()["id"])
+        assert (result["status"], result["progress"]["updated"]) == ("succeeded", 1)
+        await wait_pushed(w, {"A": 5, "B": 4, "GHOST": 9})
+        assert (await stock_items(w))["GHOST"]["reason"] is None

@@ -70,10 +70,14 @@ async def bench_database() -> AsyncIterator[str]:
 
 @asynccontextmanager
 async def bench_redis() -> AsyncIterator[str]:
-    """REDIS_URL's db (13 unless BENCH_REDIS_URL says otherwise), flushed at the start and at the end."""
+    """REDIS_URL's db (13 unless BENCH_REDIS_URL says otherwise), flushed at the start and at the end.
+
+    The test runs' lock key is set too, so a test run started meanwhile picks another db.
+    """
     client = Redis.from_url(REDIS_URL)
     try:
         await client.flushdb()
+        await client.set("rakuten-connector:test-run-lock", "benchmark", ex=3600)
         yield REDIS_URL
     finally:
         await client.flushdb()
@@ -227,6 +231,12 @@ async def wait_until(
         if time.monotonic() > deadline:
             raise TimeoutError("the benchmark did not finish in time")
         await asyncio.sleep(every)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def utc_in(seconds: float) -> datetime:

@@ -23,6 +23,7 @@ from _common import (
     bench_database,
     bench_redis,
     bench_settings,
+    cpu_seconds,
     insert_connections,
     sandbox_process,
     say,
@@ -70,22 +71,23 @@ async def cubyn_application(http: httpx.AsyncClient, cubyn_url: str, key: str) -
     (await http.put(url, json={"products": products})).raise_for_status()
 
 
-async def connector_run(settings: Settings, sales: int, workdir: Path) -> tuple[float, float, list[str]]:
-    """Seconds until every order was recorded, until every order has a parcel; the parcel bodies sent."""
+async def connector_run(settings: Settings, sales: int, workdir: Path) -> tuple[float, float, float, list[str]]:
+    """Seconds until every order was recorded, until every order has a parcel, worker CPU seconds meanwhile;
+    the parcel bodies sent."""
     login, token, key = await seed(settings.rakuten_base_url, settings.cubyn_api_url, sales)
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
     queue = JobQueue(settings.redis_url)
     try:
         [connection_id] = await insert_connections(sessions, settings, [(login, token)], key)
-        with worker_process(settings, workdir / "worker-import.log"):
+        with worker_process(settings, workdir / "worker-import.log") as worker:
             await asyncio.sleep(1.0)  # let the startup cron jobs pass
             async with sessions() as session:
                 await session.execute(
                     update(Connection).where(Connection.id == connection_id).values(next_import_at=func.now())
                 )
                 await session.commit()
-            started = time.monotonic()
+            started, cpu_before = time.monotonic(), cpu_seconds(worker.pid)
             await queue.enqueue("import_connection", connection_id, job_id=f"bench-import:{connection_id}")
             recorded_at: list[float] = []
 
@@ -103,13 +105,14 @@ async def connector_run(settings: Settings, sales: int, workdir: Path) -> tuple[
                 return bool(parcels >= sales)
 
             finished = await wait_until(done, limit=600, every=0.05)
+            cpu = cpu_seconds(worker.pid) - cpu_before
         async with sessions() as session:
             bodies = list((await session.scalars(select(Order.parcel_request).order_by(Order.imported_at))).all())
     finally:
         await queue.close()
         await engine.dispose()
     recorded = (recorded_at[0] if recorded_at else finished) - started
-    return recorded, finished - started, [b for b in bodies if b]
+    return recorded, finished - started, cpu, [b for b in bodies if b]
 
 
 async def bare_run(cubyn_url: str, bodies: list[str]) -> float:
@@ -143,7 +146,7 @@ async def main(sales: int) -> None:
         with sandbox_process("rakuten") as rakuten_url, sandbox_process("cubyn") as cubyn_url:
             settings = bench_settings(database_url, redis_url, rakuten_url, cubyn_url)
             say(f"import_throughput: 1 shop, {sales} waiting sales, no latency, PostgreSQL, 1 worker process")
-            recorded, total, bodies = await connector_run(settings, sales, workdir)
+            recorded, total, cpu, bodies = await connector_run(settings, sales, workdir)
         with sandbox_process("cubyn") as fresh_cubyn:
             bare = await bare_run(fresh_cubyn, bodies)
     say(f"  getnewsales read and {sales} orders recorded: {recorded:6.2f} s")
@@ -153,6 +156,9 @@ async def main(sales: int) -> None:
     )
     say(
         f"  connector / bare: {total / bare:.2f}x the unavoidable Cubyn cost (parcel phase alone: {(total - recorded) / bare:.2f}x)"
+    )
+    say(
+        f"  worker CPU meanwhile: {cpu:.1f} s = {cpu / total * 100:.0f}% of one core, {cpu / sales * 1000:.1f} ms per order"
     )
     say(f"  worker log: {workdir / 'worker-import.log'}")
 

@@ -22,6 +22,7 @@ from _common import (
     bench_database,
     bench_redis,
     bench_settings,
+    cpu_seconds,
     insert_connections,
     sandbox_process,
     say,
@@ -65,12 +66,12 @@ async def main(count: int, latency: float) -> None:
                 await insert_connections(sessions, settings, credentials, "cub-unused")
                 async with httpx.AsyncClient(base_url=rakuten_url) as http:
                     (await http.put("/_sandbox/faults", json={"latency_seconds": latency})).raise_for_status()
-                with worker_process(settings, workdir / "worker-fanout.log"):
+                with worker_process(settings, workdir / "worker-fanout.log") as worker:
                     await asyncio.sleep(1.0)  # let the startup cron jobs pass
                     async with sessions() as session:
                         await session.execute(update(Connection).values(next_import_at=func.now()))
                         await session.commit()
-                    started = time.monotonic()
+                    started, cpu_before = time.monotonic(), cpu_seconds(worker.pid)
                     seen: list[tuple[float, int]] = []
 
                     async def all_polled() -> bool:
@@ -82,6 +83,7 @@ async def main(count: int, latency: float) -> None:
                         return polled == count
 
                     finished = await wait_until(all_polled, limit=300, every=0.1)
+                    cpu = cpu_seconds(worker.pid) - cpu_before
                 async with sessions() as session:
                     first, last = (
                         await session.execute(
@@ -105,6 +107,9 @@ async def main(count: int, latency: float) -> None:
     for mark in (0.25, 0.5, 0.75):
         at = next((t for t, n in seen if n >= mark * count), total)
         say(f"  {int(mark * 100):3d}% polled at {at:6.2f} s")
+    say(
+        f"  worker CPU meanwhile: {cpu:.1f} s = {cpu / total * 100:.0f}% of one core, {cpu / count * 1000:.1f} ms per poll"
+    )
     say(f"  connections with an import error: {errors}")
     say(f"  worker log: {workdir / 'worker-fanout.log'}")
 

@@ -114,17 +114,20 @@ async def database_url(test_db_kind: str, tmp_path_factory: pytest.TempPathFacto
 async def redis_url() -> AsyncIterator[str]:
     """A Redis db of our own for this run: the first db whose lock key we can take."""
     owner = uuid.uuid4().hex
+    lock = "rakuten-connector:test-run-lock"
     for db in range(1, 16):
         client = Redis.from_url(f"{REDIS_BASE_URL}/{db}")
         try:
-            if await client.set("rakuten-connector:test-run-lock", owner, nx=True, ex=3600):
+            if not await client.set(lock, owner, nx=True, ex=3600):
+                continue
+            await client.flushdb()  # leftovers of a run that died; this also drops our lock...
+            if not await client.set(lock, owner, nx=True, ex=3600):
+                continue  # ...and another run took the db in that instant: it is theirs now
+            try:
+                yield f"{REDIS_BASE_URL}/{db}"
+            finally:
                 await client.flushdb()
-                await client.set("rakuten-connector:test-run-lock", owner, ex=3600)
-                try:
-                    yield f"{REDIS_BASE_URL}/{db}"
-                finally:
-                    await client.flushdb()
-                return
+            return
         finally:
             await client.aclose()
     raise RuntimeError("every Redis db 1-15 is taken by another test run")

@@ -33,7 +33,8 @@ class Runtime:
 
     @classmethod
     def start(cls, settings: Settings) -> Runtime:
-        engine = create_engine(settings.database_url)
+        # Jobs retry on a dropped connection, so the worker skips the per-checkout ping of the API's pool.
+        engine = create_engine(settings.database_url, pool_size=20, pre_ping=False)
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
         return cls(
             settings=settings,

@@ -15,6 +15,7 @@ from arq import Retry, cron
 from arq.worker import Worker
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from rakuten_connector.clients.cubyn import CubynRateLimited, CubynTransientError
 from rakuten_connector.clients.rakuten import RakutenQuotaExceeded, RakutenTransientError
@@ -40,13 +41,20 @@ def _retry_delay(ctx: dict[str, Any], exc: Exception) -> float:
         return exc.retry_after
     if isinstance(exc, checks.OrderBusy):
         return 2.0
-    return float(min(300, 5 * 2 ** (ctx.get("job_try", 1) - 1)))
+    return float(min(60, 2 ** ctx.get("job_try", 1)))
 
 
 async def _run(ctx: dict[str, Any], what: str, coro: Any) -> Any:
     try:
         return await coro
     except (RakutenTransientError, RakutenQuotaExceeded, CubynTransientError, checks.OrderBusy) as exc:
+        delay = _retry_delay(ctx, exc)
+        log.info("job_retry", job=what, error=type(exc).__name__, defer_seconds=round(delay, 1))
+        raise Retry(defer=delay) from None
+    except DBAPIError as exc:
+        if not (exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)):
+            raise
+        # The database went away (restart, failover): the pool reconnects on the next try.
         delay = _retry_delay(ctx, exc)
         log.info("job_retry", job=what, error=type(exc).__name__, defer_seconds=round(delay, 1))
         raise Retry(defer=delay) from None
@@ -124,6 +132,8 @@ def build_worker(settings: Settings, **overrides: Any) -> Worker:
         "cron_jobs": [
             cron(schedule_imports, second=set(range(0, 60, 5)), run_at_startup=True, timeout=60),
             cron(sweep, second={2, 17, 32, 47}, run_at_startup=True, timeout=120),
+            cron(stock_tick, second=set(range(3, 60, 5)), run_at_startup=True, timeout=60),
+            cron(stock_nightly, second={37}, run_at_startup=True, timeout=120),
         ],
         "redis_settings": redis_settings(settings.redis_url),
         "on_startup": startup,

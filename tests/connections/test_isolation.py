@@ -22,6 +22,9 @@ ROUTES: list[tuple[str, str, dict[str, object] | None]] = [
     ("GET", "/v1/connections/{id}/orders", None),
     ("GET", "/v1/connections/{id}/orders/31862101", None),
     ("POST", "/v1/connections/{id}/orders/31862101/retry", None),
+    ("GET", "/v1/connections/{id}/stock", None),
+    ("POST", "/v1/connections/{id}/stock-syncs", None),
+    ("GET", "/v1/connections/{id}/stock-syncs/00000000-0000-4000-8000-000000000000", None),
     ("DELETE", "/v1/connections/{id}", None),
 ]
 
@@ -54,8 +57,8 @@ async def test_operator_reaches_every_route(
     client: httpx.AsyncClient, connection_of_a: str, method: str, path: str, body: dict[str, object] | None
 ) -> None:
     response = await client.request(method, path.format(id=connection_of_a), json=body, headers=OPERATOR)
-    if "/orders/31862101" in path:
-        assert response.json()["error"]["code"] == "not_found"  # reached the order lookup: no such order
+    if "/orders/31862101" in path or "/stock-syncs/" in path:
+        assert response.json()["error"]["code"] == "not_found"  # reached the lookup: no such order or sync
     else:
         assert response.status_code in (200, 202, 204)
 

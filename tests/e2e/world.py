@@ -74,6 +74,7 @@ class World:
     token: str
     cubyn_key: str
     connection_id: str = ""
+    webhook_secret: str = ""
     headers: dict[str, str] = field(default_factory=dict)
 
     async def connect(self, **overrides: Any) -> str:
@@ -82,7 +83,7 @@ class World:
         response = await self.api.post("/v1/connections", json=body, headers=self.headers)
         assert response.status_code == 201, response.text
         created = response.json()
-        use_secret(created["webhook"]["secret"])
+        self.webhook_secret = use_secret(created["webhook"]["secret"])
         webhook = {"url": created["webhook"]["url"], "secret": created["webhook"]["secret"]}
         answer = await self.cubyn.put(f"/_sandbox/applications/{self.cubyn_key}/webhook", json=webhook)
         assert answer.status_code == 200, answer.text

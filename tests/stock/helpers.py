@@ -111,7 +111,7 @@ async def stock_items(w: World, **params: Any) -> dict[str, dict[str, Any]]:
             return items
 
 
-async def wait_pushed(w: World, expected: dict[str, int], seconds: float = 30) -> None:
+async def wait_pushed(w: World, expected: dict[str, int], seconds: float = 60) -> None:
     """Until Rakuten shows `expected` and the connector marks those SKUs pushed with those quantities."""
 
     async def done() -> bool:
@@ -126,7 +126,7 @@ async def wait_pushed(w: World, expected: dict[str, int], seconds: float = 30) -
     await wait_for(done, seconds, "stock pushed", state=lambda: stock_items(w))
 
 
-async def wait_events_handled(sessions: async_sessionmaker[AsyncSession], seconds: float = 30) -> None:
+async def wait_events_handled(sessions: async_sessionmaker[AsyncSession], seconds: float = 60) -> None:
     async def handled() -> bool:
         async with sessions() as session:
             pending = await session.scalar(
@@ -137,7 +137,7 @@ async def wait_events_handled(sessions: async_sessionmaker[AsyncSession], second
     await wait_for(handled, seconds, "stock events handled")
 
 
-async def wait_sync(w: World, sync_id: str, seconds: float = 30) -> dict[str, Any]:
+async def wait_sync(w: World, sync_id: str, seconds: float = 60) -> dict[str, Any]:
     url = f"/v1/connections/{w.connection_id}/stock-syncs/{sync_id}"
     answer: dict[str, Any] = {}
 

@@ -47,7 +47,8 @@ async def test_the_full_sync_example(settings: Settings) -> None:
             "updated": 1,
         }
         assert (result["only_on_rakuten"], result["only_on_cubyn"]) == (["C"], ["D"])
-        assert result["error"] is None and result["finished_at"] is not None
+        assert result["error"] is None
+        assert result["finished_at"] is not None
         files = await uploads(w)
         assert [[(line["sku"], line["qty"]) for line in f["lines"]] for f in files] == [[("B", "9")]]
         assert await rakuten_stock(w) == {"A": 1, "B": 9, "C": 7}

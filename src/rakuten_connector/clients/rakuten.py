@@ -303,22 +303,28 @@ class RakutenClient:
             lambda i: bool(i.tracking_number) or i.status == "CLOSED" or i.status in CLAIM_STATUSES,
         )
 
-    async def push_tracking(self, updates: Sequence[TrackingUpdate]) -> list[TrackingOutcome]:
-        """importitemshippingstatus for many items; after a failed file, item by item (contract section 3).
-
-        Transient, quota and credential errors propagate (retrying is harmless); a permanent refusal of one
-        item is reported in its outcome.
-        """
+    async def send_tracking_file(self, updates: Sequence[TrackingUpdate]) -> bool:
+        """importitemshippingstatus for many items: True when Rakuten took the whole file, False when it
+        refused it (then decide item by item with `set_tracking`, contract section 3)."""
         if not updates:
-            return []
+            return True
         try:
             root = await self._call(
                 SALES_WS, "importitemshippingstatus", file=("tracking.xml", build_tracking_file(updates))
             )
-            if normalize_label(parse_status(root)) == "ok":
-                return [TrackingOutcome(u.item_id, ItemOutcome.DONE) for u in updates]
         except RakutenPermanentError as exc:
             log.info("rakuten_tracking_file_refused", code=exc.code, items=len(updates))
+            return False
+        return normalize_label(parse_status(root)) == "ok"
+
+    async def push_tracking(self, updates: Sequence[TrackingUpdate]) -> list[TrackingOutcome]:
+        """importitemshippingstatus for many items; after a refused file, item by item (contract section 3).
+
+        Transient, quota and credential errors propagate (retrying is harmless); a permanent refusal of one
+        item is reported in its outcome.
+        """
+        if await self.send_tracking_file(updates):
+            return [TrackingOutcome(u.item_id, ItemOutcome.DONE) for u in updates]
         outcomes = []
         for update in updates:
             try:

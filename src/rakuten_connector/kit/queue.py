@@ -6,6 +6,7 @@ job is dropped with a warning and a periodic sweep rebuilds it from the database
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import structlog
@@ -51,6 +52,16 @@ class JobQueue:
             log.warning("enqueue_failed", function=function, job_id=job_id, error=type(exc).__name__)
             return False
         return job is not None
+
+    async def enqueue_many(self, jobs: list[tuple[str, str, str]], concurrency: int = 32) -> int:
+        """Enqueue (function, argument, job id) jobs, several at a time; returns how many were queued."""
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(function: str, argument: str, job_id: str) -> bool:
+            async with gate:
+                return await self.enqueue(function, argument, job_id=job_id)
+
+        return sum(await asyncio.gather(*(one(*job) for job in jobs)))
 
     async def close(self) -> None:
         if self._pool is not None:

@@ -8,7 +8,7 @@ import random
 from datetime import timedelta
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rakuten_connector.clients.cubyn import CubynAuthError
@@ -66,11 +66,11 @@ async def _import(rt: Runtime, session: AsyncSession, connection: Connection) ->
         if last_scan is None or utcnow() - last_scan >= timedelta(seconds=interval):
             to_check += await scan_current_sales(session, rakuten, connection)
     except RakutenCredentialsError:
-        await session.rollback()
+        await _reset(session, connection)
         await mark_credentials_invalid(session, connection, RAKUTEN_REFUSED)
         return "credentials_invalid"
     except RakutenQuotaExceeded as exc:
-        await session.rollback()
+        await _reset(session, connection)
         connection.next_import_at = exc.retry_at + timedelta(seconds=random.uniform(5, 60))  # noqa: S311
         connection.last_import_error = (
             f"Rakuten's hourly request quota is used up; the next import is at {exc.retry_at:%H:%M} UTC."
@@ -78,7 +78,7 @@ async def _import(rt: Runtime, session: AsyncSession, connection: Connection) ->
         await session.commit()
         return "quota"
     except RakutenError as exc:
-        await session.rollback()
+        await _reset(session, connection)
         connection.import_failures += 1
         connection.next_import_at = retry_after_failure(utcnow(), connection.import_failures, interval)
         connection.last_import_error = f"Rakuten could not be read: {exc}"
@@ -89,15 +89,29 @@ async def _import(rt: Runtime, session: AsyncSession, connection: Connection) ->
     except CubynAuthError:
         await mark_credentials_invalid(session, connection, CUBYN_REFUSED)
         return "credentials_invalid"
-    for order_id in dict.fromkeys(to_check):
-        await rt.queue.enqueue("check_order", order_id, job_id=f"order:{order_id}:{now.timestamp()}")
-    await session.refresh(connection)
-    connection.last_import_at = now
-    connection.last_import_error = None
-    connection.import_failures = 0
-    connection.next_import_at = next_import_at(connection.id, utcnow(), interval)
+    await rt.queue.enqueue_many(
+        [("check_order", order_id, f"order:{order_id}:{now.timestamp()}") for order_id in dict.fromkeys(to_check)]
+    )
+    # One UPDATE, so a concurrent change of the connection (paused, new token) is not overwritten.
+    await session.execute(
+        update(Connection)
+        .where(Connection.id == connection.id)
+        .values(
+            last_import_at=now,
+            last_import_error=None,
+            import_failures=0,
+            next_import_at=next_import_at(connection.id, utcnow(), interval),
+        )
+        .execution_options(synchronize_session=False)
+    )
     await session.commit()
     return f"ok: {len(sales)} sale(s), {len(recorded.to_import)} new, {recorded.skipped} skipped"
+
+
+async def _reset(session: AsyncSession, connection: Connection) -> None:
+    """Drop what the failed step had not committed and read the connection again (it expired)."""
+    await session.rollback()
+    await session.refresh(connection)
 
 
 async def create_parcels(rt: Runtime, connection: Connection) -> None:

@@ -7,15 +7,23 @@ holds the order's lease.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from functools import partial
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rakuten_connector.clients.cubyn_models import Parcel
-from rakuten_connector.clients.rakuten_errors import RakutenItemStateError
+from rakuten_connector.clients.rakuten_errors import (
+    RakutenItemStateError,
+    RakutenPermanentError,
+    RakutenTransientError,
+)
 from rakuten_connector.clients.rakuten_models import TrackingUpdate
 from rakuten_connector.connections.models import Connection
 from rakuten_connector.kit.clock import utcnow
+from rakuten_connector.kit.retry import retry_transient
 from rakuten_connector.mapping.statuses import (
     AcceptItem,
     CancelItem,
@@ -30,6 +38,8 @@ from rakuten_connector.orders.models import Order, OrderItem, OrderState
 from rakuten_connector.orders.service import add_event, transition
 from rakuten_connector.runtime import Runtime
 
+T = TypeVar("T")
+
 # How long an order may wait for news from Cubyn before the sweep reads its parcel.
 RECHECK_AFTER = {
     OrderState.IMPORTED: timedelta(minutes=30),
@@ -37,6 +47,11 @@ RECHECK_AFTER = {
 }
 PAUSED_RECHECK = timedelta(minutes=5)
 _GONE_ON_RAKUTEN = {"CANCELLED": "cancelled_at", "REFUSED": "refused_at"}
+
+
+async def _again(call: Callable[[], Awaitable[T]]) -> T:
+    """Per-item actions are idempotent (an "already done" answer is success): retry blips on the spot."""
+    return await retry_transient(call, (RakutenTransientError,))
 
 
 def order_progress(order: Order) -> OrderProgress:
@@ -118,19 +133,20 @@ async def _perform(
         for action in decision.actions:
             item = items[action.item_id]
             if isinstance(action, AcceptItem):
-                await rakuten.accept_item(item.item_id, rt.settings.rakuten_shipping_from_country)
+                country = rt.settings.rakuten_shipping_from_country
+                await _again(partial(rakuten.accept_item, item.item_id, country))
                 item.accepted_at = utcnow()
                 item.rakuten_status = "ACCEPTED"
                 add_event(
                     session, order, "item_accepted", f"Item {item.item_id} ({item.sku}) accepted on Rakuten."
                 )
             elif isinstance(action, RefuseItem):
-                await rakuten.refuse_item(item.item_id)
+                await _again(partial(rakuten.refuse_item, item.item_id))
                 item.refused_at = utcnow()
                 item.rakuten_status = "REFUSED"
                 add_event(session, order, "item_refused", f"Item {item.item_id} refused on Rakuten.")
             elif isinstance(action, CancelItem):
-                await rakuten.cancel_item(item.item_id, action.comment)
+                await _again(partial(rakuten.cancel_item, item.item_id, action.comment))
                 item.cancelled_at = utcnow()
                 item.rakuten_status = "CANCELLED"
                 add_event(session, order, "item_cancelled", f"Item {item.item_id} cancelled on Rakuten.")
@@ -160,6 +176,19 @@ async def _perform(
     return True
 
 
+def _tracked(
+    session: AsyncSession, order: Order, items: dict[str, OrderItem], item_ids: list[str], tracking: str
+) -> None:
+    for item_id in item_ids:
+        items[item_id].tracking_pushed_at = utcnow()
+    add_event(
+        session,
+        order,
+        "tracking_pushed",
+        f"Tracking {tracking} sent to Rakuten for item(s) {', '.join(item_ids)}.",
+    )
+
+
 async def _push_tracking(
     rt: Runtime,
     session: AsyncSession,
@@ -179,23 +208,24 @@ async def _push_tracking(
         )
         for push in pushes
     ]
-    outcomes = await rt.rakuten(connection).push_tracking(updates)
-    refused = []
-    for outcome in outcomes:
-        item = items[outcome.item_id]
-        if outcome.outcome is not None:
-            item.tracking_pushed_at = utcnow()
-        else:
-            refused.append(outcome.item_id)
-    done = [o.item_id for o in outcomes if o.outcome is not None]
-    if done:
-        tracking = pushes[0].tracking_id
-        add_event(
-            session,
-            order,
-            "tracking_pushed",
-            f"Tracking {tracking} sent to Rakuten for item(s) {', '.join(done)}.",
-        )
+    rakuten = rt.rakuten(connection)
+    refused: list[str] = []
+    # One file first; if it is refused or its outcome is unknown (a retry), item by item, each success
+    # written down at once, so a transient error later loses nothing and nothing is sent twice.
+    first_try = order.attempts == 0
+    order.attempts += 1
+    await session.commit()
+    if first_try and await rakuten.send_tracking_file(updates):
+        _tracked(session, order, items, [u.item_id for u in updates], pushes[0].tracking_id)
+    else:
+        for update in updates:
+            try:
+                await _again(partial(rakuten.set_tracking, update))
+            except RakutenPermanentError:
+                refused.append(update.item_id)
+                continue
+            _tracked(session, order, items, [update.item_id], update.tracking_number)
+            await session.commit()
     if refused:
         reason = f"Rakuten refused the tracking of item(s) {', '.join(refused)}."
         transition(session, order, OrderState.NEEDS_ATTENTION, "needs_attention", reason, reason=reason)

@@ -50,6 +50,8 @@ def _plan_message(plan: ParcelPlan) -> str:
 
 async def _existing(session: AsyncSession, connection_id: str, purchase_ids: list[str]) -> dict[str, Order]:
     found: dict[str, Order] = {}
+    if not purchase_ids:
+        return found
     for start in range(0, len(purchase_ids), CHUNK):
         chunk = purchase_ids[start : start + CHUNK]
         rows = await session.scalars(

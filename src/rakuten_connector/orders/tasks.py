@@ -41,11 +41,11 @@ async def schedule_imports(rt: Runtime) -> int:
                 .limit(BATCH)
             )
         ).all()
-    queued = 0
-    for connection_id, due_at in due:
-        job_id = f"import:{connection_id}:{(due_at or now).timestamp()}"
-        queued += await rt.queue.enqueue("import_connection", connection_id, job_id=job_id)
-    return queued
+    jobs = [
+        ("import_connection", connection_id, f"import:{connection_id}:{(due_at or now).timestamp()}")
+        for connection_id, due_at in due
+    ]
+    return await rt.queue.enqueue_many(jobs)
 
 
 async def sweep(rt: Runtime) -> int:
@@ -77,11 +77,9 @@ async def sweep(rt: Runtime) -> int:
                 .limit(BATCH)
             )
         ).all()
-    queued = 0
-    for order_id, check_at in orders:
-        queued += await rt.queue.enqueue(
-            "check_order", order_id, job_id=f"order:{order_id}:{(check_at or now).timestamp()}"
-        )
-    for event_id in events:
-        queued += await rt.queue.enqueue("handle_webhook_event", event_id, job_id=f"webhook:{event_id}")
-    return queued
+    jobs = [
+        ("check_order", order_id, f"order:{order_id}:{(check_at or now).timestamp()}")
+        for order_id, check_at in orders
+    ]
+    jobs += [("handle_webhook_event", event_id, f"webhook:{event_id}") for event_id in events]
+    return await rt.queue.enqueue_many(jobs)

@@ -23,7 +23,7 @@ Control API (JSON; all under `/_sandbox`; errors are `{"error": {"code", "messag
 | `GET /_sandbox/sellers/{login}/inventory` | `?sku=&offset=&limit=` | `{total, adverts: [{advert_id, sku, stock, price, quality}]}` |
 | `GET /_sandbox/sellers/{login}/uploads` | | stock files: `{import_id, filename, status, lines, results}` |
 | `GET /_sandbox/faults`, `PUT /_sandbox/faults`, `DELETE /_sandbox/faults` | `Faults`: `{latency_seconds, error_rate, timeout_rate, timeout_seconds (30), garbled_rate, truncated_rate, quota_exhausted, actions?, logins?, times?}` | inject faults (rates 0..1, seeded; `times`: only the next N matching calls) |
-| `GET /_sandbox/calls` | `?login=&action=` | the call log: `{time, endpoint, method, action, login, params (never pwd), http_status, result}` |
+| `GET /_sandbox/calls` | `?login=&action=` | the call log: `{time, endpoint, method, action, login, params (never pwd), http_status, result, fault?}` (`result`: what Rakuten did; `fault`: garbled or truncated answer to it) |
 | `GET /_sandbox/clock`, `POST /_sandbox/clock` | `{advance_seconds}` | the sandbox's clock (48 h window, deadlines, quota hours, stock file delay) |
 | `PUT /_sandbox/settings` | `{upload_delay_seconds?, sales_page_size?, export_page_size?, report_page_size?}` | tune |
 """
@@ -166,14 +166,12 @@ class RakutenSandbox:
             status, entry["result"] = 200, "ok"
         except WsError as exc:
             content, status, entry["result"] = render_error(exc), exc.http_status, exc.code
+        # The action was carried out; only its answer is damaged (`result` keeps what really happened).
         if fault == "garbled":
             cut = len(content) // 3
-            content, entry["result"] = (
-                content[:cut] + b"<<\x00&&\xff garbage </>>" + content[cut:],
-                "fault:garbled",
-            )
+            content, entry["fault"] = content[:cut] + b"<<\x00&&\xff garbage </>>" + content[cut:], "garbled"
         elif fault == "truncated":
-            content, entry["result"] = content[: len(content) // 2], "fault:truncated"
+            content, entry["fault"] = content[: len(content) // 2], "truncated"
         entry["http_status"] = status
         return Response(content, status, media_type=XML_MEDIA_TYPE)
 

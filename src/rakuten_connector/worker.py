@@ -8,12 +8,14 @@ arq `Retry` with backoff; permanent ones are written on the order or connection 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import structlog
 from arq import Retry, cron
 from arq.worker import Worker
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
@@ -163,7 +165,9 @@ async def serve(settings: Settings) -> None:
         except (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError) as exc:
             log.warning("worker_redis_lost", error=type(exc).__name__, restart_in_seconds=delay)
         finally:
-            await worker.close()
+            # Closing talks to Redis (health-check key): when Redis is the problem, that fails too.
+            with contextlib.suppress(RedisError, OSError):
+                await worker.close()
         await asyncio.sleep(delay)
         delay = min(delay * 2, 30.0)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -24,6 +24,21 @@ SWEPT_STATES = (
 )
 
 
+def job_id(prefix: str, key: str, due: datetime, now: datetime, period: timedelta) -> str:
+    """An arq job id for work due at `due`, renewed every `period` while the work stays overdue.
+
+    arq refuses an id while a job with it is queued, running or kept, and a job killed with SIGKILL keeps
+    its id for about `job_timeout`: the generation lets the next tick enqueue it again well before that
+    (the database lease still lets only one of them run).
+    """
+    generation = max(0, int((now - due) / period))
+    return f"{prefix}:{key}:{due.timestamp()}:{generation}"
+
+
+def _period(rt: Runtime) -> timedelta:
+    return timedelta(seconds=2 * rt.settings.lease_seconds)
+
+
 async def schedule_imports(rt: Runtime) -> int:
     """Enqueue the import of every active connection that is due. Job ids are per due slot, so two
     ticks or two workers enqueue it once; the connection lease decides who runs it anyway."""
@@ -41,8 +56,9 @@ async def schedule_imports(rt: Runtime) -> int:
                 .limit(BATCH)
             )
         ).all()
+    period = _period(rt)
     jobs = [
-        ("import_connection", connection_id, f"import:{connection_id}:{(due_at or now).timestamp()}")
+        ("import_connection", connection_id, job_id("import", connection_id, due_at or now, now, period))
         for connection_id, due_at in due
     ]
     return await rt.queue.enqueue_many(jobs)
@@ -66,8 +82,8 @@ async def sweep(rt: Runtime) -> int:
             )
         ).all()
         events = (
-            await session.scalars(
-                select(WebhookEvent.id)
+            await session.execute(
+                select(WebhookEvent.id, WebhookEvent.received_at)
                 .where(
                     WebhookEvent.status == EventStatus.PENDING.value,
                     WebhookEvent.event_type == PARCEL_UPDATED,
@@ -77,9 +93,13 @@ async def sweep(rt: Runtime) -> int:
                 .limit(BATCH)
             )
         ).all()
+    period = _period(rt)
     jobs = [
-        ("check_order", order_id, f"order:{order_id}:{(check_at or now).timestamp()}")
+        ("check_order", order_id, job_id("order", order_id, check_at or now, now, period))
         for order_id, check_at in orders
     ]
-    jobs += [("handle_webhook_event", event_id, f"webhook:{event_id}") for event_id in events]
+    jobs += [
+        ("handle_webhook_event", event_id, job_id("webhook", event_id, received_at, now, period))
+        for event_id, received_at in events
+    ]
     return await rt.queue.enqueue_many(jobs)

@@ -20,24 +20,22 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import uvicorn
 from cryptography.fernet import Fernet
-from redis.asyncio import Redis
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rakuten_connector.connections.models import Connection, ConnectionState, seller_key
 from rakuten_connector.kit.crypto import SecretBox, new_webhook_secret
-from rakuten_connector.migrate import upgrade
+from rakuten_connector.kit.databases import scratch_database, scratch_redis_db
 from rakuten_connector.sandbox.cubyn import LifecycleDelays, create_cubyn_sandbox
 from rakuten_connector.sandbox.rakuten import create_rakuten_sandbox
 from rakuten_connector.sandbox.serve import free_port
 from rakuten_connector.settings import AppEnv, Settings
 
 POSTGRES_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+REDIS_BASE_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379")
 MERCHANT_ID = "merchant-bench"
 FAR_FUTURE = datetime(2999, 1, 1, tzinfo=UTC)
 
@@ -49,39 +47,15 @@ def say(text: str) -> None:
 @asynccontextmanager
 async def bench_database() -> AsyncIterator[str]:
     """A fresh `rc_bench_<random>` database, migrated; dropped at the end whatever happens."""
-    name = f"rc_bench_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(POSTGRES_ADMIN_URL)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-    url = f"{base}/{name}"
-    try:
-        await asyncio.to_thread(upgrade, url, configure_logger=False)
+    async with scratch_database(POSTGRES_ADMIN_URL, "rc_bench") as url:
         yield url
-    finally:
-        admin = await asyncpg.connect(POSTGRES_ADMIN_URL)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
 
 
 @asynccontextmanager
 async def bench_redis() -> AsyncIterator[str]:
-    """REDIS_URL's db (13 unless BENCH_REDIS_URL says otherwise), flushed at the start and at the end.
-
-    The test runs' lock key is set too, so a test run started meanwhile picks another db.
-    """
-    client = Redis.from_url(REDIS_URL)
-    try:
-        await client.flushdb()
-        await client.set("rakuten-connector:test-run-lock", "benchmark", ex=3600)
-        yield REDIS_URL
-    finally:
-        await client.flushdb()
-        await client.aclose()
+    """A Redis db of its own (test runs and other benchmarks take others)."""
+    async with scratch_redis_db(REDIS_BASE_URL) as url:
+        yield url
 
 
 def bench_settings(database_url: str, redis_url: str, rakuten_url: str, cubyn_url: str) -> Settings:

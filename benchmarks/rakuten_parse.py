@@ -11,17 +11,16 @@ Target: the export parses with less than 50 MB of memory growth.
 from __future__ import annotations
 
 import argparse
-import gc
 import multiprocessing
-import os
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
+
+from _memory import PeakRss
 
 from rakuten_connector.clients.rakuten_xml import ADVERT_TAG, SALE_TAG, parse_advert, parse_sale, read_stream
 from rakuten_connector.sandbox.rakuten_faker import GenerateOptions, generate_sales
@@ -30,37 +29,6 @@ from rakuten_connector.sandbox.rakuten_state import RakutenWorld
 
 CHUNK = 64 * 1024
 T = TypeVar("T")
-PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
-
-
-def rss_bytes() -> int:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * PAGE_SIZE
-
-
-class PeakRss:
-    """Samples the process RSS in a thread while the block runs."""
-
-    def __enter__(self) -> PeakRss:
-        gc.collect()
-        self.baseline = self.peak = rss_bytes()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.002):
-            self.peak = max(self.peak, rss_bytes())
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, rss_bytes())
-
-    @property
-    def growth_mb(self) -> float:
-        return (self.peak - self.baseline) / 1e6
 
 
 def read_chunks(path: Path) -> Iterator[bytes]:

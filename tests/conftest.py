@@ -21,12 +21,12 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 from fastapi import FastAPI
-from redis.asyncio import Redis
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from rakuten_connector.db import create_engine, session_factory
 from rakuten_connector.kit.auth import Role, issue_token
+from rakuten_connector.kit.databases import scratch_database, scratch_redis_db
 from rakuten_connector.kit.logging import configure_logging
 from rakuten_connector.main import create_app
 from rakuten_connector.migrate import upgrade
@@ -89,48 +89,15 @@ async def database_url(test_db_kind: str, tmp_path_factory: pytest.TempPathFacto
         await asyncio.to_thread(upgrade, url, configure_logger=False)
         yield url
         return
-    import asyncpg
-
-    name = f"rc_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(POSTGRES_ADMIN_URL)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-    url = f"{base}/{name}"
-    try:
-        await asyncio.to_thread(upgrade, url, configure_logger=False)
+    async with scratch_database(POSTGRES_ADMIN_URL, "rc_test") as url:
         yield url
-    finally:
-        admin = await asyncpg.connect(POSTGRES_ADMIN_URL)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
 
 
 @pytest.fixture(scope="session")
 async def redis_url() -> AsyncIterator[str]:
-    """A Redis db of our own for this run: the first db whose lock key we can take."""
-    owner = uuid.uuid4().hex
-    lock = "rakuten-connector:test-run-lock"
-    for db in range(1, 16):
-        client = Redis.from_url(f"{REDIS_BASE_URL}/{db}")
-        try:
-            if not await client.set(lock, owner, nx=True, ex=3600):
-                continue
-            await client.flushdb()  # leftovers of a run that died; this also drops our lock...
-            if not await client.set(lock, owner, nx=True, ex=3600):
-                continue  # ...and another run took the db in that instant: it is theirs now
-            try:
-                yield f"{REDIS_BASE_URL}/{db}"
-            finally:
-                await client.flushdb()
-            return
-        finally:
-            await client.aclose()
-    raise RuntimeError("every Redis db 1-15 is taken by another test run")
+    """A Redis db of our own for this run."""
+    async with scratch_redis_db(REDIS_BASE_URL) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Connection as SyncConnection
 
 from rakuten_connector.db import create_engine
+from rakuten_connector.kit.databases import scratch_database
 from rakuten_connector.migrate import alembic_config, upgrade
 from rakuten_connector.models import Base
 from tests.conftest import POSTGRES_ADMIN_URL
@@ -25,19 +25,8 @@ async def empty_database(test_db_kind: str, tmp_path: Path) -> AsyncIterator[str
     if test_db_kind == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'migrations.db'}"
         return
-    import asyncpg
-
-    name = f"rc_mig_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(POSTGRES_ADMIN_URL)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-    try:
-        yield f"{base}/{name}"
-    finally:
-        admin = await asyncpg.connect(POSTGRES_ADMIN_URL)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with scratch_database(POSTGRES_ADMIN_URL, "rc_mig", migrate=False) as url:
+        yield url
 
 
 def _differences(connection: SyncConnection) -> list[object]:

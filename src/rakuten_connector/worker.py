@@ -151,6 +151,16 @@ def build_worker(settings: Settings, **overrides: Any) -> Worker:
     return Worker(**options)
 
 
+async def _close(worker: Worker) -> None:
+    # A signal cancelled the running jobs; arq's close() would gather them and re-raise CancelledError,
+    # skipping the shutdown hook. Their work is redone from the database (retries, sweeps).
+    await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
+    worker.tasks.clear()
+    # Closing talks to Redis (health-check key): when Redis is the problem, that fails too.
+    with contextlib.suppress(RedisError, OSError):
+        await worker.close()
+
+
 async def serve(settings: Settings) -> None:
     """Run the worker; when Redis goes away for longer than the client's retries, start again."""
     delay = 1.0
@@ -165,9 +175,7 @@ async def serve(settings: Settings) -> None:
         except (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError) as exc:
             log.warning("worker_redis_lost", error=type(exc).__name__, restart_in_seconds=delay)
         finally:
-            # Closing talks to Redis (health-check key): when Redis is the problem, that fails too.
-            with contextlib.suppress(RedisError, OSError):
-                await worker.close()
+            await _close(worker)
         await asyncio.sleep(delay)
         delay = min(delay * 2, 30.0)
 

@@ -35,11 +35,14 @@ async def _wait_for_line(log: Path, text: str, seconds: float = 30) -> None:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-async def test_worker_stops_cleanly_on_a_signal(settings: Settings, tmp_path: Path, sig: signal.Signals) -> None:
+@pytest.mark.parametrize("moment", ["Starting worker", "→ cron:"], ids=["idle", "during-a-job"])
+async def test_worker_stops_cleanly_on_a_signal(
+    settings: Settings, tmp_path: Path, sig: signal.Signals, moment: str
+) -> None:
     log = tmp_path / "worker.log"
     process = _start(settings, log)
     try:
-        await _wait_for_line(log, "Starting worker")
+        await _wait_for_line(log, moment)
         process.send_signal(sig)
         code = await asyncio.to_thread(process.wait, 20)
     finally:

@@ -1,0 +1,35 @@
+"""The worker's shutdown after a signal cancelled its running jobs."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from arq import create_pool
+from arq.worker import Worker
+
+from rakuten_connector.kit.queue import redis_settings
+from rakuten_connector.settings import Settings
+from rakuten_connector.worker import _close, build_worker
+
+
+async def _worker_with_a_cancelled_job(settings: Settings) -> Worker:
+    worker = build_worker(settings, handle_signals=False)
+    worker._pool = await create_pool(redis_settings(settings.redis_url))
+    job = asyncio.create_task(asyncio.sleep(30))
+    worker.tasks["job-1"] = job
+    job.cancel()  # what arq's signal handler does to running jobs
+    return worker
+
+
+async def test_arq_close_alone_re_raises_the_cancellation(settings: Settings) -> None:
+    worker = await _worker_with_a_cancelled_job(settings)
+    with pytest.raises(asyncio.CancelledError):
+        await worker.close()
+    await worker.pool.aclose()
+
+
+async def test_close_after_a_signal_shuts_down_cleanly(settings: Settings) -> None:
+    worker = await _worker_with_a_cancelled_job(settings)
+    await _close(worker)
+    assert worker._pool is None  # closed, shutdown hook run

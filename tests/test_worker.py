@@ -10,7 +10,7 @@ from arq.worker import Worker
 
 from rakuten_connector.kit.queue import redis_settings
 from rakuten_connector.settings import Settings
-from rakuten_connector.worker import _close, build_worker
+from rakuten_connector.worker import build_worker, close_worker
 
 
 async def _worker_with_a_cancelled_job(settings: Settings) -> Worker:
@@ -22,14 +22,14 @@ async def _worker_with_a_cancelled_job(settings: Settings) -> Worker:
     return worker
 
 
-async def test_arq_close_alone_re_raises_the_cancellation(settings: Settings) -> None:
+async def test_arqclose_worker_alone_re_raises_the_cancellation(settings: Settings) -> None:
     worker = await _worker_with_a_cancelled_job(settings)
     with pytest.raises(asyncio.CancelledError):
         await worker.close()
     await worker.pool.aclose()
 
 
-async def test_close_after_a_signal_shuts_down_cleanly(settings: Settings) -> None:
+async def testclose_worker_after_a_signal_shuts_down_cleanly(settings: Settings) -> None:
     worker = await _worker_with_a_cancelled_job(settings)
-    await _close(worker)
+    await close_worker(worker)
     assert worker._pool is None  # closed, shutdown hook run

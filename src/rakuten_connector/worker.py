@@ -151,7 +151,8 @@ def build_worker(settings: Settings, **overrides: Any) -> Worker:
     return Worker(**options)
 
 
-async def _close(worker: Worker) -> None:
+async def close_worker(worker: Worker) -> None:
+    """Stop a worker whose jobs may have been cancelled (signal, task cancelled) without re-raising."""
     # A signal cancelled the running jobs; arq's close() would gather them and re-raise CancelledError,
     # skipping the shutdown hook. Their work is redone from the database (retries, sweeps).
     await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
@@ -175,7 +176,7 @@ async def serve(settings: Settings) -> None:
         except (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError) as exc:
             log.warning("worker_redis_lost", error=type(exc).__name__, restart_in_seconds=delay)
         finally:
-            await _close(worker)
+            await close_worker(worker)
         await asyncio.sleep(delay)
         delay = min(delay * 2, 30.0)
 

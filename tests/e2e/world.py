@@ -18,7 +18,7 @@ from rakuten_connector.sandbox.cubyn_runtime import LifecycleDelays
 from rakuten_connector.sandbox.rakuten import create_rakuten_sandbox
 from rakuten_connector.sandbox.serve import free_port, serve
 from rakuten_connector.settings import Settings
-from rakuten_connector.worker import build_worker
+from rakuten_connector.worker import build_worker, close_worker
 from tests.conftest import auth_headers, use_secret
 
 FAST = LifecycleDelays(validate=0.05, pick=0.05, pack=0.05, ship=0.05)
@@ -157,7 +157,7 @@ async def running_worker(settings: Settings) -> AsyncIterator[None]:
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-        await worker.close()
+        await close_worker(worker)
 
 
 async def seed(rakuten: httpx.AsyncClient, cubyn: httpx.AsyncClient, stock: int) -> tuple[str, str, str]:

@@ -50,7 +50,7 @@ async def test_demo_connects_a_shop_imports_its_orders_and_stops_cleanly(
         assert await imported(), "no order was imported"
     finally:
         stop.set()
-        shop = await asyncio.wait_for(running, 15)
+        shop = await asyncio.wait_for(running, 60)
     async with sessions() as session:
         connection = await session.get_one(Connection, shop.connection_id)
     assert (connection.merchant_id, connection.seller_id) == (demo.MERCHANT_ID, shop.login)

@@ -38,7 +38,7 @@ from rakuten_connector.sandbox.demo_view import DemoView
 from rakuten_connector.sandbox.rakuten import create_rakuten_sandbox
 from rakuten_connector.sandbox.serve import free_port
 from rakuten_connector.settings import Settings
-from rakuten_connector.worker import build_worker
+from rakuten_connector.worker import build_worker, close_worker
 
 MERCHANT_ID = "demo-merchant"
 SKUS = tuple(f"SKU-{n:04d}" for n in range(1, 13))
@@ -146,7 +146,15 @@ class _Server(uvicorn.Server):
 @asynccontextmanager
 async def _serve(app: ASGIApp, port: int) -> AsyncIterator[str]:
     # log_config=None: uvicorn's records go to the demo's log file like every other one.
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on")
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+    )
     server = _Server(config)
     task = asyncio.create_task(server.serve())
     try:
@@ -179,7 +187,7 @@ async def _worker(settings: Settings) -> AsyncIterator[None]:
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-        await worker.close()
+        await close_worker(worker)
 
 
 # -- the shop ---------------------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ def create_engine(url: str, *, pool_size: int = 10, pre_ping: bool = True) -> As
 
         return engine
     return create_async_engine(
-        url, pool_pre_ping=pre_ping, pool_size=pool_size, max_overflow=2 * pool_size, pool_recycle=300
+        url, pool_pre_ping=pre_ping, pool_size=pool_size, max_overflow=pool_size, pool_recycle=300
     )
 
 

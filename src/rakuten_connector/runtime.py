@@ -16,6 +16,11 @@ from rakuten_connector.kit.leases import new_owner
 from rakuten_connector.kit.queue import JobQueue
 from rakuten_connector.settings import Settings
 
+# Enough pooled connections for every job the worker runs at once (a job may hold two: its work and its
+# lease renewal), so connections are reused instead of opened and closed under load.
+MAX_JOBS = 32
+WORKER_DB_CONNECTIONS = MAX_JOBS + 8
+
 
 class MissingSecret(Exception):
     """A disconnected connection has no secrets left: nothing may be called for it."""
@@ -34,7 +39,7 @@ class Runtime:
     @classmethod
     def start(cls, settings: Settings) -> Runtime:
         # Jobs retry on a dropped connection, so the worker skips the per-checkout ping of the API's pool.
-        engine = create_engine(settings.database_url, pool_size=20, pre_ping=False)
+        engine = create_engine(settings.database_url, pool_size=WORKER_DB_CONNECTIONS, pre_ping=False)
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
         return cls(
             settings=settings,

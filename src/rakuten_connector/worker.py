@@ -25,7 +25,7 @@ from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.logging import configure_logging
 from rakuten_connector.kit.queue import redis_settings
 from rakuten_connector.orders import checks, importer, tasks
-from rakuten_connector.runtime import Runtime
+from rakuten_connector.runtime import MAX_JOBS, Runtime
 from rakuten_connector.settings import Settings, get_settings
 from rakuten_connector.stock import tasks as stock_tasks
 from rakuten_connector.webhooks.tasks import handle_event
@@ -140,7 +140,7 @@ def build_worker(settings: Settings, **overrides: Any) -> Worker:
         "redis_settings": redis_settings(settings.redis_url),
         "on_startup": startup,
         "on_shutdown": shutdown,
-        "max_jobs": 64,
+        "max_jobs": MAX_JOBS,
         "job_timeout": JOB_TIMEOUT_SECONDS,
         "keep_result": 0,
         "max_tries": MAX_TRIES,

@@ -61,7 +61,10 @@ async def _import(rt: Runtime, session: AsyncSession, connection: Connection) ->
         sales = await rakuten.get_new_sales()
         recorded = await record_sales(session, connection.id, sales, now)
         await session.commit()
-        to_check += await read_vanished_sales(session, rakuten, connection, now)
+        # Most polls find nothing new and nothing pending: one look spares the detailed queries.
+        pending = await _pending_states(session, connection.id)
+        if OrderState.IMPORTED in pending:
+            to_check += await read_vanished_sales(session, rakuten, connection, now)
         last_scan = connection.last_sales_scan_at
         if last_scan is None or utcnow() - last_scan >= timedelta(seconds=interval):
             to_check += await scan_current_sales(session, rakuten, connection)
@@ -85,7 +88,8 @@ async def _import(rt: Runtime, session: AsyncSession, connection: Connection) ->
         await session.commit()
         return "rakuten_error"
     try:
-        await create_parcels(rt, connection)
+        if recorded.to_import or OrderState.IMPORTING in pending:
+            await create_parcels(rt, connection)
     except CubynAuthError:
         await mark_credentials_invalid(session, connection, CUBYN_REFUSED)
         return "credentials_invalid"
@@ -106,6 +110,19 @@ async def _import(rt: Runtime, session: AsyncSession, connection: Connection) ->
     )
     await session.commit()
     return f"ok: {len(sales)} sale(s), {len(recorded.to_import)} new, {recorded.skipped} skipped"
+
+
+async def _pending_states(session: AsyncSession, connection_id: str) -> set[OrderState]:
+    """Which of `importing` (parcel to create) and `imported` (maybe cancelled on Rakuten) the shop has."""
+    rows = await session.scalars(
+        select(Order.state)
+        .where(
+            Order.connection_id == connection_id,
+            Order.state.in_((OrderState.IMPORTING.value, OrderState.IMPORTED.value)),
+        )
+        .distinct()
+    )
+    return {OrderState(state) for state in rows}
 
 
 async def _reset(session: AsyncSession, connection: Connection) -> None:

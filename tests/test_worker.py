@@ -33,3 +33,12 @@ async def testclose_worker_after_a_signal_shuts_down_cleanly(settings: Settings)
     worker = await _worker_with_a_cancelled_job(settings)
     await close_worker(worker)
     assert worker._pool is None  # closed, shutdown hook run
+
+
+async def test_close_cancels_jobs_still_running_instead_of_waiting(settings: Settings) -> None:
+    worker = build_worker(settings, handle_signals=False)
+    worker._pool = await create_pool(redis_settings(settings.redis_url))
+    job = asyncio.create_task(asyncio.sleep(30))
+    worker.tasks["job-1"] = job
+    await asyncio.wait_for(close_worker(worker), 5)
+    assert job.cancelled()

@@ -152,9 +152,11 @@ def build_worker(settings: Settings, **overrides: Any) -> Worker:
 
 
 async def close_worker(worker: Worker) -> None:
-    """Stop a worker whose jobs may have been cancelled (signal, task cancelled) without re-raising."""
-    # A signal cancelled the running jobs; arq's close() would gather them and re-raise CancelledError,
-    # skipping the shutdown hook. Their work is redone from the database (retries, sweeps).
+    """Stop a worker: cancel its running jobs as arq's close() does, without re-raising their cancellation
+    (arq's close() gathers them and would, skipping the shutdown hook). Their work is redone from the
+    database (retries, sweeps)."""
+    for task in worker.tasks.values():
+        task.cancel()
     await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
     worker.tasks.clear()
     # Closing talks to Redis (health-check key): when Redis is the problem, that fails too.

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
@@ -162,6 +164,19 @@ async def close_worker(worker: Worker) -> None:
     # Closing talks to Redis (health-check key): when Redis is the problem, that fails too.
     with contextlib.suppress(RedisError, OSError):
         await worker.close()
+
+
+@asynccontextmanager
+async def running_in_background(settings: Settings) -> AsyncIterator[None]:
+    """A worker in this event loop while the block runs (the demo, tests); this process keeps its signals."""
+    worker = build_worker(settings, handle_signals=False)
+    task = asyncio.create_task(worker.async_run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await close_worker(worker)
 
 
 async def serve(settings: Settings) -> None:

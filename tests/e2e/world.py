@@ -18,7 +18,7 @@ from rakuten_connector.sandbox.cubyn_runtime import LifecycleDelays
 from rakuten_connector.sandbox.rakuten import create_rakuten_sandbox
 from rakuten_connector.sandbox.serve import free_port, serve
 from rakuten_connector.settings import Settings
-from rakuten_connector.worker import build_worker, close_worker
+from rakuten_connector.worker import running_in_background
 from tests.conftest import auth_headers, use_secret
 
 FAST = LifecycleDelays(validate=0.05, pick=0.05, pack=0.05, ship=0.05)
@@ -148,16 +148,7 @@ async def wait_for(
         await asyncio.sleep(0.1)
 
 
-@asynccontextmanager
-async def running_worker(settings: Settings) -> AsyncIterator[None]:
-    worker = build_worker(settings, handle_signals=False)
-    task = asyncio.create_task(worker.async_run())
-    try:
-        yield
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await close_worker(worker)
+running_worker = running_in_background
 
 
 async def seed(rakuten: httpx.AsyncClient, cubyn: httpx.AsyncClient, stock: int) -> tuple[str, str, str]:

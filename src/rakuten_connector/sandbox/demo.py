@@ -38,7 +38,7 @@ from rakuten_connector.sandbox.demo_view import DemoView
 from rakuten_connector.sandbox.rakuten import create_rakuten_sandbox
 from rakuten_connector.sandbox.serve import free_port
 from rakuten_connector.settings import Settings
-from rakuten_connector.worker import build_worker, close_worker
+from rakuten_connector.worker import running_in_background
 
 MERCHANT_ID = "demo-merchant"
 SKUS = tuple(f"SKU-{n:04d}" for n in range(1, 13))
@@ -176,18 +176,6 @@ def port_is_free(port: int) -> bool:
         except OSError:
             return False
         return True
-
-
-@asynccontextmanager
-async def _worker(settings: Settings) -> AsyncIterator[None]:
-    worker = build_worker(settings, handle_signals=False)
-    task = asyncio.create_task(worker.async_run())
-    try:
-        yield
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await close_worker(worker)
 
 
 # -- the shop ---------------------------------------------------------------------------------------------
@@ -343,7 +331,7 @@ async def run_demo(
             interval=options.import_interval_seconds,
         )
         api_url = await stack.enter_async_context(_serve(create_app(demo), port))
-        await stack.enter_async_context(_worker(demo))
+        await stack.enter_async_context(running_in_background(demo))
         api = await stack.enter_async_context(httpx.AsyncClient(base_url=api_url, timeout=30))
         rakuten = await stack.enter_async_context(httpx.AsyncClient(base_url=rakuten_url, timeout=30))
         cubyn = await stack.enter_async_context(httpx.AsyncClient(base_url=cubyn_url, timeout=30))

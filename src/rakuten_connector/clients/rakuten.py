@@ -63,7 +63,7 @@ from rakuten_connector.clients.rakuten_xml import (
     to_int,
 )
 from rakuten_connector.kit.clock import utcnow
-from rakuten_connector.kit.logging import redact_text
+from rakuten_connector.kit.logging import RedactingFilter
 
 __all__ = [
     "VERSIONS",
@@ -107,19 +107,12 @@ _SUCCESS = {
 }
 
 
-class _RedactUrls(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.args or "pwd=" in str(record.msg):
-            record.msg, record.args = redact_text(record.getMessage()), None
-        return True
-
-
 # httpx logs every request URL at INFO and Rakuten URLs carry the token.
 for _name in ("httpx", "httpcore", "httpcore.http11", "httpcore.http2", "httpcore.connection"):
     _logger = logging.getLogger(_name)
     _logger.setLevel(max(_logger.level, logging.WARNING))
-    if not any(isinstance(f, _RedactUrls) for f in _logger.filters):
-        _logger.addFilter(_RedactUrls())
+    if not any(isinstance(f, RedactingFilter) for f in _logger.filters):
+        _logger.addFilter(RedactingFilter())
 
 
 class RakutenClient:

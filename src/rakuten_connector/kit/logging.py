@@ -43,7 +43,7 @@ def redact_processor(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> M
     return event_dict
 
 
-class _RedactingFilter(logging.Filter):
+class RedactingFilter(logging.Filter):
     """Applies the same redaction to records of the standard library's loggers."""
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -75,7 +75,7 @@ def configure_logging(level: str = "INFO", *, json: bool = True, stream: TextIO 
     root = logging.getLogger()
     root.setLevel(level.upper())
     handler = logging.StreamHandler(out)
-    handler.addFilter(_RedactingFilter())
+    handler.addFilter(RedactingFilter())
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     root.handlers = [handler]
     for name in _NOISY_LOGGERS:

@@ -30,6 +30,7 @@ class SkipCode(StrEnum):
     EMPTY_SKU = "empty_sku"
     NEGOTIATION_PENDING = "negotiation_pending"
     ADDRESS_UNMAPPABLE = "address_unmappable"
+    IDENTIFIER_TOO_LONG = "identifier_too_long"
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,25 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from rakuten_connector.db import Base, UTCDateTime
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.mapping.statuses import OrderState
 
-__all__ = ["Order", "OrderEvent", "OrderItem", "OrderState"]
+__all__ = ["ITEM_ID_MAX", "PURCHASE_ID_MAX", "SKU_MAX", "Order", "OrderEvent", "OrderItem", "OrderState"]
+
+# Identifiers that come from Rakuten are stored whole or not at all (see orders.recording); labels we
+# only show are clipped to their column.
+PURCHASE_ID_MAX = 64
+ITEM_ID_MAX = 64
+SKU_MAX = 255
+SHIPPING_TYPE_MAX = 128
+STATUS_MAX = 64
+
+
+def clip(value: str | None, limit: int) -> str | None:
+    return None if value is None else value[:limit]
 
 
 class Order(Base):
@@ -27,15 +39,15 @@ class Order(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
     connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
-    purchase_id: Mapped[str] = mapped_column(String(64))
+    purchase_id: Mapped[str] = mapped_column(String(PURCHASE_ID_MAX))
     state: Mapped[str] = mapped_column(String(32))
     # Why skipped / failed / needs attention, in words a merchant understands.
     reason: Mapped[str | None] = mapped_column(Text, default=None)
-    shipping_type: Mapped[str | None] = mapped_column(String(128), default=None)
+    shipping_type: Mapped[str | None] = mapped_column(String(SHIPPING_TYPE_MAX), default=None)
     delivery_mode: Mapped[str | None] = mapped_column(String(32), default=None)
     parcel_id: Mapped[str | None] = mapped_column(String(64), default=None)
     tracking_id: Mapped[str | None] = mapped_column(String(64), default=None)
-    parcel_status: Mapped[str | None] = mapped_column(String(64), default=None)
+    parcel_status: Mapped[str | None] = mapped_column(String(STATUS_MAX), default=None)
     # Watermark: the newest parcel `updatedAt` applied; older events change nothing.
     parcel_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     # The create-parcel body (JSON), kept so a crash or a retry can finish the import from the database.
@@ -57,6 +69,10 @@ class Order(Base):
         back_populates="order", cascade="all, delete-orphan", order_by="OrderItem.item_id", lazy="raise"
     )
 
+    @validates("shipping_type", "parcel_status")
+    def _clip_label(self, key: str, value: str | None) -> str | None:
+        return clip(value, SHIPPING_TYPE_MAX if key == "shipping_type" else STATUS_MAX)
+
     @property
     def order_ref(self) -> str:
         return f"RAKUTEN-{self.purchase_id}"
@@ -70,15 +86,19 @@ class OrderItem(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
     order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
-    item_id: Mapped[str] = mapped_column(String(64))
-    sku: Mapped[str] = mapped_column(String(255))
-    rakuten_status: Mapped[str] = mapped_column(String(64))
+    item_id: Mapped[str] = mapped_column(String(ITEM_ID_MAX))
+    sku: Mapped[str] = mapped_column(String(SKU_MAX))
+    rakuten_status: Mapped[str] = mapped_column(String(STATUS_MAX))
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     tracking_pushed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     refused_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
     order: Mapped[Order] = relationship(back_populates="items", lazy="raise")
+
+    @validates("rakuten_status")
+    def _clip_status(self, _: str, value: str) -> str:
+        return value[:STATUS_MAX]
 
 
 class OrderEvent(Base):

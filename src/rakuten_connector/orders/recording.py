@@ -11,14 +11,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from rakuten_connector.clients.rakuten_models import Sale
 from rakuten_connector.mapping.parcels import ParcelPlan, SaleSkipped, SkipCode, sale_to_parcel, waiting_items
-from rakuten_connector.orders.models import Order, OrderItem, OrderState
+from rakuten_connector.orders.models import ITEM_ID_MAX, PURCHASE_ID_MAX, SKU_MAX, Order, OrderItem, OrderState
 from rakuten_connector.orders.service import transition
+
+log = structlog.get_logger(__name__)
 
 CHUNK = 500
 SWEEP_GRACE = timedelta(minutes=2)
@@ -36,7 +39,7 @@ def _items(order_id: str, sale: Sale, item_ids: Sequence[str]) -> list[OrderItem
     return [
         OrderItem(order_id=order_id, item_id=item_id, sku=by_id[item_id].sku, rakuten_status=by_id[item_id].status)
         for item_id in item_ids
-        if item_id in by_id
+        if item_id in by_id and _fits(item_id, by_id[item_id].sku)
     ]
 
 
@@ -78,13 +81,37 @@ def _revisit_skipped(session: AsyncSession, order: Order, sale: Sale, outcome: P
     return False
 
 
+TOO_LONG = (
+    "Rakuten sent an item identifier or SKU longer than the connector can keep: "
+    "handle this order in the Rakuten back office."
+)
+
+
+def _fits(item_id: str, sku: str) -> bool:
+    return len(item_id) <= ITEM_ID_MAX and len(sku) <= SKU_MAX
+
+
+def _outcome(sale: Sale) -> ParcelPlan | SaleSkipped:
+    """Identifiers are stored whole: an oversized one makes the sale a skip, never a failed import."""
+    if not all(_fits(item.item_id, item.sku) for item in sale.items):
+        return SaleSkipped(SkipCode.IDENTIFIER_TOO_LONG, TOO_LONG)
+    return sale_to_parcel(sale)
+
+
 async def record_sales(
     session: AsyncSession, connection_id: str, sales: Sequence[Sale], now: datetime
 ) -> Recorded:
     recorded = Recorded()
+    unkeyable = {
+        sale.purchase_id for sale in sales if not sale.purchase_id or len(sale.purchase_id) > PURCHASE_ID_MAX
+    }
+    if unkeyable:
+        # Without a purchase id we can key on, nothing can be recorded: say so in the logs.
+        log.warning("rakuten_sale_unrecordable", connection_id=connection_id, count=len(unkeyable))
+        sales = [sale for sale in sales if sale.purchase_id not in unkeyable]
     existing = await _existing(session, connection_id, [sale.purchase_id for sale in sales])
     for sale in sales:
-        outcome = sale_to_parcel(sale)
+        outcome = _outcome(sale)
         order = existing.get(sale.purchase_id)
         if order is not None:
             recorded.already_known += 1

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from rakuten_connector.sandbox.cubyn_runtime import LifecycleDelays
 from rakuten_connector.settings import Settings
 from tests.e2e.world import sale, wait_for, world
 
@@ -55,3 +58,41 @@ async def test_orders_go_from_rakuten_to_shipped(
         assert "imported" in kinds
         assert "item_accepted" in kinds
         assert "tracking_pushed" in kinds
+
+
+async def test_nothing_goes_to_rakuten_while_paused_and_everything_does_once_resumed(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    manual = LifecycleDelays(validate=None, pick=None, pack=None, ship=None)
+    async with world(settings, delays=manual) as w:
+        [created] = await w.add_sales(sale("Normal", ["SKU-1"]))
+        await w.connect()
+        url = f"/v1/connections/{w.connection_id}"
+
+        async def parcel_of() -> str | None:
+            orders = await w.orders()
+            return orders[0]["parcel_id"] if orders else None
+
+        await wait_for(lambda: _truthy(parcel_of()), what="the parcel")
+        parcel = await parcel_of()
+        assert (await w.api.patch(url, json={"paused": True}, headers=w.headers)).json()["status"] == "paused"
+        await w.cubyn.post(f"/_sandbox/parcels/{parcel}/advance")  # validated: would be accepted
+
+        async def waiting() -> bool:
+            events = (await w.order(created["purchase_id"]))["events"]
+            return any(e["kind"] == "waiting" for e in events)
+
+        await wait_for(waiting, what="the action to wait")
+        assert not await w.calls("acceptsale")
+        assert (await w.order(created["purchase_id"]))["state"] == "imported"
+        assert (await w.api.patch(url, json={"paused": False}, headers=w.headers)).json()["status"] == "active"
+
+        async def accepted() -> bool:
+            return bool((await w.order(created["purchase_id"]))["state"] == "accepted")
+
+        await wait_for(accepted, seconds=45, what="the acceptance once resumed")
+        assert len(await w.calls("acceptsale")) == 1
+
+
+async def _truthy(value: Awaitable[object]) -> bool:
+    return bool(await value)

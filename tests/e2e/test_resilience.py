@@ -9,6 +9,7 @@ import json
 import random
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -106,8 +107,11 @@ async def test_quota_bad_token_and_flaky_rakuten(
         async with sessions() as session:
             connection = await session.get_one(Connection, w.connection_id)
             assert connection.next_import_at is not None
-            assert connection.next_import_at.minute == 0 or connection.next_import_at.second < 61
-            assert connection.next_import_at > connection.updated_at
+            # The next clock hour after the refusal, plus a little jitter (5 to 60 s).
+            next_hour = connection.updated_at.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+            assert (
+                next_hour + timedelta(seconds=5) <= connection.next_import_at <= next_hour + timedelta(seconds=60)
+            )
         calls_then = len(await w.calls("getnewsales"))
         await asyncio.sleep(8)  # nearly three import intervals
         assert len(await w.calls("getnewsales")) == calls_then

@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
+from sqlalchemy import update as sa_update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -131,6 +132,7 @@ async def update(
     if body.cubyn_api_key is not None:
         await checker.check_cubyn(body.cubyn_api_key)
     stock_was_off = not connection.stock_sync_enabled or connection.paused
+    could_call_rakuten = connection.may_call_rakuten
     if body.name is not None:
         connection.name = body.name
     if body.stock_sync_enabled is not None:
@@ -146,9 +148,16 @@ async def update(
     ):
         connection.state = ConnectionState.ACTIVE.value
         connection.state_reason = None
-        connection.next_import_at = utcnow()
-    if body.paused is False:
-        connection.next_import_at = utcnow()
+    if connection.may_call_rakuten and not could_call_rakuten:
+        # Resumed or revived: import now, and let the sweep pick up the Rakuten actions that waited.
+        now = utcnow()
+        connection.next_import_at = now
+        await session.execute(
+            sa_update(Order)
+            .where(Order.connection_id == connection.id, Order.next_check_at.is_not(None))
+            .values(next_check_at=now)
+            .execution_options(synchronize_session=False)
+        )
     if stock_was_off and connection.stock_sync_enabled and not connection.paused:
         # Stock update back on: push the current quantities.
         await stock_service.resume_pushes(session, connection.id)

@@ -15,6 +15,7 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rakuten_connector.clients.cubyn_models import Parcel
+from rakuten_connector.clients.rakuten import RakutenClient
 from rakuten_connector.clients.rakuten_errors import (
     RakutenItemStateError,
     RakutenPermanentError,
@@ -154,7 +155,7 @@ async def _perform(
                 continue  # tracking goes in one batch below, once every item is accepted
             await session.commit()
         pushes = [a for a in decision.actions if isinstance(a, PushTracking)]
-        if pushes and not await _push_tracking(rt, session, connection, order, items, pushes):
+        if pushes and not await _push_tracking(rt, rakuten, session, order, items, pushes):
             return False
     except RakutenItemStateError as exc:
         refused_item = items.get(exc.item_id)
@@ -191,8 +192,8 @@ def _tracked(
 
 async def _push_tracking(
     rt: Runtime,
+    rakuten: RakutenClient,
     session: AsyncSession,
-    connection: Connection,
     order: Order,
     items: dict[str, OrderItem],
     pushes: list[PushTracking],
@@ -208,7 +209,6 @@ async def _push_tracking(
         )
         for push in pushes
     ]
-    rakuten = rt.rakuten(connection)
     refused: list[str] = []
     # One file first; if it is refused or its outcome is unknown (a retry), item by item, each success
     # written down at once, so a transient error later loses nothing and nothing is sent twice.

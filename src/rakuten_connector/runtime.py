@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
+from typing import Protocol
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -20,6 +22,19 @@ from rakuten_connector.settings import Settings
 # lease renewal), so connections are reused instead of opened and closed under load.
 MAX_JOBS = 32
 WORKER_DB_CONNECTIONS = MAX_JOBS + 8
+# Imports of batch jobs running at once in one worker: each holds a database connection only for its
+# statements, not while Rakuten answers.
+IMPORT_CONCURRENCY = 32
+
+
+class RakutenCredentials(Protocol):
+    """A connection, or a row read with its seller id and encrypted token."""
+
+    @property
+    def seller_id(self) -> str: ...
+
+    @property
+    def rakuten_token_enc(self) -> str | None: ...
 
 
 class MissingSecret(Exception):
@@ -35,6 +50,7 @@ class Runtime:
     box: SecretBox
     queue: JobQueue
     owner: str
+    import_gate: asyncio.Semaphore
 
     @classmethod
     def start(cls, settings: Settings) -> Runtime:
@@ -51,6 +67,7 @@ class Runtime:
             box=SecretBox(settings.fernet_keys),
             queue=JobQueue(settings.redis_url),
             owner=new_owner(),
+            import_gate=asyncio.Semaphore(IMPORT_CONCURRENCY),
         )
 
     async def close(self) -> None:
@@ -58,9 +75,9 @@ class Runtime:
         await self.queue.close()
         await self.engine.dispose()
 
-    def rakuten(self, connection: Connection) -> RakutenClient:
+    def rakuten(self, connection: RakutenCredentials) -> RakutenClient:
         if connection.rakuten_token_enc is None:
-            raise MissingSecret(connection.id)
+            raise MissingSecret(connection.seller_id)
         return RakutenClient(
             self.settings.rakuten_base_url,
             connection.seller_id,

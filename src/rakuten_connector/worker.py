@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
+import uvloop
 from arq import Retry, cron
 from arq.worker import Worker
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -68,6 +69,11 @@ async def import_connection(ctx: dict[str, Any], connection_id: str) -> str:
     rt: Runtime = ctx["runtime"]
     result: str = await _run(ctx, "import_connection", importer.import_connection(rt, connection_id))
     return result
+
+
+async def import_connections(ctx: dict[str, Any], connection_ids: list[str]) -> dict[str, int]:
+    rt: Runtime = ctx["runtime"]
+    return await importer.import_connections(rt, connection_ids)
 
 
 async def check_order(ctx: dict[str, Any], order_id: str) -> None:
@@ -127,6 +133,7 @@ def build_worker(settings: Settings, **overrides: Any) -> Worker:
     options: dict[str, Any] = {
         "functions": [
             import_connection,
+            import_connections,
             check_order,
             handle_webhook_event,
             stock_run,
@@ -134,7 +141,7 @@ def build_worker(settings: Settings, **overrides: Any) -> Worker:
             stock_apply_events,
         ],
         "cron_jobs": [
-            cron(schedule_imports, second=set(range(0, 60, 5)), run_at_startup=True, timeout=60),
+            cron(schedule_imports, second=set(range(60)), run_at_startup=True, timeout=60),
             cron(sweep, second={2, 17, 32, 47}, run_at_startup=True, timeout=120),
             cron(stock_tick, second=set(range(3, 60, 5)), run_at_startup=True, timeout=60),
             cron(stock_nightly, second={37}, run_at_startup=True, timeout=120),
@@ -201,4 +208,5 @@ async def serve(settings: Settings) -> None:
 def main() -> None:
     settings = get_settings()
     configure_logging(settings.log_level)
-    asyncio.run(serve(settings))
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(serve(settings))

@@ -1,18 +1,20 @@
-"""Database leases: one holder at a time, even two jobs of one process; expiry frees a dead holder's row."""
+"""Database leases: one holder at a time, even two jobs of one process; expiry frees a dead holder's row;
+the row is read as the lease is taken and written as it is given back."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from rakuten_connector.connections.models import Connection
 from rakuten_connector.kit import leases
 from rakuten_connector.kit.clock import utcnow
 
 TTL = timedelta(seconds=30)
+PLAIN = leases.Lease(Connection)
 
 
 async def _connection(sessions: async_sessionmaker[AsyncSession]) -> str:
@@ -23,26 +25,42 @@ async def _connection(sessions: async_sessionmaker[AsyncSession]) -> str:
         return connection.id
 
 
-async def test_two_holds_of_one_process_exclude_each_other(sessions: async_sessionmaker[AsyncSession]) -> None:
+async def _lease(sessions: async_sessionmaker[AsyncSession], row: str) -> tuple[str | None, datetime | None]:
+    async with sessions() as session:
+        found = (
+            await session.execute(
+                select(Connection.lease_owner, Connection.lease_until).where(Connection.id == row)
+            )
+        ).one()
+    return found[0], found[1]
+
+
+async def test_two_holds_of_one_process_exclude_each_other(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
     row = await _connection(sessions)
     owner = leases.new_owner()
     async with (
-        leases.held(sessions, Connection, row, owner, TTL) as first,
-        leases.held(sessions, Connection, row, owner, TTL) as second,
+        leases.held(engine, Connection, row, owner, TTL) as first,
+        leases.held(engine, Connection, row, owner, TTL) as second,
     ):
-        assert (first, second) == (True, False)
-    async with leases.held(sessions, Connection, row, owner, TTL) as again:
-        assert again  # released on exit
+        assert first is not None
+        assert second is None
+    async with leases.held(engine, Connection, row, owner, TTL) as again:
+        assert again is not None  # released on exit
+    assert await _lease(sessions, row) == (None, None)
 
 
-async def test_racing_holders_only_one_wins(sessions: async_sessionmaker[AsyncSession]) -> None:
+async def test_racing_holders_only_one_wins(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
     row = await _connection(sessions)
     wins = 0
     gate = asyncio.Event()
 
     async def contender() -> None:
         nonlocal wins
-        async with leases.held(sessions, Connection, row, leases.new_owner(), TTL) as mine:
+        async with leases.held(engine, Connection, row, leases.new_owner(), TTL) as mine:
             if mine:
                 wins += 1
                 await gate.wait()
@@ -54,13 +72,78 @@ async def test_racing_holders_only_one_wins(sessions: async_sessionmaker[AsyncSe
     assert wins == 1
 
 
-async def test_an_expired_lease_is_taken_over(sessions: async_sessionmaker[AsyncSession]) -> None:
+async def test_an_expired_lease_is_taken_over(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
     row = await _connection(sessions)
-    assert await leases.acquire(sessions, Connection, row, "dead-worker", TTL)
-    assert not await leases.acquire(sessions, Connection, row, "other", TTL)
+    assert await PLAIN.acquire(engine, row, "dead-worker", TTL)
+    assert not await PLAIN.acquire(engine, row, "other", TTL)
     async with sessions() as session:
         await session.execute(update(Connection).values(lease_until=utcnow() - timedelta(seconds=1)))
         await session.commit()
-    assert await leases.acquire(sessions, Connection, row, "other", TTL)
-    await leases.release(sessions, Connection, row, "dead-worker")  # not the holder: no effect
-    assert not await leases.acquire(sessions, Connection, row, "third", TTL)
+    assert await PLAIN.acquire(engine, row, "other", TTL)
+    assert not await PLAIN.release(engine, row, "dead-worker")  # not the holder: no effect
+    assert not await PLAIN.acquire(engine, row, "third", TTL)
+
+
+async def test_conditions_and_columns_are_read_with_the_lease(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    row = await _connection(sessions)
+    c = Connection.__table__.c
+    paused = leases.Lease(Connection, when=[c.paused.is_(True)])
+    async with paused.held(engine, row, "w", TTL) as hold:
+        assert hold is None  # the row does not meet the condition: not taken
+    assert await _lease(sessions, row) == (None, None)
+    since = leases.Lease(
+        Connection,
+        when=[c.paused.is_(False), c.created_at <= leases.NOW],
+        columns=[c.seller_id, (c.id == leases.ROW).label("same_row")],
+    )
+    async with since.held(engine, row, "w", TTL) as hold:
+        assert hold is not None
+        assert hold.row.seller_id == "s"
+        assert hold.row.same_row
+        owner, until = await _lease(sessions, row)
+        assert owner == hold.token
+        assert until is not None
+
+
+async def test_release_writes_values_once_and_only_while_held(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    row = await _connection(sessions)
+    async with leases.held(engine, Connection, row, "w", TTL) as hold:
+        assert hold is not None
+        assert await hold.release(last_import_error="first")
+        assert not await hold.release(last_import_error="second")  # already released: nothing written
+        assert await _lease(sessions, row) == (None, None)
+    async with sessions() as session:
+        assert await session.scalar(select(Connection.last_import_error)) == "first"
+
+    async with leases.held(engine, Connection, row, "w", TTL) as hold:
+        assert hold is not None
+        async with sessions() as session:  # the lease expired and another worker took it
+            await session.execute(update(Connection).values(lease_owner="other", lease_until=utcnow() + TTL))
+            await session.commit()
+        assert not await hold.release(last_import_error="stale")
+    async with sessions() as session:
+        assert await session.scalar(select(Connection.last_import_error)) == "first"
+    assert (await _lease(sessions, row))[0] == "other"
+
+
+async def test_renewal_stops_before_the_release(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    row = await _connection(sessions)
+    short = timedelta(seconds=0.3)  # renewed every 0.1 s
+    async with leases.held(engine, Connection, row, "w", short) as hold:
+        assert hold is not None
+        await asyncio.sleep(0.45)
+        owner, until = await _lease(sessions, row)
+        assert owner == hold.token
+        assert until is not None
+        assert until > utcnow()
+        await hold.release()
+        await asyncio.sleep(0.3)  # a renewal still running would take the lease again
+        assert await _lease(sessions, row) == (None, None)

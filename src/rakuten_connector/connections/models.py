@@ -69,6 +69,8 @@ class Connection(Base):
     last_import_error: Mapped[str | None] = mapped_column(Text, default=None)
     # Scheduling: when the next import is due (spread over the interval; pushed back on quota or errors).
     next_import_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # The scheduler queued the import in a batch job: not queued again before then (a lost job is requeued).
+    import_queued_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     import_failures: Mapped[int] = mapped_column(Integer, default=0)
     last_sales_scan_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     # Per-connection lock of the import: one worker at a time, whatever arq does.

@@ -53,11 +53,11 @@ class JobQueue:
             return False
         return job is not None
 
-    async def enqueue_many(self, jobs: list[tuple[str, str, str]], concurrency: int = 32) -> int:
+    async def enqueue_many(self, jobs: list[tuple[str, Any, str]], concurrency: int = 32) -> int:
         """Enqueue (function, argument, job id) jobs, several at a time; returns how many were queued."""
         gate = asyncio.Semaphore(concurrency)
 
-        async def one(function: str, argument: str, job_id: str) -> bool:
+        async def one(function: str, argument: Any, job_id: str) -> bool:
             async with gate:
                 return await self.enqueue(function, argument, job_id=job_id)
 

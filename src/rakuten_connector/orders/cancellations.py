@@ -60,14 +60,14 @@ def note_item_status(session: AsyncSession, order: Order, item: OrderItem, statu
 
 
 async def read_vanished_sales(
-    session: AsyncSession, rakuten: RakutenClient, connection: Connection, started_at: datetime
+    session: AsyncSession, rakuten: RakutenClient, connection_id: str, started_at: datetime
 ) -> list[str]:
     """Imported, unaccepted orders that getnewsales no longer lists: read their items on Rakuten."""
     orders = (
         await session.scalars(
             select(Order)
             .where(
-                Order.connection_id == connection.id,
+                Order.connection_id == connection_id,
                 Order.state == OrderState.IMPORTED.value,
                 Order.rakuten_seen_at < started_at,
             )
@@ -89,16 +89,15 @@ async def read_vanished_sales(
     return to_check
 
 
-async def scan_current_sales(session: AsyncSession, rakuten: RakutenClient, connection: Connection) -> list[str]:
+async def scan_current_sales(session: AsyncSession, rakuten: RakutenClient, connection_id: str) -> list[str]:
     """getcurrentsales since the oldest open order: later cancellations and claims."""
     open_orders = (
         await session.scalars(
             select(Order)
-            .where(Order.connection_id == connection.id, Order.state.in_(OPEN_STATES))
+            .where(Order.connection_id == connection_id, Order.state.in_(OPEN_STATES))
             .options(selectinload(Order.items))
         )
     ).all()
-    connection.last_sales_scan_at = utcnow()
     if not open_orders:
         return []
     by_purchase = {order.purchase_id: order for order in open_orders}

@@ -40,7 +40,7 @@ class OrderBusy(Exception):
 async def with_order(rt: Runtime, order_id: str, step: OrderStep) -> None:
     """Run `step` on the order under its lease; raises OrderBusy when another worker holds it."""
     lease = timedelta(seconds=rt.settings.lease_seconds)
-    async with leases.held(rt.sessions, Order, order_id, rt.owner, lease) as mine:
+    async with leases.held(rt.engine, Order, order_id, rt.owner, lease) as mine:
         if not mine:
             raise OrderBusy(order_id)
         async with rt.sessions() as session:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections import Counter
 from datetime import timedelta
+from typing import Any
 
 import structlog
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Exists, exists, or_, select
 
 from rakuten_connector.clients.cubyn import CubynAuthError
 from rakuten_connector.clients.rakuten import (
@@ -17,12 +18,12 @@ from rakuten_connector.clients.rakuten import (
     RakutenError,
     RakutenQuotaExceeded,
 )
-from rakuten_connector.connections.models import Connection
+from rakuten_connector.connections.models import Connection, ConnectionState
 from rakuten_connector.connections.scheduling import next_import_at, retry_after_failure
 from rakuten_connector.connections.service import mark_credentials_invalid
 from rakuten_connector.kit import leases
 from rakuten_connector.kit.clock import utcnow
-from rakuten_connector.orders.cancellations import read_vanished_sales, scan_current_sales
+from rakuten_connector.orders.cancellations import OPEN_STATES, read_vanished_sales, scan_current_sales
 from rakuten_connector.orders.checks import CUBYN_REFUSED, RAKUTEN_REFUSED, with_order
 from rakuten_connector.orders.models import Order, OrderState
 from rakuten_connector.orders.parcels import ensure_parcel
@@ -34,111 +35,141 @@ log = structlog.get_logger(__name__)
 PARCEL_CONCURRENCY = 8
 
 
-async def import_connection(rt: Runtime, connection_id: str, *, force: bool = False) -> str:
-    """Run one import; returns what happened (for logs and tests)."""
+async def import_connections(rt: Runtime, connection_ids: list[str]) -> dict[str, int]:
+    """A batch queued by the scheduler: every import runs on its own, at most IMPORT_CONCURRENCY of the
+    process at once, so one shop's trouble (a slow Rakuten, an error) never holds back the others.
+
+    An import that fails unexpectedly is logged; its connection stays claimed until the claim runs out,
+    then the scheduler queues it again (a backoff of a few minutes). Returns outcome counts.
+    """
+
+    async def one(connection_id: str) -> str:
+        async with rt.import_gate:
+            try:
+                return await import_connection(rt, connection_id)
+            except Exception:
+                log.exception("import_failed", connection_id=connection_id)
+                return "failed"
+
+    outcomes = await asyncio.gather(*(one(connection_id) for connection_id in connection_ids))
+    return dict(Counter(outcome.split(":")[0] for outcome in outcomes))
+
+
+def _has_orders(*states: str) -> Exists:
+    """Whether the leased connection has orders in these states, read with the lease: most polls find
+    nothing new and no order to look at, and then cost no other query."""
+    orders = Order.__table__.c
+    return exists().where(orders.connection_id == leases.ROW, orders.state.in_(states))
+
+
+_connections = Connection.__table__.c
+IMPORT_LEASE = leases.Lease(
+    Connection,
+    # Invariant 3 (active and unpaused), and due: checked by the statement that takes the lease.
+    when=[
+        _connections.state == ConnectionState.ACTIVE.value,
+        _connections.paused.is_(False),
+        or_(_connections.next_import_at.is_(None), _connections.next_import_at <= leases.NOW),
+    ],
+    columns=[
+        _connections.seller_id,
+        _connections.rakuten_token_enc,
+        _connections.last_sales_scan_at,
+        _connections.import_failures,
+        _has_orders(OrderState.IMPORTING.value).label("importing"),
+        _has_orders(OrderState.IMPORTED.value).label("imported"),
+        _has_orders(*OPEN_STATES).label("open"),
+    ],
+)
+
+
+async def import_connection(rt: Runtime, connection_id: str) -> str:
+    """Run one import if the connection is due; returns what happened (for logs and tests)."""
     lease = timedelta(seconds=rt.settings.lease_seconds)
-    async with leases.held(rt.sessions, Connection, connection_id, rt.owner, lease) as mine:
-        if not mine:
-            return "busy"
-        async with rt.sessions() as session:
-            connection = await session.get(Connection, connection_id)
-            if connection is None or not connection.may_call_rakuten:
-                return "inactive"
-            started = utcnow()
-            if not force and connection.next_import_at is not None and connection.next_import_at > started:
-                return "not_due"
-            outcome = await _import(rt, session, connection)
-            log.info("import_done", connection_id=connection_id, outcome=outcome)
-            return outcome
+    async with IMPORT_LEASE.held(rt.engine, connection_id, rt.owner, lease) as hold:
+        if hold is None:
+            return "not taken: busy, not due or not active"
+        outcome = await _import(rt, hold)
+        log.info("import_done", connection_id=connection_id, outcome=outcome)
+        return outcome
 
 
-async def _import(rt: Runtime, session: AsyncSession, connection: Connection) -> str:
+async def _import(rt: Runtime, hold: leases.Hold) -> str:
+    """The import under the connection's lease; its bookkeeping is written as the lease is released,
+    in one UPDATE of its own columns, so a concurrent change (paused, new token) is not overwritten."""
+    connection_id, row = hold.row_id, hold.row
     interval = rt.settings.import_interval_seconds
     now = utcnow()
-    rakuten = rt.rakuten(connection)
+    rakuten = rt.rakuten(row)
     to_check: list[str] = []
+    done: dict[str, Any] = {}
     try:
         sales = await rakuten.get_new_sales()
-        recorded = await record_sales(session, connection.id, sales, now)
-        await session.commit()
-        # Most polls find nothing new and nothing pending: one look spares the detailed queries.
-        pending = await _pending_states(session, connection.id)
-        if OrderState.IMPORTED in pending:
-            to_check += await read_vanished_sales(session, rakuten, connection, now)
-        last_scan = connection.last_sales_scan_at
-        if last_scan is None or utcnow() - last_scan >= timedelta(seconds=interval):
-            to_check += await scan_current_sales(session, rakuten, connection)
+        async with rt.sessions() as session:
+            recorded = await record_sales(session, connection_id, sales, now)
+            await session.commit()
+            if row.imported:
+                to_check += await read_vanished_sales(session, rakuten, connection_id, now)
+            last_scan = row.last_sales_scan_at
+            if row.open and (last_scan is None or utcnow() - last_scan >= timedelta(seconds=interval)):
+                to_check += await scan_current_sales(session, rakuten, connection_id)
+                done["last_sales_scan_at"] = utcnow()
     except RakutenCredentialsError:
-        await _reset(session, connection)
-        await mark_credentials_invalid(session, connection, RAKUTEN_REFUSED)
+        await _mark_credentials_invalid(rt, connection_id, RAKUTEN_REFUSED)
         return "credentials_invalid"
     except RakutenQuotaExceeded as exc:
-        await _reset(session, connection)
-        connection.next_import_at = exc.retry_at + timedelta(seconds=random.uniform(5, 60))  # noqa: S311
-        connection.last_import_error = (
-            f"Rakuten's hourly request quota is used up; the next import is at {exc.retry_at:%H:%M} UTC."
+        await hold.release(
+            next_import_at=exc.retry_at + timedelta(seconds=random.uniform(5, 60)),  # noqa: S311
+            last_import_error=(
+                f"Rakuten's hourly request quota is used up; the next import is at {exc.retry_at:%H:%M} UTC."
+            ),
+            import_queued_until=None,
         )
-        await session.commit()
         return "quota"
     except RakutenError as exc:
-        await _reset(session, connection)
-        connection.import_failures += 1
-        connection.next_import_at = retry_after_failure(utcnow(), connection.import_failures, interval)
-        connection.last_import_error = f"Rakuten could not be read: {exc}"
-        await session.commit()
+        failures = row.import_failures + 1
+        await hold.release(
+            import_failures=failures,
+            next_import_at=retry_after_failure(utcnow(), failures, interval),
+            last_import_error=f"Rakuten could not be read: {exc}",
+            import_queued_until=None,
+        )
         return "rakuten_error"
     try:
-        if recorded.to_import or OrderState.IMPORTING in pending:
-            await create_parcels(rt, connection)
+        if recorded.to_import or row.importing:
+            await create_parcels(rt, connection_id)
     except CubynAuthError:
-        await mark_credentials_invalid(session, connection, CUBYN_REFUSED)
+        await _mark_credentials_invalid(rt, connection_id, CUBYN_REFUSED)
         return "credentials_invalid"
     await rt.queue.enqueue_many(
         [("check_order", order_id, f"order:{order_id}:{now.timestamp()}") for order_id in dict.fromkeys(to_check)]
     )
-    # One UPDATE, so a concurrent change of the connection (paused, new token) is not overwritten.
-    await session.execute(
-        update(Connection)
-        .where(Connection.id == connection.id)
-        .values(
-            last_import_at=now,
-            last_import_error=None,
-            import_failures=0,
-            next_import_at=next_import_at(connection.id, utcnow(), interval),
-        )
-        .execution_options(synchronize_session=False)
+    await hold.release(
+        last_import_at=now,
+        last_import_error=None,
+        import_failures=0,
+        next_import_at=next_import_at(connection_id, utcnow(), interval),
+        import_queued_until=None,
+        **done,
     )
-    await session.commit()
     return f"ok: {len(sales)} sale(s), {len(recorded.to_import)} new, {recorded.skipped} skipped"
 
 
-async def _pending_states(session: AsyncSession, connection_id: str) -> set[OrderState]:
-    """Which of `importing` (parcel to create) and `imported` (maybe cancelled on Rakuten) the shop has."""
-    rows = await session.scalars(
-        select(Order.state)
-        .where(
-            Order.connection_id == connection_id,
-            Order.state.in_((OrderState.IMPORTING.value, OrderState.IMPORTED.value)),
-        )
-        .distinct()
-    )
-    return {OrderState(state) for state in rows}
+async def _mark_credentials_invalid(rt: Runtime, connection_id: str, reason: str) -> None:
+    async with rt.sessions() as session:
+        connection = await session.get(Connection, connection_id)
+        if connection is not None:
+            await mark_credentials_invalid(session, connection, reason)
 
 
-async def _reset(session: AsyncSession, connection: Connection) -> None:
-    """Drop what the failed step had not committed and read the connection again (it expired)."""
-    await session.rollback()
-    await session.refresh(connection)
-
-
-async def create_parcels(rt: Runtime, connection: Connection) -> None:
+async def create_parcels(rt: Runtime, connection_id: str) -> None:
     """Every importing order of the connection that is due gets its parcel, a few at a time."""
     async with rt.sessions() as session:
         order_ids = (
             await session.scalars(
                 select(Order.id)
                 .where(
-                    Order.connection_id == connection.id,
+                    Order.connection_id == connection_id,
                     Order.state == OrderState.IMPORTING.value,
                     (Order.attempts == 0) | (Order.next_check_at <= utcnow()),
                 )
@@ -156,4 +187,4 @@ async def create_parcels(rt: Runtime, connection: Connection) -> None:
         if isinstance(result, CubynAuthError):
             raise result
         if isinstance(result, BaseException):
-            log.warning("parcel_creation_failed", connection_id=connection.id, error=type(result).__name__)
+            log.warning("parcel_creation_failed", connection_id=connection_id, error=type(result).__name__)

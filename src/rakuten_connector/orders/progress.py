@@ -90,6 +90,9 @@ async def apply_parcel(
         add_event(session, order, "parcel_status", f"Cubyn parcel {parcel.tracking_id} is {parcel.status}.")
         order.parcel_status = parcel.status
     if decision.actions and not connection.may_call_rakuten:
+        # The actions wait, but this parcel state is the newest seen: an older event handled later (a
+        # retried webhook) is stale, instead of settling the order and pushing its next check back.
+        order.parcel_updated_at = decision.watermark
         order.next_check_at = utcnow() + PAUSED_RECHECK
         if order.last_error != _PAUSED:
             order.last_error = _PAUSED

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 
 from rakuten_connector.connections.models import Connection, ConnectionState
 from rakuten_connector.kit.clock import utcnow
@@ -14,6 +14,9 @@ from rakuten_connector.webhooks.models import EventStatus, WebhookEvent
 from rakuten_connector.webhooks.schemas import PARCEL_UPDATED
 
 BATCH = 1000
+# Connections per import job: one job polls them concurrently (the worker's import gate bounds the
+# total), which spares most of the queue's per-job cost when thousands of shops are polled.
+IMPORT_BATCH = 25
 EVENT_GRACE = timedelta(seconds=30)
 SWEPT_STATES = (
     OrderState.IMPORTING.value,
@@ -35,33 +38,59 @@ def job_id(prefix: str, key: str, due: datetime, now: datetime, period: timedelt
     return f"{prefix}:{key}:{due.timestamp()}:{generation}"
 
 
-def _period(rt: Runtime) -> timedelta:
+def _requeue_period(rt: Runtime) -> timedelta:
+    """How long queued work may wait before it is queued again (its job may have been lost)."""
     return timedelta(seconds=2 * rt.settings.lease_seconds)
 
 
 async def schedule_imports(rt: Runtime) -> int:
-    """Enqueue the import of every active connection that is due. Job ids are per due slot, so two
-    ticks or two workers enqueue it once; the connection lease decides who runs it anyway."""
+    """Queue the import of every active connection that is due, in batch jobs of IMPORT_BATCH.
+
+    Each due connection is claimed in the database as it is queued (`import_queued_until`), so two ticks
+    or two workers queue it once; the import clears the claim, and a claim whose job was lost (Redis
+    flushed, worker killed) runs out and the connection is queued again. The connection's lease decides
+    who runs an import anyway. Returns how many connections were queued.
+    """
     now = utcnow()
+    claim = now + _requeue_period(rt)
+    due = (
+        select(Connection.id)
+        .where(
+            Connection.state == ConnectionState.ACTIVE.value,
+            Connection.paused.is_(False),
+            Connection.next_import_at <= now,
+            or_(Connection.import_queued_until.is_(None), Connection.import_queued_until <= now),
+        )
+        .order_by(Connection.next_import_at)
+        .limit(BATCH)
+        .with_for_update(skip_locked=True)  # PostgreSQL: a concurrent tick skips the rows being claimed
+    )
     async with rt.sessions() as session:
-        due = (
-            await session.execute(
-                select(Connection.id, Connection.next_import_at)
-                .where(
-                    Connection.state == ConnectionState.ACTIVE.value,
-                    Connection.paused.is_(False),
-                    Connection.next_import_at <= now,
-                )
-                .order_by(Connection.next_import_at)
-                .limit(BATCH)
+        claimed = list(
+            await session.scalars(
+                update(Connection)
+                .where(Connection.id.in_(due.scalar_subquery()))
+                .values(import_queued_until=claim)
+                .returning(Connection.id)
+                .execution_options(synchronize_session=False)
             )
-        ).all()
-    period = _period(rt)
-    jobs = [
-        ("import_connection", connection_id, job_id("import", connection_id, due_at or now, now, period))
-        for connection_id, due_at in due
-    ]
-    return await rt.queue.enqueue_many(jobs)
+        )
+        await session.commit()
+    batches = [claimed[start : start + IMPORT_BATCH] for start in range(0, len(claimed), IMPORT_BATCH)]
+    jobs = [("import_connections", batch, f"imports:{now.timestamp()}:{batch[0]}") for batch in batches]
+    if await rt.queue.enqueue_many(jobs) < len(jobs):
+        # Redis did not take them all: free the claims, so the next tick queues them again at once (a
+        # connection queued twice is imported once: the second job finds it not due).
+        async with rt.sessions() as session:
+            await session.execute(
+                update(Connection)
+                .where(Connection.id.in_(claimed), Connection.import_queued_until == claim)
+                .values(import_queued_until=None)
+                .execution_options(synchronize_session=False)
+            )
+            await session.commit()
+        return 0
+    return len(claimed)
 
 
 async def sweep(rt: Runtime) -> int:
@@ -93,7 +122,7 @@ async def sweep(rt: Runtime) -> int:
                 .limit(BATCH)
             )
         ).all()
-    period = _period(rt)
+    period = _requeue_period(rt)
     jobs = [
         ("check_order", order_id, job_id("order", order_id, check_at or now, now, period))
         for order_id, check_at in orders

@@ -227,7 +227,7 @@ class StockRun:
 async def run_stock(rt: Runtime, connection_id: str) -> str:
     """Do what is due for the connection's stock; returns what happened (for logs and tests)."""
     lease = timedelta(seconds=rt.settings.lease_seconds)
-    async with leases.held(rt.sessions, StockState, connection_id, rt.owner, lease) as mine:
+    async with leases.held(rt.engine, StockState, connection_id, rt.owner, lease) as mine:
         if not mine:
             return "busy"
         async with rt.sessions() as session:

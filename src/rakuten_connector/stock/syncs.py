@@ -65,7 +65,7 @@ class SyncRetryLater(Exception):
 
 async def run_sync(rt: Runtime, sync_id: str) -> str:
     lease = timedelta(seconds=rt.settings.lease_seconds)
-    async with leases.held(rt.sessions, StockSync, sync_id, rt.owner, lease) as mine:
+    async with leases.held(rt.engine, StockSync, sync_id, rt.owner, lease) as mine:
         if not mine:
             return "busy"
         async with rt.sessions() as session:

@@ -1,0 +1,102 @@
+"""The import of one connection under its lease, and the batch jobs the scheduler queues: what is read
+and written around Rakuten's answer, and that one connection's trouble leaves the others alone."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from rakuten_connector.connections.models import Connection, ConnectionState
+from rakuten_connector.kit.clock import utcnow
+from rakuten_connector.orders import importer
+from rakuten_connector.runtime import Runtime
+from tests.upstream_fakes import GOOD_TOKEN, Upstreams
+
+NOT_TAKEN = "not taken: busy, not due or not active"
+
+
+async def _connection(rt: Runtime, token: str = GOOD_TOKEN, **fields: Any) -> str:
+    values: dict[str, Any] = {
+        "merchant_id": "m",
+        "name": "n",
+        "seller_id": "shop",
+        "seller_key": fields.get("seller_id", "shop"),
+        "state": ConnectionState.ACTIVE.value,
+        "rakuten_token_enc": rt.box.encrypt(token),
+        "next_import_at": utcnow() - timedelta(seconds=1),
+        "import_queued_until": utcnow() + timedelta(minutes=2),
+    }
+    async with rt.sessions() as session:
+        connection = Connection(**(values | fields))
+        session.add(connection)
+        await session.commit()
+        return connection.id
+
+
+async def _read(sessions: async_sessionmaker[AsyncSession], connection_id: str) -> Connection:
+    async with sessions() as session:
+        return await session.get_one(Connection, connection_id)
+
+
+async def test_an_empty_poll_writes_its_outcome_and_frees_the_connection(
+    rt: Runtime, sessions: async_sessionmaker[AsyncSession], upstreams: Upstreams
+) -> None:
+    connection_id = await _connection(rt, import_failures=2, last_import_error="Rakuten could not be read")
+    before = utcnow()
+    assert await importer.import_connection(rt, connection_id) == "ok: 0 sale(s), 0 new, 0 skipped"
+    assert upstreams.rakuten.call_count == 1
+    connection = await _read(sessions, connection_id)
+    assert connection.last_import_at is not None
+    assert connection.last_import_at >= before
+    assert connection.next_import_at is not None
+    assert before < connection.next_import_at <= before + timedelta(seconds=rt.settings.import_interval_seconds)
+    assert (connection.import_failures, connection.last_import_error) == (0, None)
+    assert connection.import_queued_until is None  # the scheduler may queue it again when due
+    assert (connection.lease_owner, connection.lease_until) == (None, None)
+    # Imported just now: the next job finds it not due and calls nobody.
+    assert await importer.import_connection(rt, connection_id) == NOT_TAKEN
+    assert upstreams.rakuten.call_count == 1
+
+
+async def test_a_connection_not_due_paused_or_inactive_is_not_polled(
+    rt: Runtime, sessions: async_sessionmaker[AsyncSession], upstreams: Upstreams
+) -> None:
+    later = await _connection(rt, seller_id="later", next_import_at=utcnow() + timedelta(minutes=1))
+    paused = await _connection(rt, seller_id="paused", paused=True)
+    refused = await _connection(rt, seller_id="refused", state=ConnectionState.CREDENTIALS_INVALID.value)
+    gone = await _connection(rt, seller_id="gone", state=ConnectionState.DISCONNECTED.value)
+    for connection_id in (later, paused, refused, gone, "no-such-connection"):
+        assert await importer.import_connection(rt, connection_id) == NOT_TAKEN
+    assert upstreams.rakuten.call_count == 0
+    for connection_id in (later, paused, refused, gone):
+        connection = await _read(sessions, connection_id)
+        assert (connection.lease_owner, connection.last_import_at) == (None, None)
+
+
+async def test_a_connection_being_imported_is_not_imported_again(
+    rt: Runtime, sessions: async_sessionmaker[AsyncSession], upstreams: Upstreams
+) -> None:
+    connection_id = await _connection(rt)
+    async with importer.IMPORT_LEASE.held(rt.engine, connection_id, "other-worker", timedelta(seconds=30)) as hold:
+        assert hold is not None
+        assert await importer.import_connection(rt, connection_id) == NOT_TAKEN
+    assert upstreams.rakuten.call_count == 0
+
+
+async def test_a_batch_imports_each_connection_on_its_own(
+    rt: Runtime, sessions: async_sessionmaker[AsyncSession], upstreams: Upstreams
+) -> None:
+    healthy = await _connection(rt, seller_id="healthy")
+    refused = await _connection(rt, "a-revoked-token", seller_id="refused")
+    broken = await _connection(rt, seller_id="broken", rakuten_token_enc="not a Fernet token")
+    outcomes = await importer.import_connections(rt, [broken, refused, healthy])
+    assert outcomes == {"failed": 1, "credentials_invalid": 1, "ok": 1}
+
+    assert (await _read(sessions, healthy)).last_import_at is not None
+    assert (await _read(sessions, refused)).state == ConnectionState.CREDENTIALS_INVALID.value
+    failed = await _read(sessions, broken)
+    assert failed.lease_owner is None  # freed for the next try...
+    assert failed.import_queued_until is not None  # ...which waits for its claim to run out (a backoff)
+    assert failed.last_import_at is None

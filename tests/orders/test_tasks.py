@@ -1,0 +1,101 @@
+"""The import scheduler: due connections are claimed and queued once, in batch jobs; a claim whose job
+was lost runs out and the connection is queued again; claims are freed when Redis refuses the jobs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from arq import ArqRedis, create_pool
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from rakuten_connector.connections.models import Connection, ConnectionState
+from rakuten_connector.kit.clock import utcnow
+from rakuten_connector.kit.queue import redis_settings
+from rakuten_connector.orders import tasks
+from rakuten_connector.runtime import Runtime
+
+
+@pytest.fixture
+async def arq(rt: Runtime) -> AsyncIterator[ArqRedis]:
+    pool = await create_pool(redis_settings(rt.settings.redis_url))
+    await pool.flushdb()  # this run's own Redis db: jobs queued by earlier tests are gone
+    yield pool
+    await pool.aclose()
+
+
+async def _connections(sessions: async_sessionmaker[AsyncSession], count: int, **fields: Any) -> list[str]:
+    values: dict[str, Any] = {
+        "merchant_id": "m",
+        "name": "n",
+        "state": ConnectionState.ACTIVE.value,
+        "next_import_at": utcnow() - timedelta(seconds=1),
+    }
+    async with sessions() as session:
+        rows = [
+            Connection(
+                **(values | fields | {"seller_id": f"s{n}-{id(fields)}", "seller_key": f"s{n}-{id(fields)}"})
+            )
+            for n in range(count)
+        ]
+        session.add_all(rows)
+        await session.commit()
+        return [row.id for row in rows]
+
+
+async def _queued(arq: ArqRedis) -> list[list[str]]:
+    jobs = await arq.queued_jobs()
+    assert {job.function for job in jobs} <= {"import_connections"}
+    return [list(job.args[0]) for job in jobs]
+
+
+async def test_due_connections_are_queued_once_in_batches(
+    rt: Runtime, sessions: async_sessionmaker[AsyncSession], arq: ArqRedis
+) -> None:
+    due = await _connections(sessions, tasks.IMPORT_BATCH + 3)
+    await _connections(sessions, 1, next_import_at=utcnow() + timedelta(minutes=1))
+    await _connections(sessions, 1, paused=True)
+    await _connections(sessions, 1, state=ConnectionState.CREDENTIALS_INVALID.value)
+    await _connections(sessions, 1, state=ConnectionState.DISCONNECTED.value)
+
+    assert await tasks.schedule_imports(rt) == len(due)
+    batches = await _queued(arq)
+    assert sorted(len(batch) for batch in batches) == [3, tasks.IMPORT_BATCH]
+    assert sorted(c for batch in batches for c in batch) == sorted(due)
+    # Another tick (or another worker's) finds them claimed: nothing is queued twice.
+    assert await tasks.schedule_imports(rt) == 0
+    assert len(await _queued(arq)) == 2
+
+
+async def test_a_claim_that_ran_out_is_queued_again(
+    rt: Runtime, sessions: async_sessionmaker[AsyncSession], arq: ArqRedis
+) -> None:
+    [connection_id] = await _connections(sessions, 1)
+    assert await tasks.schedule_imports(rt) == 1
+    await arq.flushdb()  # the job is lost with Redis
+    assert await tasks.schedule_imports(rt) == 0  # claimed: not before the claim runs out
+    async with sessions() as session:
+        await session.execute(update(Connection).values(import_queued_until=utcnow() - timedelta(seconds=1)))
+        await session.commit()
+    assert await tasks.schedule_imports(rt) == 1
+    assert await _queued(arq) == [[connection_id]]
+
+
+async def test_claims_are_freed_when_redis_does_not_take_the_jobs(
+    rt: Runtime, sessions: async_sessionmaker[AsyncSession], arq: ArqRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _connections(sessions, 2)
+
+    async def redis_away(jobs: list[tuple[str, Any, str]], concurrency: int = 32) -> int:
+        return 0
+
+    monkeypatch.setattr(rt.queue, "enqueue_many", redis_away)
+    assert await tasks.schedule_imports(rt) == 0
+    async with sessions() as session:
+        assert list(await session.scalars(select(Connection.import_queued_until))) == [None, None]
+    monkeypatch.undo()
+    assert await tasks.schedule_imports(rt) == 2  # the next tick queues them at once
+    assert len(await _queued(arq)) == 1

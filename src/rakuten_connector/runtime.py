@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import zlib
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -22,6 +23,11 @@ from rakuten_connector.settings import Settings
 # lease renewal), so connections are reused instead of opened and closed under load.
 MAX_JOBS = 32
 WORKER_DB_CONNECTIONS = MAX_JOBS + 8
+# Outgoing HTTP is spread over a few pools: httpcore 1.0's pool does work quadratic in its number of
+# connections at each request, which a single pool of many connections turns into most of the CPU.
+HTTP_POOLS = 4
+HTTP_CONNECTIONS = 200
+HTTP_KEEPALIVE = 100
 # Imports of batch jobs running at once in one worker: each holds a database connection only for its
 # statements, not while Rakuten answers.
 IMPORT_CONCURRENCY = 32
@@ -46,7 +52,7 @@ class Runtime:
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
-    http: httpx.AsyncClient
+    pools: tuple[httpx.AsyncClient, ...]
     box: SecretBox
     queue: JobQueue
     owner: str
@@ -56,13 +62,16 @@ class Runtime:
     def start(cls, settings: Settings) -> Runtime:
         # Jobs retry on a dropped connection, so the worker skips the per-checkout ping of the API's pool.
         engine = create_engine(settings.database_url, pool_size=WORKER_DB_CONNECTIONS, pre_ping=False)
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
+        limits = httpx.Limits(
+            max_connections=HTTP_CONNECTIONS // HTTP_POOLS, max_keepalive_connections=HTTP_KEEPALIVE // HTTP_POOLS
+        )
         return cls(
             settings=settings,
             engine=engine,
             sessions=session_factory(engine),
-            http=httpx.AsyncClient(
-                follow_redirects=False, limits=limits, timeout=settings.upstream_timeout_seconds
+            pools=tuple(
+                httpx.AsyncClient(follow_redirects=False, limits=limits, timeout=settings.upstream_timeout_seconds)
+                for _ in range(HTTP_POOLS)
             ),
             box=SecretBox(settings.fernet_keys),
             queue=JobQueue(settings.redis_url),
@@ -70,8 +79,13 @@ class Runtime:
             import_gate=asyncio.Semaphore(IMPORT_CONCURRENCY),
         )
 
+    def http(self, key: str) -> httpx.AsyncClient:
+        """The HTTP pool of a shop: always the same one, so its keep-alive connections are reused."""
+        return self.pools[zlib.crc32(key.encode()) % len(self.pools)]
+
     async def close(self) -> None:
-        await self.http.aclose()
+        for pool in self.pools:
+            await pool.aclose()
         await self.queue.close()
         await self.engine.dispose()
 
@@ -82,7 +96,7 @@ class Runtime:
             self.settings.rakuten_base_url,
             connection.seller_id,
             self.box.decrypt(connection.rakuten_token_enc),
-            http=self.http,
+            http=self.http(connection.seller_id),
             timeout=self.settings.upstream_timeout_seconds,
         )
 
@@ -92,6 +106,6 @@ class Runtime:
         return CubynClient(
             self.settings.cubyn_api_url,
             self.box.decrypt(connection.cubyn_api_key_enc),
-            http=self.http,
+            http=self.http(connection.id),
             timeout=self.settings.upstream_timeout_seconds,
         )

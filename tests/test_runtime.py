@@ -1,0 +1,19 @@
+"""The worker's runtime: each shop always goes through the same one of the few HTTP pools."""
+
+from __future__ import annotations
+
+from rakuten_connector.runtime import Runtime
+from rakuten_connector.settings import Settings
+
+
+async def test_each_shop_keeps_one_http_pool_and_shops_spread_over_all(settings: Settings) -> None:
+    rt = Runtime.start(settings)
+    try:
+        shops = [f"shop-{n}" for n in range(200)]
+        assert all(rt.http(shop) is rt.http(shop) for shop in shops)  # keep-alive connections are reused
+        used = {id(rt.http(shop)) for shop in shops}
+        assert used == {id(pool) for pool in rt.pools}
+        assert len(rt.pools) > 1
+    finally:
+        await rt.close()
+    assert all(pool.is_closed for pool in rt.pools)

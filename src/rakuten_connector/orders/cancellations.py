@@ -31,6 +31,18 @@ CLAIM_STATUSES = frozenset({"ON_HOLD", "PENDING_CLAIM", "CLAIM"})
 OPEN_STATES = (OrderState.IMPORTED.value, OrderState.ACCEPTED.value, OrderState.SHIPPED.value)
 
 
+def claim_reason(item_id: str, status: str) -> str:
+    return f"A claim is open on Rakuten for item {item_id} ({status}). Answer it in the Rakuten back office."
+
+
+def open_claim(order: Order) -> str | None:
+    """Why the order needs the merchant while a claim is open on Rakuten for one of its items, else None."""
+    for item in order.items:
+        if item.rakuten_status.upper() in CLAIM_STATUSES:
+            return claim_reason(item.item_id, item.rakuten_status.upper())
+    return None
+
+
 def note_item_status(session: AsyncSession, order: Order, item: OrderItem, status: str) -> bool:
     """Record Rakuten's status of an item; True when it calls for the order to be looked at."""
     status = status.strip().upper()
@@ -50,9 +62,7 @@ def note_item_status(session: AsyncSession, order: Order, item: OrderItem, statu
         item.accepted_at = now  # accepted on Rakuten already (back office): never accept it again
         return False
     if status in CLAIM_STATUSES:
-        reason = (
-            f"A claim is open on Rakuten for item {item.item_id} ({status}). Answer it in the Rakuten back office."
-        )
+        reason = claim_reason(item.item_id, status)
         transition(session, order, OrderState.NEEDS_ATTENTION, "claim", reason, reason=reason)
         order.next_check_at = None
         return False

@@ -35,6 +35,7 @@ from rakuten_connector.mapping.statuses import (
     RefuseItem,
     decide,
 )
+from rakuten_connector.orders.cancellations import open_claim
 from rakuten_connector.orders.models import Order, OrderItem, OrderState
 from rakuten_connector.orders.service import add_event, transition
 from rakuten_connector.runtime import Runtime
@@ -110,10 +111,15 @@ _PAUSED = "The connection is paused or its credentials are refused: Rakuten acti
 
 
 def _settle(session: AsyncSession, order: Order, decision: ParcelDecision) -> None:
-    new_state = decision.state
-    if new_state.value != order.state or decision.reason != order.reason:
-        message = decision.reason or f"Order {new_state.value.replace('_', ' ')}."
-        transition(session, order, new_state, new_state.value, message, reason=decision.reason)
+    new_state, reason = decision.state, decision.reason
+    claim = open_claim(order)
+    if claim is not None and new_state is not OrderState.CANCELLED:
+        # The parcel's progress is recorded (and its actions done), but it must not hide a claim that
+        # waits for the merchant on Rakuten.
+        new_state, reason = OrderState.NEEDS_ATTENTION, claim
+    if new_state.value != order.state or reason != order.reason:
+        message = reason or f"Order {new_state.value.replace('_', ' ')}."
+        transition(session, order, new_state, new_state.value, message, reason=reason)
     order.parcel_updated_at = decision.watermark
     order.last_error = None
     order.attempts = 0

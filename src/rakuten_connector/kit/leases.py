@@ -49,6 +49,11 @@ def _autocommit(engine: AsyncEngine) -> AsyncEngine:
     return found
 
 
+def _lease_params(row_id: str, token: str, ttl: timedelta) -> dict[str, Any]:
+    now = utcnow()
+    return {"lease_row": row_id, "lease_now": now, "lease_token": token, "lease_until_value": now + ttl}
+
+
 class Lease:
     """How rows of one table are leased: under which conditions, reading which columns."""
 
@@ -67,14 +72,13 @@ class Lease:
         async with _autocommit(engine).connect() as connection:
             return await connection.execute(statement, params)
 
-    async def acquire(
-        self, engine: AsyncEngine, row_id: str, token: str, ttl: timedelta, *, renew: bool = False
-    ) -> Row[Any] | None:
-        """Take (or renew) the lease if the row meets the conditions; returns the columns, or None."""
-        now = utcnow()
-        params = {"lease_row": row_id, "lease_now": now, "lease_token": token, "lease_until_value": now + ttl}
-        result = await self._execute(engine, self._renew if renew else self._take, params)
-        return None if renew else result.first()
+    async def acquire(self, engine: AsyncEngine, row_id: str, token: str, ttl: timedelta) -> Row[Any] | None:
+        """Take the lease if the row meets the conditions; returns the columns, or None."""
+        row: Row[Any] | None = (await self._execute(engine, self._take, _lease_params(row_id, token, ttl))).first()
+        return row
+
+    async def renew(self, engine: AsyncEngine, row_id: str, token: str, ttl: timedelta) -> None:
+        await self._execute(engine, self._renew, _lease_params(row_id, token, ttl))
 
     async def release(self, engine: AsyncEngine, row_id: str, token: str, **values: Any) -> bool:
         """Free the lease, writing `values` on the row in the same UPDATE; False if `token` no longer held it."""
@@ -113,7 +117,7 @@ class Lease:
         async def renew() -> None:
             while True:
                 await asyncio.sleep(ttl.total_seconds() / 3)
-                await self.acquire(engine, row_id, token, ttl, renew=True)
+                await self.renew(engine, row_id, token, ttl)
 
         hold = Hold(self, engine, row_id, token, row)
         hold._renewer = asyncio.create_task(renew())

@@ -37,6 +37,7 @@ class Upstreams:
     """Switchable answers: `rakuten` and `cubyn` are respx routes; `valid_tokens` are accepted."""
 
     def __init__(self, mock: respx.MockRouter) -> None:
+        self.mock = mock
         self.valid_tokens = {GOOD_TOKEN}
         self.valid_keys = {GOOD_KEY}
         self.rakuten = mock.get(f"{RAKUTEN_URL}/sales_ws", params={"action": "getnewsales"})

@@ -4,16 +4,21 @@ and written around Rakuten's answer, and that one connection's trouble leaves th
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rakuten_connector.connections.models import Connection, ConnectionState
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.orders import importer
+from rakuten_connector.orders.models import Order, OrderItem, OrderState
 from rakuten_connector.runtime import Runtime
+from tests.conftest import RAKUTEN_URL
 from tests.upstream_fakes import GOOD_TOKEN, Upstreams
 
+CURRENT_SALES = (Path(__file__).parent.parent / "clients/fixtures/rakuten/getcurrentsales_page2.xml").read_bytes()
 NOT_TAKEN = "not taken: busy, not due or not active"
 
 
@@ -100,3 +105,29 @@ async def test_a_batch_imports_each_connection_on_its_own(
     assert failed.lease_owner is None  # freed for the next try...
     assert failed.import_queued_until is not None  # ...which waits for its claim to run out (a backoff)
     assert failed.last_import_at is None
+
+
+async def test_no_database_connection_is_held_while_rakuten_answers_the_scan(
+    rt: Runtime, sessions: async_sessionmaker[AsyncSession], upstreams: Upstreams
+) -> None:
+    connection_id = await _connection(rt)
+    async with rt.sessions() as session:
+        order = Order(
+            connection_id=connection_id,
+            purchase_id="31900003",
+            state=OrderState.ACCEPTED.value,
+            imported_at=utcnow(),
+            items=[OrderItem(item_id="i1", sku="SKU-1", rakuten_status="ACCEPTED")],
+        )
+        session.add(order)
+        await session.commit()
+    held_during_scan: list[int] = []
+
+    def current_sales(request: httpx.Request) -> httpx.Response:
+        held_during_scan.append(rt.engine.pool.checkedout())  # type: ignore[attr-defined]
+        return httpx.Response(200, content=CURRENT_SALES)
+
+    upstreams.mock.get(f"{RAKUTEN_URL}/sales_ws", params={"action": "getcurrentsales"}).side_effect = current_sales
+    assert (await importer.import_connection(rt, connection_id)).startswith("ok")
+    assert held_during_scan == [0]
+    assert (await _read(sessions, connection_id)).last_sales_scan_at is not None

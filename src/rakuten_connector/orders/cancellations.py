@@ -84,6 +84,7 @@ async def read_vanished_sales(
             .options(selectinload(Order.items))
         )
     ).all()
+    await session.commit()  # no database connection held while Rakuten answers
     to_check = []
     for order in orders:
         changed = False
@@ -108,6 +109,7 @@ async def scan_current_sales(session: AsyncSession, rakuten: RakutenClient, conn
             .options(selectinload(Order.items))
         )
     ).all()
+    await session.commit()  # no database connection held while Rakuten answers
     if not open_orders:
         return []
     by_purchase = {order.purchase_id: order for order in open_orders}

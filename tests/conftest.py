@@ -127,10 +127,34 @@ async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
+async def no_task_left_behind(before: set[asyncio.Task[Any]], seconds: float = 30.0) -> None:
+    """Tasks a test started must be over when it ends: one still running would write into the next test's
+    tables or Redis db. Waits for them (generously), then fails naming those that did not stop."""
+    current = asyncio.current_task()
+    left = {t for t in asyncio.all_tasks() if t not in before and t is not current and not t.done()}
+    if left:
+        _, left = await asyncio.wait(left, timeout=seconds)
+    if left:
+        for task in left:
+            task.cancel()
+        await asyncio.gather(*left, return_exceptions=True)
+        names = sorted(repr(task.get_coro()) for task in left)
+        raise AssertionError(f"{len(left)} task(s) still running after the test: {names}")
+
+
+@pytest.fixture(autouse=True)
+async def _tasks_end_with_their_test() -> AsyncIterator[None]:
+    before = asyncio.all_tasks()
+    yield
+    await no_task_left_behind(before)
+
+
 @pytest.fixture
 async def sessions(engine: AsyncEngine) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    before = asyncio.all_tasks()
     factory = session_factory(engine)
     yield factory
+    await no_task_left_behind(before)
     # Each test starts from empty tables.
     async with factory() as session:
         for table in reversed(Base.metadata.sorted_tables):

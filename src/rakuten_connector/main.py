@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from prometheus_client import Counter, Histogram
 from redis.asyncio import Redis
 
@@ -18,6 +17,7 @@ from rakuten_connector.health import router as health_router
 from rakuten_connector.kit.body_limit import BodySizeLimit
 from rakuten_connector.kit.crypto import SecretBox
 from rakuten_connector.kit.errors import install_error_handlers
+from rakuten_connector.kit.http_metrics import HttpMetrics
 from rakuten_connector.kit.logging import configure_logging
 from rakuten_connector.kit.queue import JobQueue
 from rakuten_connector.orders.router import router as orders_router
@@ -59,17 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.dependency_overrides[get_settings] = lambda: settings
     install_error_handlers(app)
 
-    @app.middleware("http")
-    async def _metrics(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        LATENCY.labels(request.method, path).observe(time.perf_counter() - started)
-        REQUESTS.labels(request.method, path, str(response.status_code)).inc()
-        return response
-
     app.add_middleware(BodySizeLimit, max_body_size=settings.max_body_bytes)
+    app.add_middleware(HttpMetrics, requests=REQUESTS, latency=LATENCY)  # outermost: counts the 413s too
     app.include_router(health_router)
     app.include_router(connections_router)
     app.include_router(orders_router)

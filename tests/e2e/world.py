@@ -3,9 +3,8 @@ test Redis db. Shared by the pipeline tests; the process-level end-to-end tests 
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +19,7 @@ from rakuten_connector.sandbox.serve import free_port, serve
 from rakuten_connector.settings import Settings
 from rakuten_connector.worker import running_in_background
 from tests.conftest import auth_headers, use_secret
+from tests.waiting import wait_until
 
 FAST = LifecycleDelays(validate=0.05, pick=0.05, pack=0.05, ship=0.05)
 MERCHANT = "merchant-e2e"
@@ -131,21 +131,7 @@ class World:
         return parcels
 
 
-async def wait_for(
-    check: Callable[[], Awaitable[bool]],
-    seconds: float = 30.0,
-    what: str = "condition",
-    state: Callable[[], Awaitable[object]] | None = None,
-) -> None:
-    """Poll `check` until it is true; on timeout, say what was awaited and (`state`) what was seen."""
-    deadline = asyncio.get_running_loop().time() + seconds
-    while True:
-        if await check():
-            return
-        if asyncio.get_running_loop().time() > deadline:
-            seen = f"; seen: {await state()}" if state else ""
-            raise AssertionError(f"timed out waiting for {what}{seen}")
-        await asyncio.sleep(0.1)
+wait_for = wait_until  # the e2e tests' name for it
 
 
 running_worker = running_in_background

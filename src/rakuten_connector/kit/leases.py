@@ -113,13 +113,12 @@ class Lease:
         if row is None:
             yield None
             return
+        hold = Hold(self, engine, row_id, token, row)
 
         async def renew() -> None:
-            while True:
-                await asyncio.sleep(ttl.total_seconds() / 3)
+            while not await hold.stopping(ttl.total_seconds() / 3):
                 await self.renew(engine, row_id, token, ttl)
 
-        hold = Hold(self, engine, row_id, token, row)
         hold._renewer = asyncio.create_task(renew())
         try:
             yield hold
@@ -137,7 +136,14 @@ class Hold:
     token: str
     row: Row[Any]
     _renewer: asyncio.Task[None] | None = field(default=None, repr=False)
+    _stop: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     _released: bool = False
+
+    async def stopping(self, seconds: float) -> bool:
+        """Wait up to `seconds`; True once the release has begun."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
+        return self._stop.is_set()
 
     async def release(self, **values: Any) -> bool:
         """Stop renewing, then free the lease writing `values` in the same statement (skipped if the
@@ -145,10 +151,12 @@ class Hold:
         if self._released:
             return False
         self._released = True
-        if self._renewer is not None:  # stopped first: a renewal after the release would take it again
-            self._renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._renewer
+        # The renewer is stopped first (a renewal after the release would take the lease again), and told
+        # rather than cancelled: cancelling it in the middle of its UPDATE would leave that connection's
+        # statement half done.
+        self._stop.set()
+        if self._renewer is not None:
+            await self._renewer
         return await self.lease.release(self.engine, self.row_id, self.token, **values)
 
 

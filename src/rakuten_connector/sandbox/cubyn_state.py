@@ -292,6 +292,7 @@ class CubynState:
         """Address and stock checks; validated when both pass, else it stays CREATED with the failure."""
         if parcel.status != "CREATED" or parcel.validated_at is not None:
             return
+        before = {name: dict(check) for name, check in parcel.validations.items()}
         address = parcel.body.get("address") or {}
         zipcode = str(address.get("zip") or "")
         bad_zip = address.get("country") in _ZIP_COUNTRIES and not re.fullmatch(r"\d{5}", zipcode)
@@ -309,7 +310,8 @@ class CubynState:
         parcel.validations["stock"] = stock
         if not parcel.check_failed():
             parcel.validated_at = self.now()
-        self._changed(parcel)
+        if parcel.validated_at is not None or parcel.validations != before:
+            self._changed(parcel)  # as Cubyn: an event when the parcel changes, not at every re-check
 
     def force_check(self, parcel: SandboxParcel, check: str, status: str, error: str | None) -> None:
         parcel.validations[check] = {"status": status, **({"error": error} if error else {})}
@@ -327,7 +329,6 @@ class CubynState:
                 and parcel.status == "CREATED"
                 and stock.get("status") == "FAILED"
             ):
-                parcel.validations["stock"] = {"status": "PENDING"}
                 self.validate(parcel)
                 retried.append(parcel)
         return retried

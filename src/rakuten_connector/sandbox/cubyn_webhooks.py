@@ -29,6 +29,7 @@ class Delivery:
     payload: str
     due: float = 0.0
     attempts: int = 0
+    sending: bool = False
 
 
 class WebhookDispatcher:
@@ -111,25 +112,41 @@ class WebhookDispatcher:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        while True:
-            self._wake.clear()
-            now = loop.time()
-            due = [] if self.held else [d for d in self._pending if d.due <= now]
-            if self.reorder:
-                due.reverse()
-            for delivery in due:
-                if delivery in self._pending and not self.held:
-                    self.in_flight = True
-                    try:
-                        await self._attempt(delivery, loop.time())
-                    finally:
-                        self.in_flight = 0
-            if any(d.due <= loop.time() for d in self._pending) and not self.held:
-                continue
-            waits = [d.due - loop.time() for d in self._pending]
-            timeout = None if self.held or not waits else max(0.0, min(waits))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+        sending: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                self._wake.clear()
+                now = loop.time()
+                if not self.held:
+                    due = [d for d in self._pending if d.due <= now and not d.sending]
+                    if self.reorder:
+                        due.reverse()
+                    for delivery in due[: max(0, self.concurrency - len(sending))]:
+                        sending.add(self._start(delivery, sending))
+                waits = [d.due - now for d in self._pending if not d.sending]
+                timeout = None if self.held or not waits else max(0.0, min(waits))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+        finally:
+            for task in sending:
+                task.cancel()
+            await asyncio.gather(*sending, return_exceptions=True)
+
+    def _start(self, delivery: Delivery, sending: set[asyncio.Task[None]]) -> asyncio.Task[None]:
+        delivery.sending = True
+        self.in_flight += 1
+
+        async def send() -> None:
+            try:
+                await self._attempt(delivery, asyncio.get_running_loop().time())
+            finally:
+                delivery.sending = False
+                self.in_flight -= 1
+                self._wake.set()  # a slot is free, or the delivery is due again later
+
+        task = asyncio.create_task(send())
+        task.add_done_callback(sending.discard)
+        return task
 
     async def _attempt(self, delivery: Delivery, now: float) -> None:
         assert self._http is not None

@@ -72,6 +72,8 @@ class DemoShop:
     token: str
     connection_id: str
     login: str
+    rakuten_url: str
+    cubyn_url: str
     sales_created: int = 0
 
 
@@ -249,7 +251,15 @@ async def set_up_shop(
     webhook = {"url": connection["webhook"]["url"], "secret": connection["webhook"]["secret"]}
     _ok(await cubyn.put(f"/_sandbox/applications/{cubyn_key}/webhook", json=webhook), "Cubyn webhook")
     _ok(await api.post(f"/v1/connections/{connection['id']}/imports", headers=headers), "first import")
-    return DemoShop(str(api.base_url).rstrip("/"), token, connection["id"], login, created)
+    return DemoShop(
+        api_url=str(api.base_url).rstrip("/"),
+        token=token,
+        connection_id=connection["id"],
+        login=login,
+        rakuten_url=str(rakuten.base_url).rstrip("/"),
+        cubyn_url=str(cubyn.base_url).rstrip("/"),
+        sales_created=created,
+    )
 
 
 async def keep_selling(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -186,9 +185,15 @@ class DemoView:
 
     async def run(self, every: float) -> None:
         while True:
-            # Busy for a moment (SQLite): show the previous figures and read again next time.
-            with contextlib.suppress(SQLAlchemyError):
+            try:
                 self.last = await read_snapshot(self.sessions, self.shop.connection_id)
+            except SQLAlchemyError:
+                # Busy for a moment: show the previous figures and read again next time. A cancellation
+                # (the demo stopping) that lands inside the database driver can come out as a database
+                # error: it must still stop this loop.
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError from None
             if self.live is not None:
                 self.live.update(self.renderable(), refresh=True)
             await asyncio.sleep(every)

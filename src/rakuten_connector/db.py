@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
-import weakref
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -14,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase
 
 from rakuten_connector.kit.clock import as_utc
+from rakuten_connector.kit.sqlite import BUSY_TIMEOUT_SECONDS, SQLiteConnection
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -41,43 +40,10 @@ class UTCDateTime(TypeDecorator[Any]):
         return None if value is None else as_utc(value)
 
 
-class SQLiteConnection(sqlite3.Connection):
-    """A SQLite connection whose `close()` really closes it, releasing its locks at once.
-
-    SQLite keeps a closed connection alive as a "zombie", with its open transaction and its write lock,
-    while any of its statements is unfinalized. A task cancelled between the two steps of a statement that
-    returns rows (SQLAlchemy's async cursor executes, then fetches, in two trips to the driver's thread:
-    `UPDATE ... RETURNING`, ORM inserts returning their ids) leaves such a statement behind; SQLAlchemy
-    then closes the connection, yet the write lock stays until the garbage collector happens to free the
-    cursor, and every other writer waits `busy_timeout` and fails with "database is locked". Closing the
-    connection's cursors first finalizes their statements, so the close rolls back and unlocks.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._cursors: weakref.WeakSet[sqlite3.Cursor] = weakref.WeakSet()
-
-    def cursor(self, factory: Any = sqlite3.Cursor) -> Any:
-        opened = super().cursor(factory)
-        self._cursors.add(opened)
-        return opened
-
-    def close(self) -> None:
-        for opened in list(self._cursors):
-            try:
-                opened.close()
-            except sqlite3.Error:
-                continue  # the connection is going away anyway: close what can be closed
-        super().close()
-
-
-SQLITE_BUSY_TIMEOUT_SECONDS = 30
-
-
 def create_engine(url: str, *, pool_size: int = 10, pre_ping: bool = True) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(
-            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "factory": SQLiteConnection}
+            url, connect_args={"timeout": BUSY_TIMEOUT_SECONDS, "factory": SQLiteConnection}
         )
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -85,7 +51,7 @@ def create_engine(url: str, *, pool_size: int = 10, pre_ping: bool = True) -> As
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
+            cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
             cursor.close()
 
         return engine

@@ -32,7 +32,7 @@ async def running_demo(settings: Settings) -> AsyncIterator[demo.DemoShop]:
         port=0,
         sales=30,
         import_interval_seconds=5,
-        new_sales_every_seconds=1.0,
+        new_sales_every_seconds=0,  # the burst sells, then stops, so the stock can settle
         delays=QUICK,
         refresh_seconds=0.5,
         seed=11,
@@ -50,13 +50,19 @@ async def running_demo(settings: Settings) -> AsyncIterator[demo.DemoShop]:
         await asyncio.wait_for(running, 120)  # every part stops; nothing stays stuck on a lock
 
 
-async def _burst(shop: demo.DemoShop, api: httpx.AsyncClient, cubyn: httpx.AsyncClient) -> dict[str, Any]:
-    """Warehouse movements as fast as the sandbox sends them for a minute, a full sync half-way."""
+async def _burst(
+    shop: demo.DemoShop, api: httpx.AsyncClient, rakuten: httpx.AsyncClient, cubyn: httpx.AsyncClient
+) -> dict[str, Any]:
+    """For a minute: a few sales every second, warehouse movements as fast as the sandbox sends them, a
+    full sync half-way."""
     headers = {"Authorization": f"Bearer {shop.token}"}
     rng = random.Random(3)
     loop = asyncio.get_running_loop()
-    started, sync, movements = loop.time(), None, 0
+    started, sync, movements, last_sale = loop.time(), None, 0, 0.0
     while loop.time() - started < BURST_SECONDS:
+        if loop.time() - last_sale >= 1.0:
+            await demo.generate_sales(rakuten, shop.login, rng.randint(1, 3), rng)
+            last_sale = loop.time()
         sku = rng.choice(demo.SKUS)
         body = {"sku": sku, "delta": rng.choice([-2, -1, 1, 3]), "movement": "ADJUSTMENT"}
         answer = await cubyn.post(f"/_sandbox/merchants/{demo.MERCHANT_ID}/stock-movements", json=body)
@@ -102,7 +108,7 @@ async def test_a_minute_of_sales_and_stock_events_on_sqlite_goes_through_without
         httpx.AsyncClient(base_url=shop.rakuten_url, timeout=60) as rakuten,
         httpx.AsyncClient(base_url=shop.cubyn_url, timeout=60) as cubyn,
     ):
-        burst = await _burst(shop, api, cubyn)
+        burst = await _burst(shop, api, rakuten, cubyn)
         sales = (await rakuten.get(f"/_sandbox/sellers/{shop.login}/sales")).json()["sales"]
         sold = {sale["purchase_id"] for sale in sales}
 
@@ -131,14 +137,19 @@ async def test_a_minute_of_sales_and_stock_events_on_sqlite_goes_through_without
         await wait_until(sync_ended, seconds=240, what="the full sync to end")
         assert (await api.get(sync_url, headers=headers)).json()["status"] == "succeeded"
 
-        async def stock_settled() -> bool:
+        async def stock_differences() -> dict[str, tuple[int, int | None]]:
             products = (await cubyn.get(f"/_sandbox/merchants/{demo.MERCHANT_ID}/products")).json()
             wanted = {p["sku"]: p["stock"]["available"] for p in products["products"]}
             inventory = (await rakuten.get(f"/_sandbox/sellers/{shop.login}/inventory")).json()
             published = {a["sku"]: a["stock"] for a in inventory["adverts"]}
-            return all(published.get(sku) == quantity for sku, quantity in wanted.items())
+            return {sku: (n, published.get(sku)) for sku, n in wanted.items() if published.get(sku) != n}
 
-        await wait_until(stock_settled, seconds=240, what="Rakuten's stock to equal Cubyn's")
+        async def stock_settled() -> bool:
+            return not await stock_differences()
+
+        await wait_until(
+            stock_settled, seconds=240, what="Rakuten's stock to equal Cubyn's", state=stock_differences
+        )
     logged = "".join(LOGS.lines[first_line:])
     assert burst["movements"] > 500
     assert "database is locked" not in logged

@@ -333,6 +333,22 @@ async def test_create_rejects_bad_bodies_with_422(
     assert upstreams.rakuten.call_count == 0
 
 
+@pytest.mark.parametrize("secret", ["caf\u00e9-token", "two words", "tab\there"], ids=["accent", "space", "tab"])
+async def test_a_secret_that_cannot_travel_in_a_url_or_header_is_a_422_and_nothing_is_called(
+    client: httpx.AsyncClient, upstreams: Upstreams, secret: str
+) -> None:
+    cid = (await create(client)).json()["id"]
+    calls = upstreams.rakuten.call_count
+    for body in ({"token": secret}, {"cubyn_api_key": secret}):
+        response = await client.patch(f"/v1/connections/{cid}", json=body, headers=A)
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["code"] == "validation_error"
+        assert secret not in response.text
+    response = await client.post("/v1/connections", json=connection_body(token=secret), headers=A)
+    assert response.status_code == 422
+    assert upstreams.rakuten.call_count == calls
+
+
 async def test_patch_rejects_unknown_fields(client: httpx.AsyncClient, upstreams: Upstreams) -> None:
     cid = (await create(client)).json()["id"]
     response = await client.patch(f"/v1/connections/{cid}", json={"status": "active"}, headers=A)

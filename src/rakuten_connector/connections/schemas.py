@@ -11,7 +11,10 @@ from rakuten_connector.connections.models import ConnectionStatus
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 SellerId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
-Secret = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=512)]
+# Tokens and keys travel in URLs and headers: printable ASCII only (anything else cannot be a real one).
+Secret = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=512, pattern=r"^[\x21-\x7e]+$")
+]
 MerchantId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 
 

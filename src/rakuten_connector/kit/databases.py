@@ -37,27 +37,31 @@ async def scratch_database(admin_url: str, prefix: str, *, migrate: bool = True)
             await admin.close()
 
 
-REDIS_LOCK_KEY = "rakuten-connector:test-run-lock"
+REDIS_LOCK_KEY = "rakuten-connector:test-run-lock:{db}"
 
 
 @asynccontextmanager
 async def scratch_redis_db(base_url: str) -> AsyncIterator[str]:
-    """A Redis db (1-15) of our own for the block: the first whose lock key we can take, emptied before
-    and after, so parallel test runs and benchmarks never share a queue."""
+    """A Redis db (1-15) of our own for the block, emptied before and after, so parallel test runs and
+    benchmarks never share a queue. The claim on db N is a key in db 0, which no run empties: a test
+    that flushes its own db (to lose its jobs, as Redis would) keeps the db its own."""
     owner = uuid.uuid4().hex
-    for db in range(1, 16):
-        client = Redis.from_url(f"{base_url}/{db}")
-        try:
-            if not await client.set(REDIS_LOCK_KEY, owner, nx=True, ex=3600):
+    locks = Redis.from_url(f"{base_url}/0")
+    try:
+        for db in range(1, 16):
+            lock = REDIS_LOCK_KEY.format(db=db)
+            if not await locks.set(lock, owner, nx=True, ex=3 * 3600):
                 continue
-            await client.flushdb()  # leftovers of a run that died; this also drops our lock...
-            if not await client.set(REDIS_LOCK_KEY, owner, nx=True, ex=3600):
-                continue  # ...and another run took the db in that instant: it is theirs now
+            client = Redis.from_url(f"{base_url}/{db}")
             try:
+                await client.flushdb()  # leftovers of a run that died
                 yield f"{base_url}/{db}"
+                return
             finally:
                 await client.flushdb()
-            return
-        finally:
-            await client.aclose()
-    raise RuntimeError("every Redis db 1-15 is taken by another run")
+                await client.aclose()
+                if await locks.get(lock) == owner.encode():
+                    await locks.delete(lock)
+        raise RuntimeError("every Redis db 1-15 is taken by another run")
+    finally:
+        await locks.aclose()

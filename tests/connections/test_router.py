@@ -170,8 +170,27 @@ async def test_a_live_seller_cannot_be_connected_twice_by_anyone(
         response = await create(client, headers=headers, seller_id=seller)
         assert response.status_code == 409
         assert response.json()["error"]["code"] == "seller_already_connected"
-    # The 409 comes before any upstream call.
-    assert upstreams.rakuten.call_count == 1
+    # Only after both upstreams accepted the credentials.
+    assert upstreams.rakuten.call_count == 4
+    assert upstreams.cubyn.call_count == 4
+
+
+@pytest.mark.parametrize("seller", ["boutique-seller", "boutique-seller ", " BOUTIQUE-SELLER"])
+async def test_a_wrong_token_cannot_tell_whether_a_seller_is_connected(
+    client: httpx.AsyncClient, upstreams: Upstreams, sessions: async_sessionmaker[AsyncSession], seller: str
+) -> None:
+    assert (await create(client)).status_code == 201
+    connected = await create(client, headers=B, seller_id=seller, token="wrong-token")
+    unconnected = await create(client, headers=B, seller_id="nobody-here", token="wrong-token")
+    assert connected.status_code == unconnected.status_code == 422
+    assert connected.json() == unconnected.json()
+    assert connected.json()["error"]["code"] == "rakuten_credentials_invalid"
+    # A wrong Cubyn key is refused the same way, whether or not the seller is connected.
+    no_key = await create(client, headers=B, seller_id=seller, cubyn_api_key="wrong-key")
+    no_key_elsewhere = await create(client, headers=B, seller_id="nobody-here", cubyn_api_key="wrong-key")
+    assert no_key.status_code == no_key_elsewhere.status_code == 422
+    assert no_key.json() == no_key_elsewhere.json()
+    assert await count_rows(sessions) == 1
 
 
 async def test_two_racing_creations_of_one_seller_store_one(

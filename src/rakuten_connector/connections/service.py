@@ -65,11 +65,13 @@ async def create(
     box: SecretBox,
 ) -> CreatedConnection:
     merchant_id = _owner(principal, body.merchant_id)
-    if await _live_seller_exists(session, body.seller_id):
-        raise _seller_taken()
-    # Rakuten first, then Cubyn (design.md section 5); nothing is stored unless both answer yes.
+    # Rakuten first, then Cubyn; nothing is stored unless both answer yes. Whether the seller is already
+    # connected is told only to a caller that proved it holds the seller's credentials: anyone else gets
+    # the same refusal as for a seller nobody connected.
     await checker.check_rakuten(body.seller_id, body.token)
     await checker.check_cubyn(body.cubyn_api_key)
+    if await _live_seller_exists(session, body.seller_id):
+        raise _seller_taken()
     webhook_secret = new_webhook_secret()
     connection = Connection(
         id=str(uuid.uuid4()),

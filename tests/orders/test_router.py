@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import timedelta
 
 import httpx
@@ -112,6 +114,34 @@ async def test_bad_list_parameters(
     response = await client.get(f"/v1/connections/{connection_id}/orders?{query}", headers=A)
     assert response.status_code == status
     assert response.json()["error"]["code"] == code
+
+
+def _cursor(raw: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(raw).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        ["9999-12-31T23:00:00-05:00", "x"],
+        ["0001-01-01T00:00:00+05:00", "x"],
+        ["2024-01-01T00:00:00", "x"],
+        ["2024-01-01T00:00:00+00:00", "x\u0000y"],
+        ["2024-01-01T00:00:00+00:00"],
+        ["2024-01-01T00:00:00+00:00", 7],
+        {"a": 1},
+    ],
+    ids=["year-9999-overflows", "year-1-underflows", "naive", "nul", "short", "not-text", "not-a-list"],
+)
+async def test_forged_cursors_are_refused(
+    client: httpx.AsyncClient, connection_id: str, sessions: async_sessionmaker[AsyncSession], raw: object
+) -> None:
+    await add_orders(sessions, connection_id, [OrderState.IMPORTED])
+    response = await client.get(
+        f"/v1/connections/{connection_id}/orders", params={"cursor": _cursor(raw)}, headers=A
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "invalid_cursor"
 
 
 async def test_order_detail_has_items_and_timeline(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import timedelta
 
 import httpx
@@ -106,3 +108,21 @@ async def test_a_disconnected_connection_cannot_sync(client: httpx.AsyncClient, 
     assert (await client.delete(f"/v1/connections/{connection_id}", headers=A)).status_code == 204
     response = await client.post(f"/v1/connections/{connection_id}/stock-syncs", headers=A)
     assert (response.status_code, response.json()["error"]["code"]) == (409, "connection_disconnected")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        json.dumps(["A\u0000"]).encode(),
+        json.dumps(["9999-12-31T23:00:00-05:00", "x"]).encode(),
+        json.dumps([7]).encode(),
+        b"A\x00B",
+        b"\xff\xfe",
+    ],
+    ids=["nul-in-sku", "two-parts", "not-text", "raw-nul", "not-utf8"],
+)
+async def test_forged_stock_cursors_are_refused(client: httpx.AsyncClient, connection_id: str, raw: bytes) -> None:
+    cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    response = await client.get(f"/v1/connections/{connection_id}/stock", params={"cursor": cursor}, headers=A)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "invalid_cursor"

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Sequence
-from datetime import datetime
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from rakuten_connector.kit.clock import utcnow
+from rakuten_connector.kit.cursors import decode_position, encode_position
 from rakuten_connector.kit.errors import ApiError, NotFound
 from rakuten_connector.orders.models import Order, OrderEvent, OrderState
 
@@ -32,23 +29,6 @@ def transition(
     add_event(session, order, kind, message)
 
 
-def _encode_cursor(order: Order) -> str:
-    raw = json.dumps([order.imported_at.isoformat(), order.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        imported_at, order_id = json.loads(raw)
-        when = datetime.fromisoformat(imported_at)
-        if not isinstance(order_id, str) or when.tzinfo is None:
-            raise ValueError
-        return when, order_id
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise ApiError(400, "invalid_cursor", "The cursor is not one this API gave.") from None
-
-
 async def list_orders(
     session: AsyncSession, connection_id: str, state: OrderState | None, limit: int, cursor: str | None
 ) -> tuple[Sequence[Order], str | None]:
@@ -62,13 +42,13 @@ async def list_orders(
     if state is not None:
         query = query.where(Order.state == state.value)
     if cursor:
-        imported_at, order_id = _decode_cursor(cursor)
+        imported_at, order_id = decode_position(cursor)
         query = query.where(
             or_(Order.imported_at < imported_at, and_(Order.imported_at == imported_at, Order.id < order_id))
         )
     orders = list((await session.scalars(query)).all())
     if len(orders) > limit:
-        return orders[:limit], _encode_cursor(orders[limit - 1])
+        return orders[:limit], encode_position(orders[limit - 1].imported_at, orders[limit - 1].id)
     return orders, None
 
 

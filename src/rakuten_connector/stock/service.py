@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Sequence
 
 from sqlalchemy import select, update
@@ -12,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rakuten_connector.connections.models import Connection, ConnectionState
 from rakuten_connector.kit.clock import utcnow
+from rakuten_connector.kit.cursors import decode_cursor, encode_cursor
 from rakuten_connector.kit.errors import ApiError, NotFound
 from rakuten_connector.stock.models import (
     ACTIVE_SYNC,
@@ -21,17 +20,6 @@ from rakuten_connector.stock.models import (
     StockSyncEntry,
 )
 from rakuten_connector.stock.scheduling import touch_state
-
-
-def _encode_cursor(sku: str) -> str:
-    return base64.urlsafe_b64encode(sku.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> str:
-    try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise ApiError(400, "invalid_cursor", "The cursor is not one this API gave.") from None
 
 
 async def list_items(
@@ -51,10 +39,10 @@ async def list_items(
     if sku is not None:
         query = query.where(StockItem.sku == sku)
     if cursor:
-        query = query.where(StockItem.sku > _decode_cursor(cursor))
+        query = query.where(StockItem.sku > decode_cursor(cursor, 1)[0])
     items = list((await session.scalars(query)).all())
     if len(items) > limit:
-        return items[:limit], _encode_cursor(items[limit - 1].sku)
+        return items[:limit], encode_cursor([items[limit - 1].sku])
     return items, None
 
 

@@ -67,7 +67,7 @@ async def test_other_merchant_does_not_see_it_in_lists(client: httpx.AsyncClient
     assert (await client.get("/v1/connections", headers=B)).json() == {"items": []}
 
 
-@pytest.mark.parametrize("bad_id", ["not-a-uuid", "1", "%00", "00000000-0000-4000-8000-00000000000Z"])
+@pytest.mark.parametrize("bad_id", ["not-a-uuid", "1", "00000000-0000-4000-8000-00000000000Z"])
 async def test_malformed_ids_are_plain_404s(client: httpx.AsyncClient, bad_id: str) -> None:
     response = await client.get(f"/v1/connections/{bad_id}", headers=A)
     assert response.status_code == 404

@@ -252,6 +252,27 @@ async def test_http_failures(response: httpx.Response, error: type[Exception], t
             await client().get_new_sales()
 
 
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"<getnewsalesresult><response><sales/></response></getnewsalesresult>",
+        b'<?xml version="1.0" encoding="x-bogus"?><getnewsalesresult><response><sales/></response></getnewsalesresult>',
+    ],
+    ids=["http-charset", "declared-encoding"],
+)
+@pytest.mark.parametrize("status", [200, 500])
+async def test_an_unknown_charset_is_an_invalid_answer(content: bytes, status: int) -> None:
+    answer = httpx.Response(status, content=content, headers={"content-type": "text/xml; charset=x-bogus"})
+    with respx.mock() as mock:
+        mock.get(f"{BASE}/sales_ws").mock(return_value=answer)
+        with pytest.raises(RakutenTransientError) as caught:
+            await client().get_new_sales()
+        if status == 200:
+            assert isinstance(caught.value, RakutenInvalidResponse)
+        with pytest.raises(RakutenTransientError):
+            await client().check_credentials()
+
+
 async def test_redirects_are_not_followed() -> None:
     with respx.mock(assert_all_called=False) as mock:
         mock.get(f"{BASE}/sales_ws").mock(

@@ -162,6 +162,19 @@ async def test_cubyn_down_gives_503_and_stores_nothing(
     assert await count_rows(sessions) == 0
 
 
+async def test_a_rakuten_answer_in_an_unknown_charset_is_unavailable_and_stores_nothing(
+    client: httpx.AsyncClient, upstreams: Upstreams, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    upstreams.rakuten.side_effect = None
+    upstreams.rakuten.return_value = httpx.Response(
+        200, content=b"<getnewsalesresult/>", headers={"content-type": "text/xml; charset=x-bogus"}
+    )
+    response = await create(client)
+    assert response.status_code == 503, response.text
+    assert response.json()["error"]["code"] == "rakuten_unavailable"
+    assert await count_rows(sessions) == 0
+
+
 async def test_a_live_seller_cannot_be_connected_twice_by_anyone(
     client: httpx.AsyncClient, upstreams: Upstreams
 ) -> None:

@@ -193,19 +193,21 @@ class DocumentReader(Generic[T]):
     def feed(self, data: bytes) -> list[T]:
         if not data:
             return []
-        if self._parser is None:
-            self._prolog += data
-            root_start = _ROOT_START.search(self._prolog)
-            if root_start is None:
-                if len(self._prolog) > _MAX_PROLOG:
-                    raise RakutenInvalidResponse("Rakuten answered a document without a root element")
-                return []
-            data, self._prolog = self._prolog, b""
-            self._parser = self._start(data[: root_start.start()])
         try:
+            if self._parser is None:
+                self._prolog += data
+                root_start = _ROOT_START.search(self._prolog)
+                if root_start is None:
+                    if len(self._prolog) > _MAX_PROLOG:
+                        raise RakutenInvalidResponse("Rakuten answered a document without a root element")
+                    return []
+                data, self._prolog = self._prolog, b""
+                self._parser = self._start(data[: root_start.start()])
             self._parser.feed(data)
         except etree.XMLSyntaxError as exc:
             raise RakutenInvalidResponse(f"Rakuten answered unreadable XML: {exc.msg}") from None
+        except LookupError:  # an HTTP charset no codec knows
+            raise RakutenInvalidResponse("Rakuten answered in an unknown character set") from None
         return self._drain()
 
     def close(self, now: datetime) -> Element:

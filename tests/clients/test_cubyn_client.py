@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,7 +12,9 @@ import respx
 from rakuten_connector.clients.cubyn import (
     CubynAuthError,
     CubynClient,
+    CubynError,
     CubynInvalidFields,
+    CubynInvalidResponse,
     CubynNotCancellable,
     CubynNotFound,
     CubynPermanentError,
@@ -19,6 +22,7 @@ from rakuten_connector.clients.cubyn import (
     CubynTransientError,
 )
 from rakuten_connector.clients.cubyn_models import ParcelAddress, ParcelItem, ParcelRequest
+from tests.clients.streams import Endless, Trickle
 
 BASE = "https://cubyn.test/v2"
 KEY = "app-key-very-secret"
@@ -237,3 +241,60 @@ async def test_catalog_error_midway(client: CubynClient) -> None:
     )
     with pytest.raises(CubynTransientError):
         _ = [p async for p in client.iter_catalog()]
+
+
+@respx.mock
+async def test_a_huge_answer_is_cut_at_the_cap() -> None:
+    stream = Endless(b"[" + b"1," * 32768, count=10_000)
+    respx.get(f"{BASE}/").mock(return_value=httpx.Response(200, stream=stream))
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(CubynInvalidResponse, match="exceeds 1048576 bytes"):
+            await CubynClient(BASE, KEY, http=http, max_response_bytes=1024 * 1024).check_key()
+    assert stream.sent <= 17
+
+
+@respx.mock
+async def test_the_default_cap_holds_a_catalogue_page_but_not_more() -> None:
+    stream = Endless(b" " * 65536, count=10_000)
+    respx.get(f"{BASE}/").mock(return_value=httpx.Response(200, stream=stream))
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(CubynInvalidResponse, match="exceeds"):
+            await CubynClient(BASE, KEY, http=http).check_key()
+    assert stream.sent < 10_000
+
+
+@respx.mock
+@pytest.mark.parametrize("every", [0.05, 60.0], ids=["trickle", "stall"])
+async def test_a_slow_answer_stops_at_the_deadline(every: float) -> None:
+    stream = Trickle(b" ", every=every, count=2000)
+    respx.get(f"{BASE}/").mock(return_value=httpx.Response(200, stream=stream))
+    started = time.monotonic()
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(CubynTransientError, match=r"took longer than 0\.5 s"):
+            await CubynClient(BASE, KEY, http=http, timeout=5.0, deadline=0.5).check_key()
+    assert time.monotonic() - started < 20
+
+
+@respx.mock
+@pytest.mark.parametrize("status", [200, 400, 409])
+async def test_deeply_nested_json_is_an_invalid_answer(status: int) -> None:
+    deep = b"[" * 200_000 + b"]" * 200_000
+    respx.get(f"{BASE}/").respond(200, content=deep)
+    respx.get(f"{BASE}/parcels/1").respond(200, content=b'{"a":' * 100_000 + b"1" + b"}" * 100_000)
+    respx.post(f"{BASE}/parcels").respond(status, content=deep)
+    async with httpx.AsyncClient() as http:
+        cubyn = CubynClient(BASE, KEY, http=http)
+        with pytest.raises(CubynInvalidResponse, match="not readable JSON"):
+            await cubyn.check_key()
+        with pytest.raises(CubynInvalidResponse):
+            await cubyn.get_parcel(1)
+        with pytest.raises(CubynError):
+            await cubyn.create_parcel(REQUEST)
+
+
+@respx.mock
+async def test_an_answer_that_is_not_json_is_an_invalid_answer() -> None:
+    respx.get(f"{BASE}/").respond(200, content=b"\xff<html>")
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(CubynInvalidResponse):
+            await CubynClient(BASE, KEY, http=http).check_key()

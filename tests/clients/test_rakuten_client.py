@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from email.parser import BytesParser
@@ -24,6 +25,7 @@ from rakuten_connector.clients.rakuten import (
     RakutenTransientError,
 )
 from rakuten_connector.clients.rakuten_models import ItemOutcome, TrackingUpdate
+from tests.clients.streams import Trickle
 
 BASE = "https://ws.example.test"
 LOGIN, TOKEN = "boutique", "s3cr3t-token"
@@ -301,6 +303,17 @@ async def test_response_size_is_capped(rakuten_fixture: Fixture) -> None:
         mock.get(f"{BASE}/sales_ws").mock(return_value=xml(rakuten_fixture("getnewsales_many_iso8859.xml")))
         with pytest.raises(RakutenInvalidResponse, match="exceeds 1000 bytes"):
             await client(max_response_bytes=1000).get_new_sales()
+
+
+@pytest.mark.parametrize("every", [0.05, 60.0], ids=["trickle", "stall"])
+async def test_a_slow_answer_stops_at_the_deadline(every: float) -> None:
+    stream = Trickle(b" ", every=every, count=2000)
+    started = time.monotonic()
+    with respx.mock() as mock:
+        mock.get(f"{BASE}/sales_ws").mock(return_value=httpx.Response(200, stream=stream))
+        with pytest.raises(RakutenTransientError, match="took longer than"):
+            await client(timeout=5.0, deadline=0.5).get_new_sales()
+    assert time.monotonic() - started < 20
 
 
 async def test_per_item_actions_treat_the_wanted_state_as_done(rakuten_fixture: Fixture) -> None:

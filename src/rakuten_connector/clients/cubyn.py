@@ -1,13 +1,16 @@
 """Cubyn API (contracts/cubyn.md section 1). Only HTTP: typed results and typed errors.
 
-Error taxonomy: `CubynAuthError` (401, wrong key), `CubynTransientError` (5xx, timeouts, network, unreadable
-answers; `CubynRateLimited` carries `Retry-After`), `CubynPermanentError` (any other 4xx; subclasses
-`CubynInvalidFields`, `CubynNotFound`, `CubynNotCancellable`). The key travels only in the `X-Application`
-header: it is never part of a message, a repr or a log line.
+Error taxonomy: `CubynAuthError` (401, wrong key), `CubynTransientError` (5xx, timeouts, network;
+`CubynRateLimited` carries `Retry-After`; `CubynInvalidResponse`: an answer too large, too slow to arrive,
+not JSON or nested too deep), `CubynPermanentError` (any other 4xx; subclasses `CubynInvalidFields`,
+`CubynNotFound`, `CubynNotCancellable`). The key travels only in the `X-Application` header: it is never
+part of a message, a repr or a log line. Every answer is read within a size cap and a total deadline.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +18,7 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
+from rakuten_connector.clients.bounded import AnswerTooLarge, AnswerTooSlow, deadline_in, read_bounded
 from rakuten_connector.clients.cubyn_models import CatalogProduct, FieldError, Parcel, ParcelRequest
 
 __all__ = [
@@ -23,6 +27,7 @@ __all__ = [
     "CubynClient",
     "CubynError",
     "CubynInvalidFields",
+    "CubynInvalidResponse",
     "CubynNotCancellable",
     "CubynNotFound",
     "CubynPermanentError",
@@ -32,6 +37,7 @@ __all__ = [
 ]
 
 CATALOG_PAGE_LIMIT = 100
+MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 
 
 class CubynError(Exception):
@@ -44,6 +50,10 @@ class CubynAuthError(CubynError):
 
 class CubynTransientError(CubynError):
     """5xx, timeouts, network errors: retry with backoff."""
+
+
+class CubynInvalidResponse(CubynTransientError):
+    """The answer cannot be read: too large, not arrived before the deadline, not JSON, nested too deep."""
 
 
 class CubynRateLimited(CubynTransientError):
@@ -81,6 +91,18 @@ class CubynNotCancellable(CubynPermanentError):
 
 
 @dataclass(frozen=True)
+class Answer:
+    """A whole Cubyn answer, read within bounds."""
+
+    status_code: int
+    headers: httpx.Headers
+    content: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+@dataclass(frozen=True)
 class ParcelCreated:
     """Result of `create_parcel`: a new parcel (`created`), or the one this orderRef already has (409)."""
 
@@ -97,23 +119,40 @@ class CatalogPage:
 
 class CubynClient:
     def __init__(
-        self, base_url: str, api_key: str, *, http: httpx.AsyncClient | None = None, timeout: float = 20.0
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        http: httpx.AsyncClient | None = None,
+        timeout: float = 20.0,
+        deadline: float | None = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._api_key = api_key
         self._http = http
         self._timeout = httpx.Timeout(timeout)
+        self._deadline = deadline if deadline is not None else 3 * timeout
+        self._max_bytes = max_response_bytes
 
     def __repr__(self) -> str:
         return f"CubynClient(base_url={self._base_url!r})"
 
-    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    async def _request(self, method: str, path: str, **kwargs: Any) -> Answer:
         client = self._http or httpx.AsyncClient(follow_redirects=False)
         headers = {"X-Application": self._api_key, "Accept": "application/json", **kwargs.pop("headers", {})}
+        deadline_at = deadline_in(self._deadline)
         try:
-            response = await client.request(
-                method, f"{self._base_url}{path}", headers=headers, timeout=self._timeout, **kwargs
-            )
+            async with asyncio.timeout(self._deadline):
+                async with client.stream(
+                    method, f"{self._base_url}{path}", headers=headers, timeout=self._timeout, **kwargs
+                ) as streamed:
+                    content = await read_bounded(streamed, max_bytes=self._max_bytes, deadline_at=deadline_at)
+                    response = Answer(streamed.status_code, streamed.headers, content)
+        except AnswerTooLarge:
+            raise CubynInvalidResponse(f"Cubyn {method} {path} answer exceeds {self._max_bytes} bytes") from None
+        except (AnswerTooSlow, TimeoutError):
+            raise CubynInvalidResponse(f"Cubyn {method} {path} took longer than {self._deadline:g} s") from None
         except httpx.TimeoutException:
             raise CubynTransientError(f"Cubyn {method} {path} timed out") from None
         except httpx.HTTPError as exc:
@@ -230,7 +269,7 @@ class CubynClient:
                 return
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def _retry_after(response: Answer) -> float | None:
     value = response.headers.get("retry-after")
     try:
         return max(0.0, float(value)) if value is not None else None
@@ -238,7 +277,7 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
-def _total_count(response: httpx.Response) -> int | None:
+def _total_count(response: Answer) -> int | None:
     value = response.headers.get("x-total-count")
     try:
         return int(value) if value is not None else None
@@ -246,17 +285,17 @@ def _total_count(response: httpx.Response) -> int | None:
         return None
 
 
-def _json(response: httpx.Response, what: str) -> Any:
+def _json(response: Answer, what: str) -> Any:
     try:
         return response.json()
-    except ValueError:
-        raise CubynTransientError(f"Cubyn answered {what} with a body that is not JSON") from None
+    except (ValueError, RecursionError):
+        raise CubynInvalidResponse(f"Cubyn answered {what} with a body that is not readable JSON") from None
 
 
-def _json_or_empty(response: httpx.Response) -> dict[str, Any]:
+def _json_or_empty(response: Answer) -> dict[str, Any]:
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     return body if isinstance(body, dict) else {}
 
@@ -282,11 +321,11 @@ def _validate_parcel(entry: Any, what: str) -> Parcel:
         raise CubynTransientError(f"Cubyn answered {what} with an unreadable parcel") from None
 
 
-def _parcel(response: httpx.Response, what: str) -> Parcel:
+def _parcel(response: Answer, what: str) -> Parcel:
     return _validate_parcel(_json(response, what), what)
 
 
-def _unexpected(response: httpx.Response, what: str) -> CubynPermanentError:
+def _unexpected(response: Answer, what: str) -> CubynPermanentError:
     if response.status_code == 404:
         return CubynNotFound(f"{what}: not found")
     return CubynPermanentError(

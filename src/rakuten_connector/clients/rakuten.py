@@ -1,23 +1,15 @@
 """Rakuten France seller web services (contracts/rakuten-ws.md): one async method per action.
 
 Only HTTP: typed results (`rakuten_models`) and typed errors (`rakuten_errors`); no settings, no database.
-The token travels as `pwd` in the query string, so a request URL is a secret: it is never logged nor put
-in an exception message (httpx's own URL logging is turned down and redacted; every error is scrubbed).
-
-Every answer is read in chunks into a safe streaming parser (`rakuten_xml`), with a per-request timeout, a
-deadline, a size cap and no redirects. Per-item actions are safe to retry: an item already in the wanted
-state counts as success (`ItemOutcome.ALREADY_DONE`).
+How a call travels and is read (the token kept secret, the answer bounded) is `rakuten_http`. Per-item
+actions are safe to retry: an item already in the wanted state counts as success (`ItemOutcome.ALREADY_DONE`).
 """
 
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from datetime import date, datetime
-from typing import TypeVar
+from datetime import date
 
-import httpx
 import structlog
 
 from rakuten_connector.clients.rakuten_errors import (
@@ -31,6 +23,7 @@ from rakuten_connector.clients.rakuten_errors import (
     next_hour,
 )
 from rakuten_connector.clients.rakuten_files import build_stock_file, build_tracking_file
+from rakuten_connector.clients.rakuten_http import MAX_RESPONSE_BYTES, VERSIONS, RakutenTransport
 from rakuten_connector.clients.rakuten_models import (
     ACCEPTED_OR_LATER_STATUSES,
     CLAIM_STATUSES,
@@ -51,8 +44,6 @@ from rakuten_connector.clients.rakuten_xml import (
     PRODUCT_TAG,
     SALE_TAG,
     DocumentReader,
-    Element,
-    next_token,
     parse_advert,
     parse_import_result,
     parse_item_info,
@@ -62,10 +53,9 @@ from rakuten_connector.clients.rakuten_xml import (
     parse_status,
     to_int,
 )
-from rakuten_connector.kit.clock import utcnow
-from rakuten_connector.kit.logging import RedactingFilter
 
 __all__ = [
+    "MAX_RESPONSE_BYTES",
     "VERSIONS",
     "RakutenClient",
     "RakutenCredentialsError",
@@ -78,26 +68,11 @@ __all__ = [
     "next_hour",
 ]
 
-T = TypeVar("T")
 log = structlog.get_logger(__name__)
 
-MAX_RESPONSE_BYTES = 50 * 1024 * 1024
 MAX_COMMENT_CHARS = 400
 SHIPPING_FROM_FRANCE = "249"  # Rakuten's numeric code for France (not ISO 250)
 SALES_WS, STOCK_WS = "sales_ws", "stock_ws"
-VERSIONS = {
-    "getnewsales": "2017-08-07",
-    "getcurrentsales": "2017-08-07",
-    "acceptsale": "2021-04-08",
-    "refusesale": "2010-09-20",
-    "getiteminfos": "2017-08-07",
-    "cancelitem": "2011-02-02",
-    "settrackingpackageinfos": "2016-03-16",
-    "importitemshippingstatus": "2016-05-09",
-    "export": "2018-06-29",
-    "genericimportfile": "2015-02-02",
-    "genericimportreport": "2017-02-10",
-}
 # Success statuses of the per-item actions (compared normalised).
 _SUCCESS = {
     "acceptsale": "accepted",
@@ -107,135 +82,8 @@ _SUCCESS = {
 }
 
 
-# httpx logs every request URL at INFO and Rakuten URLs carry the token.
-for _name in ("httpx", "httpcore", "httpcore.http11", "httpcore.http2", "httpcore.connection"):
-    _logger = logging.getLogger(_name)
-    _logger.setLevel(max(_logger.level, logging.WARNING))
-    if not any(isinstance(f, RedactingFilter) for f in _logger.filters):
-        _logger.addFilter(RedactingFilter())
-
-
-class RakutenClient:
-    """Calls for one seller. Build one per connection; `http` may be shared (its own settings are ignored
-    for redirects and timeouts: every call passes its own)."""
-
-    def __init__(
-        self,
-        base_url: str,
-        login: str,
-        token: str,
-        *,
-        http: httpx.AsyncClient | None = None,
-        timeout: float = 20.0,
-        deadline: float | None = None,
-        max_response_bytes: int = MAX_RESPONSE_BYTES,
-        clock: Callable[[], datetime] = utcnow,
-    ) -> None:
-        self._base_url = base_url.rstrip("/")
-        self._login = login
-        self._token = token
-        self._http = http
-        self._timeout = httpx.Timeout(timeout)
-        self._deadline = deadline if deadline is not None else 3 * timeout
-        self._max_bytes = max_response_bytes
-        self._clock = clock
-
-    def __repr__(self) -> str:
-        return f"RakutenClient(base_url={self._base_url!r}, login={self._login!r})"
-
-    # -- plumbing ---------------------------------------------------------------------------------------
-
-    async def _stream(
-        self,
-        endpoint: str,
-        action: str,
-        reader: DocumentReader[T],
-        params: Mapping[str, str] | None = None,
-        file: tuple[str, bytes] | None = None,
-    ) -> AsyncIterator[T]:
-        """One HTTP exchange; yields `reader`'s elements as they arrive, leaves the rest in `reader.rest`."""
-        query = {"action": action, "login": self._login, "pwd": self._token, "version": VERSIONS[action]}
-        query.update(params or {})
-        http = self._http or httpx.AsyncClient(follow_redirects=False)
-        started = time.monotonic()
-        status = 0
-        try:
-            async with http.stream(
-                "POST" if file else "GET",
-                f"{self._base_url}/{endpoint}",
-                params=query,
-                files={"file": (file[0], file[1], "text/xml")} if file else None,
-                timeout=self._timeout,
-                follow_redirects=False,
-            ) as response:
-                status = response.status_code
-                ok = 200 <= status < 300
-                reader.fallback_encoding = reader.fallback_encoding or response.charset_encoding
-                size = 0
-                try:
-                    async for chunk in response.aiter_bytes():
-                        size += len(chunk)
-                        if size > self._max_bytes:
-                            raise RakutenInvalidResponse(
-                                f"Rakuten {action} answer exceeds {self._max_bytes} bytes"
-                            )
-                        if time.monotonic() - started > self._deadline:
-                            raise RakutenTransientError(f"Rakuten {action} took longer than {self._deadline:g} s")
-                        items = reader.feed(chunk)
-                        if ok:
-                            for item in items:
-                                yield item
-                    reader.close(self._clock())
-                except RakutenInvalidResponse:
-                    if ok:
-                        raise
-                    raise _status_error(action, status) from None
-                if not ok:
-                    raise _status_error(action, status)
-        except httpx.TimeoutException:
-            raise RakutenTransientError(f"Rakuten {action} timed out") from None
-        except httpx.HTTPError as exc:
-            raise RakutenTransientError(f"Rakuten {action} failed: {type(exc).__name__}") from None
-        except RakutenError as exc:
-            exc.scrub(self._token)
-            log.info("rakuten_call_failed", action=action, status=status, error=type(exc).__name__)
-            raise
-        finally:
-            if self._http is None:
-                await http.aclose()
-        log.debug("rakuten_call", action=action, status=status, seconds=round(time.monotonic() - started, 3))
-
-    async def _call(
-        self,
-        endpoint: str,
-        action: str,
-        params: Mapping[str, str] | None = None,
-        file: tuple[str, bytes] | None = None,
-    ) -> Element:
-        reader: DocumentReader[None] = DocumentReader()
-        async for _ in self._stream(endpoint, action, reader, params, file):
-            pass
-        assert reader.rest is not None
-        return reader.rest
-
-    async def _pages(
-        self, endpoint: str, action: str, reader_factory: Callable[[], DocumentReader[T]], params: dict[str, str]
-    ) -> AsyncIterator[tuple[T | None, Element | None]]:
-        """Every page until `nexttoken` comes back empty: (element, None)... then (None, rest) per page."""
-        seen: set[str] = set()
-        while True:
-            reader = reader_factory()
-            async for element in self._stream(endpoint, action, reader, params):
-                yield element, None
-            assert reader.rest is not None
-            yield None, reader.rest
-            token = next_token(reader.rest)
-            if not token:
-                return
-            if token in seen:
-                raise RakutenInvalidResponse(f"Rakuten {action} repeated a page token")
-            seen.add(token)
-            params = {**params, "nexttoken": token}
+class RakutenClient(RakutenTransport):
+    """Every action of the contract for one seller (see `RakutenTransport` for the plumbing)."""
 
     # -- sales ------------------------------------------------------------------------------------------
 
@@ -398,11 +246,3 @@ class RakutenClient:
             error_lines=to_int(file.get("errorlines", "")),
             products=tuple(products),
         )
-
-
-def _status_error(action: str, status: int) -> RakutenError:
-    if status >= 500 or status in (408, 429):
-        return RakutenTransientError(f"Rakuten {action} answered HTTP {status}")
-    if 300 <= status < 400:
-        return RakutenPermanentError("HTTP", f"Rakuten {action} answered a redirect (HTTP {status}), not followed")
-    return RakutenPermanentError("HTTP", f"Rakuten {action} answered HTTP {status}")

@@ -1,0 +1,48 @@
+"""Reading an answer within a size cap and a total deadline."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+import respx
+
+from rakuten_connector.clients.bounded import AnswerTooLarge, AnswerTooSlow, deadline_in, read_bounded
+from tests.clients.streams import Endless, Trickle
+
+URL = "https://upstream.test/x"
+
+
+async def read(stream: httpx.AsyncByteStream, max_bytes: int, seconds: float) -> bytes:
+    with respx.mock() as mock:
+        mock.get(URL).mock(return_value=httpx.Response(200, stream=stream))
+        async with httpx.AsyncClient() as http, http.stream("GET", URL) as response:
+            return await read_bounded(response, max_bytes=max_bytes, deadline_at=deadline_in(seconds))
+
+
+async def test_a_body_within_bounds_is_read_whole() -> None:
+    assert await read(Endless(b"ab", count=3), 6, 30) == b"ababab"
+
+
+async def test_reading_stops_at_the_cap() -> None:
+    stream = Endless(b"x" * 65536, count=10_000)
+    with pytest.raises(AnswerTooLarge):
+        await read(stream, 1024 * 1024, 30)
+    assert stream.sent <= 17
+
+
+async def test_a_trickle_stops_at_the_deadline() -> None:
+    stream = Trickle(b"x", every=0.05, count=2000)
+    started = time.monotonic()
+    with pytest.raises(AnswerTooSlow):
+        await read(stream, 1024 * 1024, 0.5)
+    assert time.monotonic() - started < 20
+    assert stream.sent < 1000
+
+
+async def test_the_deadline_ends_a_wait_for_the_next_chunk() -> None:
+    started = time.monotonic()
+    with pytest.raises(AnswerTooSlow):
+        await read(Trickle(b"x", every=60, count=2), 1024, 0.3)
+    assert time.monotonic() - started < 20

@@ -388,6 +388,41 @@ async def test_patch_rejects_unknown_fields(client: httpx.AsyncClient, upstreams
     assert response.json()["error"]["details"][0]["loc"] == ["body", "status"]
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"paused": "yes"},
+        {"paused": 1},
+        {"paused": 0},
+        {"paused": "true"},
+        {"paused": "false"},
+        {"stock_sync_enabled": "no"},
+        {"stock_sync_enabled": 0},
+        {"name": 7},
+        {"token": 12345678},
+    ],
+)
+async def test_patch_takes_only_json_booleans_and_strings(
+    client: httpx.AsyncClient, upstreams: Upstreams, change: dict[str, object]
+) -> None:
+    cid = (await create(client)).json()["id"]
+    before = (await client.get(f"/v1/connections/{cid}", headers=A)).json()
+    response = await client.patch(f"/v1/connections/{cid}", json=change, headers=A)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "validation_error"
+    assert response.json()["error"]["details"][0]["loc"] == ["body", *change]
+    assert (await client.get(f"/v1/connections/{cid}", headers=A)).json() == before
+    assert upstreams.rakuten.call_count == 1
+
+
+async def test_create_takes_only_a_json_boolean_for_stock_sync(
+    client: httpx.AsyncClient, upstreams: Upstreams
+) -> None:
+    response = await create(client, stock_sync_enabled=0)
+    assert response.status_code == 422
+    assert upstreams.rakuten.call_count == 0
+
+
 async def test_rejected_secret_is_not_echoed_in_validation_errors(
     client: httpx.AsyncClient, upstreams: Upstreams
 ) -> None:

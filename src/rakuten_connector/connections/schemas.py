@@ -19,7 +19,9 @@ MerchantId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=
 
 
 class WriteBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """What a client writes: no unknown field, and no coercion (a boolean is a JSON boolean, not "yes" or 1)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class ConnectionCreate(WriteBody):

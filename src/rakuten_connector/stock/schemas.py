@@ -29,9 +29,9 @@ class StockPage(BaseModel):
 
 
 class StockSyncRequest(BaseModel):
-    """No options yet; unknown fields are refused."""
+    """No options yet; unknown fields are refused (and values will not be coerced)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class StockSyncQueued(BaseModel):

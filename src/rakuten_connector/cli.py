@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated
 
+import prometheus_client
 import typer
 import uvicorn
 
@@ -31,18 +33,35 @@ def api(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
-    """Serve the REST API with uvicorn."""
+    """Serve the REST API with uvicorn (and /metrics on METRICS_PORT when it is set)."""
     settings = get_settings()
     configure_logging(settings.log_level)
-    uvicorn.run(
-        "rakuten_connector.main:app_factory",
-        factory=True,
-        host=host,
-        port=port,
-        access_log=False,
-        log_config=None,
-        proxy_headers=True,
-    )
+    stop_metrics = serve_metrics(host, settings.metrics_port) if settings.metrics_port else None
+    try:
+        uvicorn.run(
+            "rakuten_connector.main:app_factory",
+            factory=True,
+            host=host,
+            port=port,
+            access_log=False,
+            log_config=None,
+            proxy_headers=True,
+        )
+    finally:
+        if stop_metrics is not None:
+            stop_metrics()
+
+
+def serve_metrics(host: str, port: int) -> Callable[[], None]:
+    """Prometheus' own server, in a thread, on `host:port`; returns what stops it."""
+    server, thread = prometheus_client.start_http_server(port, addr=host)
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+
+    return stop
 
 
 @app.command()

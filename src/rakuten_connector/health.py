@@ -12,6 +12,8 @@ from sqlalchemy import text
 from rakuten_connector.kit.errors import error_response
 
 router = APIRouter(tags=["health"])
+# Apart: the API serves it unless METRICS_PORT gives it a port of its own.
+metrics_router = APIRouter(tags=["health"])
 READY_TIMEOUT_SECONDS = 3.0
 
 
@@ -42,6 +44,6 @@ async def readyz(request: Request) -> Response:
     return error_response(503, "not_ready", "A dependency does not answer.", checks)
 
 
-@router.get("/metrics", include_in_schema=False)
+@metrics_router.get("/metrics", include_in_schema=False)
 async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from rakuten_connector.carriers.router import router as carriers_router
 from rakuten_connector.connections.router import router as connections_router
 from rakuten_connector.db import create_engine, session_factory
+from rakuten_connector.health import metrics_router
 from rakuten_connector.health import router as health_router
 from rakuten_connector.kit.body_limit import BodySizeLimit
 from rakuten_connector.kit.crypto import SecretBox
@@ -54,6 +55,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Links a merchant's Rakuten France shop to Cubyn fulfilment.",
         lifespan=lifespan,
+        # /docs, /redoc and /openapi.json only where the settings allow them (the document still exists).
+        docs_url="/docs" if settings.docs_enabled else None,
+        redoc_url="/redoc" if settings.docs_enabled else None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
     )
     app.state.settings = settings
     app.state.secret_box = SecretBox(settings.fernet_keys)
@@ -64,6 +69,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_body_size=settings.max_body_bytes)
     app.add_middleware(HttpMetrics, requests=REQUESTS, latency=LATENCY)  # outermost: counts the 413s too
     app.include_router(health_router)
+    if settings.metrics_port is None:
+        app.include_router(metrics_router)
     app.include_router(connections_router)
     app.include_router(orders_router)
     app.include_router(stock_router)

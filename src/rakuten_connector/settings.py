@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
+import math
+from collections import Counter
 from enum import StrEnum
 from functools import lru_cache
 from typing import Self
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, model_validator
@@ -13,6 +17,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # Well-known values that make local runs work out of the box. Production refuses them.
 DEVELOPMENT_SECRET_KEY = "ZGV2ZWxvcG1lbnQta2V5LWRvLW5vdC11c2UtaW4tcHI="  # noqa: S105
 DEVELOPMENT_JWT_SECRET = "development-jwt-secret-do-not-use-in-production"  # noqa: S105
+# A production JWT secret: long, varied and unpredictable enough (Shannon estimate over its characters).
+JWT_SECRET_MIN_CHARS = 32
+JWT_SECRET_MIN_DISTINCT = 10
+JWT_SECRET_MIN_BITS = 100
 
 
 class AppEnv(StrEnum):
@@ -22,7 +30,8 @@ class AppEnv(StrEnum):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    # An error names the field, never its value (it may be a secret).
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", hide_input_in_errors=True)
 
     app_env: AppEnv = AppEnv.DEVELOPMENT
     database_url: str = "sqlite+aiosqlite:///./rakuten_connector.db"
@@ -47,6 +56,10 @@ class Settings(BaseSettings):
     lease_seconds: int = Field(default=60, ge=2)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     log_level: str = "INFO"
+    # /docs, /redoc and /openapi.json: on by default except in production.
+    docs_enabled: bool | None = None
+    # When set, `rakuten-connector api` serves /metrics on this port only (not on the API's).
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
     @model_validator(mode="after")
     def _check_secrets(self) -> Self:
@@ -59,12 +72,29 @@ class Settings(BaseSettings):
             except ValueError as exc:
                 raise ValueError("SECRET_KEYS holds a value that is not a Fernet key") from exc
         if self.app_env is AppEnv.PRODUCTION:
-            if DEVELOPMENT_SECRET_KEY in keys:
-                raise ValueError("SECRET_KEYS still holds the development key; set real keys in production")
-            jwt_secret = self.auth_jwt_secret.get_secret_value()
-            if jwt_secret == DEVELOPMENT_JWT_SECRET or len(jwt_secret) < 32:
-                raise ValueError("AUTH_JWT_SECRET must be a real secret of at least 32 characters in production")
+            problems = self._production_problems(keys)
+            if problems:
+                raise ValueError("unsafe production settings: " + "; ".join(problems))
+        if self.docs_enabled is None:
+            self.docs_enabled = self.app_env is not AppEnv.PRODUCTION
         return self
+
+    def _production_problems(self, keys: list[str]) -> list[str]:
+        """What production refuses, each naming its setting and never its value."""
+        problems = []
+        if DEVELOPMENT_SECRET_KEY in keys:
+            problems.append("SECRET_KEYS still holds the development key")
+        jwt_secret = self.auth_jwt_secret.get_secret_value()
+        if jwt_secret == DEVELOPMENT_JWT_SECRET or not strong_secret(jwt_secret):
+            problems.append(
+                f"AUTH_JWT_SECRET must be a random secret of at least {JWT_SECRET_MIN_CHARS} characters "
+                f"with at least {JWT_SECRET_MIN_DISTINCT} different ones"
+            )
+        if self.database_url.strip().lower().startswith("sqlite"):
+            problems.append("DATABASE_URL must not be SQLite (use PostgreSQL)")
+        if not public_url_is_safe(self.public_base_url):
+            problems.append("PUBLIC_BASE_URL must be an https URL that is not this machine (localhost)")
+        return problems
 
     @property
     def fernet_keys(self) -> list[str]:
@@ -72,6 +102,33 @@ class Settings(BaseSettings):
 
     def webhook_url(self, connection_id: str) -> str:
         return f"{self.public_base_url.rstrip('/')}/v1/webhooks/cubyn/{connection_id}"
+
+
+def strong_secret(secret: str) -> bool:
+    counts = Counter(secret)
+    bits = -sum(n * math.log2(n / len(secret)) for n in counts.values()) if secret else 0.0
+    return (
+        len(secret) >= JWT_SECRET_MIN_CHARS
+        and len(counts) >= JWT_SECRET_MIN_DISTINCT
+        and bits >= JWT_SECRET_MIN_BITS
+    )
+
+
+def public_url_is_safe(url: str) -> bool:
+    """https, with a host that is not a loopback name or address."""
+    try:
+        parts = urlsplit(url.strip())
+        host = (parts.hostname or "").rstrip(".").lower()
+    except ValueError:
+        return False
+    if parts.scheme != "https" or not host:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True  # a name
 
 
 @lru_cache

@@ -21,11 +21,11 @@ from rakuten_connector.clients.rakuten_errors import (
 )
 from rakuten_connector.clients.rakuten_files import build_stock_file, build_tracking_file
 from rakuten_connector.clients.rakuten_models import Advert, ProductReport, Sale, TrackingUpdate
+from rakuten_connector.clients.rakuten_reader import DocumentReader, read_document, read_stream
 from rakuten_connector.clients.rakuten_xml import (
     ADVERT_TAG,
     PRODUCT_TAG,
     SALE_TAG,
-    DocumentReader,
     next_token,
     parse_advert,
     parse_import_result,
@@ -35,8 +35,6 @@ from rakuten_connector.clients.rakuten_xml import (
     parse_report_file,
     parse_sale,
     parse_status,
-    read_document,
-    read_stream,
 )
 
 NOW = datetime(2024, 3, 1, 10, 17, tzinfo=UTC)

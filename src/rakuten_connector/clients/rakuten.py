@@ -39,11 +39,11 @@ from rakuten_connector.clients.rakuten_models import (
     TrackingUpdate,
     normalize_label,
 )
+from rakuten_connector.clients.rakuten_reader import DocumentReader
 from rakuten_connector.clients.rakuten_xml import (
     ADVERT_TAG,
     PRODUCT_TAG,
     SALE_TAG,
-    DocumentReader,
     parse_advert,
     parse_import_result,
     parse_item_info,

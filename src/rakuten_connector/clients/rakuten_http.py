@@ -2,7 +2,7 @@
 
 The token travels as `pwd` in the query string, so a request URL is a secret: it is never logged nor put
 in an exception message (httpx's own URL logging is turned down and redacted; every error is scrubbed).
-Every answer is read in chunks into a safe streaming parser (`rakuten_xml`), with a per-request timeout, a
+Every answer is read in chunks into a safe streaming parser (`rakuten_reader`), with a per-request timeout, a
 total deadline, a size cap (`bounded`) and no redirects.
 """
 
@@ -24,7 +24,8 @@ from rakuten_connector.clients.rakuten_errors import (
     RakutenPermanentError,
     RakutenTransientError,
 )
-from rakuten_connector.clients.rakuten_xml import DocumentReader, Element, next_token
+from rakuten_connector.clients.rakuten_reader import DocumentReader
+from rakuten_connector.clients.rakuten_xml import Element, next_token
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.logging import RedactingFilter
 

@@ -106,7 +106,7 @@ async def _import(rt: Runtime, hold: leases.Hold) -> str:
     try:
         sales = await rakuten.get_new_sales()
         async with rt.sessions() as session:
-            recorded = await record_sales(session, connection_id, sales, now)
+            recorded = await record_sales(session, connection_id, row.seller_id, sales, now)
             await session.commit()
             if row.imported:
                 to_check += await read_vanished_sales(session, rakuten, connection_id, now)
@@ -152,7 +152,9 @@ async def _import(rt: Runtime, hold: leases.Hold) -> str:
         import_queued_until=None,
         **done,
     )
-    return f"ok: {len(sales)} sale(s), {len(recorded.to_import)} new, {recorded.skipped} skipped"
+    return f"ok: {len(sales)} sale(s), {len(recorded.to_import)} new, {recorded.skipped} skipped" + (
+        f", {recorded.already_imported} already_imported" if recorded.already_imported else ""
+    )
 
 
 async def _mark_credentials_invalid(rt: Runtime, connection_id: str, reason: str) -> None:

@@ -25,6 +25,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from rakuten_connector.clients.cubyn import CubynRateLimited, CubynTransientError
 from rakuten_connector.clients.rakuten import RakutenQuotaExceeded, RakutenTransientError
 from rakuten_connector.kit.clock import utcnow
+from rakuten_connector.kit.leases import LeaseLost
 from rakuten_connector.kit.logging import configure_logging
 from rakuten_connector.kit.queue import redis_settings
 from rakuten_connector.orders import checks, importer, tasks
@@ -52,6 +53,11 @@ def _retry_delay(ctx: dict[str, Any], exc: Exception) -> float:
 async def _run(ctx: dict[str, Any], what: str, coro: Any) -> Any:
     try:
         return await coro
+    except LeaseLost:
+        # Another worker took the row over (this one was too slow, or cut off from the database): the
+        # work is theirs now, and this job ends without writing anything more.
+        log.info("job_lease_lost", job=what)
+        return None
     except (RakutenTransientError, RakutenQuotaExceeded, CubynTransientError, checks.OrderBusy) as exc:
         delay = _retry_delay(ctx, exc)
         log.info("job_retry", job=what, error=type(exc).__name__, defer_seconds=round(delay, 1))

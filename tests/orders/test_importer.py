@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rakuten_connector.connections.models import Connection, ConnectionState
+from rakuten_connector.kit import leases
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.orders import importer
 from rakuten_connector.orders.models import Order, OrderItem, OrderState
@@ -211,3 +212,40 @@ async def test_a_seller_connected_again_with_another_cubyn_key_gets_no_second_pa
         await wait_for(polled_twice, what="another import")
         parcels = await w.parcels()
         assert sorted(p["parcel"]["orderRef"] for p in parcels) == sorted(refs)  # one parcel per purchase
+
+
+async def taken_over(sessions: async_sessionmaker[AsyncSession], model: Any, row_id: str) -> None:
+    """Another worker takes the row's lease over; returns once the running worker has noticed."""
+    async with sessions() as session:
+        await session.execute(
+            update(model)
+            .where(model.id == row_id)
+            .values(lease_owner="other-worker", lease_until=utcnow() + timedelta(minutes=5))
+        )
+        await session.commit()
+    holds = leases.current()
+    assert holds
+    await wait_for(lambda: all(hold.lost.is_set() for hold in holds), what="the takeover to be noticed")
+
+
+async def test_an_import_taken_over_while_rakuten_answers_stops_and_writes_nothing(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], upstreams: Upstreams
+) -> None:
+    rt = Runtime.start(settings.model_copy(update={"lease_seconds": 2}))  # renewed every 0.7 s
+    try:
+        connection_id = await _connection(rt, cubyn_api_key_enc=rt.box.encrypt(GOOD_KEY))
+
+        async def new_sales(request: httpx.Request) -> httpx.Response:
+            await taken_over(sessions, Connection, connection_id)
+            return httpx.Response(200, content=_listed_twice(MANY_SALES))
+
+        upstreams.rakuten.side_effect = new_sales
+        parcels = upstreams.mock.post(f"{CUBYN_URL}/parcels").respond(201, json=PARCEL)
+        assert await importer.import_connections(rt, [connection_id]) == {"lease_lost": 1}
+    finally:
+        await rt.close()
+    assert not parcels.called
+    async with sessions() as session:
+        assert (await session.scalars(select(Order.id))).all() == []
+    connection = await _read(sessions, connection_id)
+    assert (connection.lease_owner, connection.last_import_at) == ("other-worker", None)

@@ -47,6 +47,8 @@ async def import_connections(rt: Runtime, connection_ids: list[str]) -> dict[str
         async with rt.import_gate:
             try:
                 return await import_connection(rt, connection_id)
+            except leases.LeaseLost:
+                return "lease_lost"  # another worker took the import over
             except Exception:
                 log.exception("import_failed", connection_id=connection_id)
                 return "failed"
@@ -141,6 +143,7 @@ async def _import(rt: Runtime, hold: leases.Hold) -> str:
     except CubynAuthError:
         await _mark_credentials_invalid(rt, connection_id, CUBYN_REFUSED)
         return "credentials_invalid"
+    hold.check()  # what follows is written on behalf of the lease: not if another worker took it over
     await rt.queue.enqueue_many(
         [("check_order", order_id, f"order:{order_id}:{now.timestamp()}") for order_id in dict.fromkeys(to_check)]
     )
@@ -182,6 +185,7 @@ async def create_parcels(rt: Runtime, connection_id: str) -> None:
 
     async def one(order_id: str) -> None:
         async with gate:
+            leases.check_current()  # the connection's lease: no parcel is started once it is lost
             await with_order(rt, order_id, ensure_parcel)
 
     results = await asyncio.gather(*(one(order_id) for order_id in order_ids), return_exceptions=True)

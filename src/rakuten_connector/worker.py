@@ -20,11 +20,12 @@ from arq.worker import Worker
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from rakuten_connector.clients.cubyn import CubynRateLimited, CubynTransientError
 from rakuten_connector.clients.rakuten import RakutenQuotaExceeded, RakutenTransientError
 from rakuten_connector.kit.clock import utcnow
+from rakuten_connector.kit.errors import is_database_unavailable
 from rakuten_connector.kit.leases import LeaseLost
 from rakuten_connector.kit.logging import configure_logging
 from rakuten_connector.kit.queue import redis_settings
@@ -62,10 +63,11 @@ async def _run(ctx: dict[str, Any], what: str, coro: Any) -> Any:
         delay = _retry_delay(ctx, exc)
         log.info("job_retry", job=what, error=type(exc).__name__, defer_seconds=round(delay, 1))
         raise Retry(defer=delay) from None
-    except DBAPIError as exc:
-        if not (exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)):
+    except (DBAPIError, ConnectionError) as exc:
+        if not is_database_unavailable(exc):
             raise
-        # The database went away (restart, failover): the pool reconnects on the next try.
+        # The database went away (restart, failover, refusing connections): the pool reconnects on the
+        # next try, and the job re-reads what it had done.
         delay = _retry_delay(ctx, exc)
         log.info("job_retry", job=what, error=type(exc).__name__, defer_seconds=round(delay, 1))
         raise Retry(defer=delay) from None
@@ -79,7 +81,8 @@ async def import_connection(ctx: dict[str, Any], connection_id: str) -> str:
 
 async def import_connections(ctx: dict[str, Any], connection_ids: list[str]) -> dict[str, int]:
     rt: Runtime = ctx["runtime"]
-    return await importer.import_connections(rt, connection_ids)
+    result: dict[str, int] = await _run(ctx, "import_connections", importer.import_connections(rt, connection_ids))
+    return result
 
 
 async def check_order(ctx: dict[str, Any], order_id: str) -> None:

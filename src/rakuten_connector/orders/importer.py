@@ -23,6 +23,7 @@ from rakuten_connector.connections.scheduling import next_import_at, retry_after
 from rakuten_connector.connections.service import mark_credentials_invalid
 from rakuten_connector.kit import leases
 from rakuten_connector.kit.clock import utcnow
+from rakuten_connector.kit.errors import is_database_unavailable
 from rakuten_connector.orders.cancellations import OPEN_STATES, read_vanished_sales, scan_current_sales
 from rakuten_connector.orders.checks import CUBYN_REFUSED, RAKUTEN_REFUSED, with_order
 from rakuten_connector.orders.models import Order, OrderState
@@ -40,8 +41,11 @@ async def import_connections(rt: Runtime, connection_ids: list[str]) -> dict[str
     process at once, so one shop's trouble (a slow Rakuten, an error) never holds back the others.
 
     An import that fails unexpectedly is logged; its connection stays claimed until the claim runs out,
-    then the scheduler queues it again (a backoff of a few minutes). Returns outcome counts.
+    then the scheduler queues it again (a backoff of a few minutes). When the database was unavailable,
+    the first such error is raised once every import has ended, so the job is retried (the imports that
+    went through are not due any more and cost one statement). Returns outcome counts.
     """
+    unavailable: list[Exception] = []
 
     async def one(connection_id: str) -> str:
         async with rt.import_gate:
@@ -49,11 +53,16 @@ async def import_connections(rt: Runtime, connection_ids: list[str]) -> dict[str
                 return await import_connection(rt, connection_id)
             except leases.LeaseLost:
                 return "lease_lost"  # another worker took the import over
-            except Exception:
+            except Exception as exc:
+                if is_database_unavailable(exc):
+                    unavailable.append(exc)
+                    return "database_unavailable"
                 log.exception("import_failed", connection_id=connection_id)
                 return "failed"
 
     outcomes = await asyncio.gather(*(one(connection_id) for connection_id in connection_ids))
+    if unavailable:
+        raise unavailable[0]
     return dict(Counter(outcome.split(":")[0] for outcome in outcomes))
 
 

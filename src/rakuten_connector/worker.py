@@ -114,20 +114,32 @@ async def stock_apply_events(ctx: dict[str, Any], connection_id: str) -> int:
     return result
 
 
+async def _tick(what: str, coro: Any) -> int:
+    """A cron job runs again at its next tick: while the database is away, it says so and waits for it."""
+    try:
+        result: int = await coro
+    except (DBAPIError, ConnectionError) as exc:
+        if not is_database_unavailable(exc):
+            raise
+        log.warning("tick_skipped_database_unavailable", job=what, error=type(exc).__name__)
+        return 0
+    return result
+
+
 async def stock_tick(ctx: dict[str, Any]) -> int:
-    return await stock_tasks.tick(ctx["runtime"])
+    return await _tick("stock_tick", stock_tasks.tick(ctx["runtime"]))
 
 
 async def stock_nightly(ctx: dict[str, Any]) -> int:
-    return await stock_tasks.nightly(ctx["runtime"])
+    return await _tick("stock_nightly", stock_tasks.nightly(ctx["runtime"]))
 
 
 async def schedule_imports(ctx: dict[str, Any]) -> int:
-    return await tasks.schedule_imports(ctx["runtime"])
+    return await _tick("schedule_imports", tasks.schedule_imports(ctx["runtime"]))
 
 
 async def sweep(ctx: dict[str, Any]) -> int:
-    return await tasks.sweep(ctx["runtime"])
+    return await _tick("sweep", tasks.sweep(ctx["runtime"]))
 
 
 def build_worker(settings: Settings, **overrides: Any) -> Worker:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import pytest
-from arq import create_pool
+from arq import Retry, create_pool
 from arq.worker import Worker
 
+from rakuten_connector import worker
 from rakuten_connector.kit.queue import redis_settings
+from rakuten_connector.runtime import Runtime
 from rakuten_connector.settings import Settings
 from rakuten_connector.worker import build_worker, close_worker
 
@@ -42,3 +45,26 @@ async def test_close_cancels_jobs_still_running_instead_of_waiting(settings: Set
     worker.tasks["job-1"] = job
     await asyncio.wait_for(close_worker(worker), 5)
     assert job.cancelled()
+
+
+@pytest.mark.parametrize(
+    "unreachable",
+    ["postgresql+asyncpg://postgres@127.0.0.1:1/nothing_listens_here", "sqlite+aiosqlite:////nonexistent/c.db"],
+)
+async def test_jobs_that_find_the_database_away_are_retried_later(settings: Settings, unreachable: str) -> None:
+    runtime = Runtime.start(settings.model_copy(update={"database_url": unreachable}))
+    ctx = {"runtime": runtime, "job_try": 2}
+    try:
+        for job in (
+            worker.import_connections(ctx, [str(uuid.uuid4())]),
+            worker.import_connection(ctx, str(uuid.uuid4())),
+            worker.check_order(ctx, str(uuid.uuid4())),
+            worker.handle_webhook_event(ctx, str(uuid.uuid4())),
+        ):
+            with pytest.raises(Retry) as retry:
+                await job
+            assert retry.value.defer_score == 4000  # 2 ** job_try seconds
+        for tick in (worker.schedule_imports, worker.sweep, worker.stock_tick):
+            assert await tick(ctx) == 0  # run again at the next tick
+    finally:
+        await runtime.close()

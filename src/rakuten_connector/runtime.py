@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from rakuten_connector.clients.cubyn import CubynClient
 from rakuten_connector.clients.rakuten import RakutenClient
 from rakuten_connector.connections.models import Connection
-from rakuten_connector.db import create_engine, session_factory
+from rakuten_connector.db import create_engine
 from rakuten_connector.kit.crypto import SecretBox
-from rakuten_connector.kit.leases import new_owner
+from rakuten_connector.kit.leases import GuardedSession, check_request, new_owner
 from rakuten_connector.kit.queue import JobQueue
 from rakuten_connector.settings import Settings
 
@@ -68,9 +68,15 @@ class Runtime:
         return cls(
             settings=settings,
             engine=engine,
-            sessions=session_factory(engine),
+            # Nothing is committed or sent upstream on behalf of a lease that was lost (kit.leases).
+            sessions=async_sessionmaker(engine, class_=GuardedSession, expire_on_commit=False),
             pools=tuple(
-                httpx.AsyncClient(follow_redirects=False, limits=limits, timeout=settings.upstream_timeout_seconds)
+                httpx.AsyncClient(
+                    follow_redirects=False,
+                    limits=limits,
+                    timeout=settings.upstream_timeout_seconds,
+                    event_hooks={"request": [check_request]},
+                )
                 for _ in range(HTTP_POOLS)
             ),
             box=SecretBox(settings.fernet_keys),

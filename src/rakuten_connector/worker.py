@@ -20,11 +20,13 @@ from arq.worker import Worker
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from rakuten_connector.clients.cubyn import CubynRateLimited, CubynTransientError
 from rakuten_connector.clients.rakuten import RakutenQuotaExceeded, RakutenTransientError
 from rakuten_connector.kit.clock import utcnow
+from rakuten_connector.kit.errors import is_database_unavailable
+from rakuten_connector.kit.leases import LeaseLost
 from rakuten_connector.kit.logging import configure_logging
 from rakuten_connector.kit.queue import redis_settings
 from rakuten_connector.orders import checks, importer, tasks
@@ -52,14 +54,20 @@ def _retry_delay(ctx: dict[str, Any], exc: Exception) -> float:
 async def _run(ctx: dict[str, Any], what: str, coro: Any) -> Any:
     try:
         return await coro
+    except LeaseLost:
+        # Another worker took the row over (this one was too slow, or cut off from the database): the
+        # work is theirs now, and this job ends without writing anything more.
+        log.info("job_lease_lost", job=what)
+        return None
     except (RakutenTransientError, RakutenQuotaExceeded, CubynTransientError, checks.OrderBusy) as exc:
         delay = _retry_delay(ctx, exc)
         log.info("job_retry", job=what, error=type(exc).__name__, defer_seconds=round(delay, 1))
         raise Retry(defer=delay) from None
-    except DBAPIError as exc:
-        if not (exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)):
+    except (DBAPIError, ConnectionError) as exc:
+        if not is_database_unavailable(exc):
             raise
-        # The database went away (restart, failover): the pool reconnects on the next try.
+        # The database went away (restart, failover, refusing connections): the pool reconnects on the
+        # next try, and the job re-reads what it had done.
         delay = _retry_delay(ctx, exc)
         log.info("job_retry", job=what, error=type(exc).__name__, defer_seconds=round(delay, 1))
         raise Retry(defer=delay) from None
@@ -73,7 +81,8 @@ async def import_connection(ctx: dict[str, Any], connection_id: str) -> str:
 
 async def import_connections(ctx: dict[str, Any], connection_ids: list[str]) -> dict[str, int]:
     rt: Runtime = ctx["runtime"]
-    return await importer.import_connections(rt, connection_ids)
+    result: dict[str, int] = await _run(ctx, "import_connections", importer.import_connections(rt, connection_ids))
+    return result
 
 
 async def check_order(ctx: dict[str, Any], order_id: str) -> None:
@@ -105,20 +114,32 @@ async def stock_apply_events(ctx: dict[str, Any], connection_id: str) -> int:
     return result
 
 
+async def _tick(what: str, coro: Any) -> int:
+    """A cron job runs again at its next tick: while the database is away, it says so and waits for it."""
+    try:
+        result: int = await coro
+    except (DBAPIError, ConnectionError) as exc:
+        if not is_database_unavailable(exc):
+            raise
+        log.warning("tick_skipped_database_unavailable", job=what, error=type(exc).__name__)
+        return 0
+    return result
+
+
 async def stock_tick(ctx: dict[str, Any]) -> int:
-    return await stock_tasks.tick(ctx["runtime"])
+    return await _tick("stock_tick", stock_tasks.tick(ctx["runtime"]))
 
 
 async def stock_nightly(ctx: dict[str, Any]) -> int:
-    return await stock_tasks.nightly(ctx["runtime"])
+    return await _tick("stock_nightly", stock_tasks.nightly(ctx["runtime"]))
 
 
 async def schedule_imports(ctx: dict[str, Any]) -> int:
-    return await tasks.schedule_imports(ctx["runtime"])
+    return await _tick("schedule_imports", tasks.schedule_imports(ctx["runtime"]))
 
 
 async def sweep(ctx: dict[str, Any]) -> int:
-    return await tasks.sweep(ctx["runtime"])
+    return await _tick("sweep", tasks.sweep(ctx["runtime"]))
 
 
 def build_worker(settings: Settings, **overrides: Any) -> Worker:

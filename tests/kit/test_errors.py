@@ -93,3 +93,29 @@ async def test_unexpected_error_is_500_without_details(failing_app: FastAPI) -> 
         response = await http.get("/boom")
     assert_error_shape(response, 500, "internal_error")
     assert "secret detail" not in response.text
+
+
+@pytest.mark.parametrize(
+    "unreachable",
+    [
+        "postgresql+asyncpg://postgres@127.0.0.1:1/nothing_listens_here",  # refused: the server is down
+        "sqlite+aiosqlite:////nonexistent-directory/connector.db",  # cannot be opened
+    ],
+)
+async def test_a_database_that_refuses_connections_is_503_with_retry_after(
+    settings: Settings, unreachable: str
+) -> None:
+    app = create_app(settings.model_copy(update={"database_url": unreachable}))
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://t") as http,
+    ):
+        listed = await http.get("/v1/connections", headers=auth_headers())
+        webhook = await http.post(
+            "/v1/webhooks/cubyn/3f0c8e4e-5b8a-4f0e-9a51-2b8f2a7f9d10",
+            json={"id": "evt_1", "type": "parcel.updated", "data": {}},
+        )
+    for response in (listed, webhook):
+        assert_error_shape(response, 503, "database_unavailable")
+        assert int(response.headers["retry-after"]) > 0

@@ -4,14 +4,18 @@ the row is read as the lease is taken and written as it is given back."""
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from rakuten_connector.connections.models import Connection
 from rakuten_connector.kit import leases
 from rakuten_connector.kit.clock import utcnow
+from tests.waiting import wait_until
 
 TTL = timedelta(seconds=30)
 PLAIN = leases.Lease(Connection)
@@ -147,3 +151,83 @@ async def test_renewal_stops_before_the_release(
         await hold.release()
         await asyncio.sleep(0.3)  # a renewal still running would take the lease again
         assert await _lease(sessions, row) == (None, None)
+
+
+async def _steal(sessions: async_sessionmaker[AsyncSession], row: str) -> None:
+    """Another worker takes the lease over (as after an expiry nobody could renew)."""
+    async with sessions() as session:
+        await session.execute(
+            update(Connection).where(Connection.id == row).values(lease_owner="other", lease_until=utcnow() + TTL)
+        )
+        await session.commit()
+
+
+async def test_a_takeover_is_noticed_at_the_next_renewal_and_stops_the_holder(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    row = await _connection(sessions)
+    guarded = async_sessionmaker(engine, class_=leases.GuardedSession, expire_on_commit=False)
+    async with leases.held(engine, Connection, row, "w", timedelta(seconds=3)) as hold:
+        assert hold is not None
+        assert leases.current() == (hold,)
+        hold.check()  # ours: nothing raised
+        await _steal(sessions, row)
+        await wait_until(hold.lost.is_set, what="the takeover to be noticed")  # renewals every second
+        with pytest.raises(leases.LeaseLost):
+            hold.check()
+        with pytest.raises(leases.LeaseLost):
+            await asyncio.create_task(_rename(guarded, row))  # a task it starts works under it too
+        assert not await hold.release(last_import_error="stale")
+    assert leases.current() == ()
+    assert (await _lease(sessions, row))[0] == "other"
+    async with sessions() as session:
+        connection = await session.get_one(Connection, row)
+        assert (connection.name, connection.last_import_error) == ("n", None)  # nothing written
+
+
+async def _rename(sessions: async_sessionmaker[AsyncSession], row: str) -> None:
+    async with sessions() as session:
+        connection = await session.get_one(Connection, row)
+        connection.name = "written blind"
+        await session.commit()
+
+
+async def test_renewals_that_fail_are_retried_and_lose_the_lease_only_past_its_expiry(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    row = await _connection(sessions)
+    lease = leases.Lease(Connection)
+    failures: list[datetime] = []
+
+    async def database_away(*_: object) -> datetime | None:
+        failures.append(utcnow())
+        raise OperationalError("UPDATE connections", {}, ConnectionRefusedError("connection refused"))
+
+    async with lease.held(engine, row, "w", timedelta(seconds=3)) as hold:
+        assert hold is not None
+        expiry = hold.until
+        monkeypatch.setattr(lease, "renew", database_away)
+        await wait_until(lambda: len(failures) >= 2, what="a renewal retried after it failed")
+        if utcnow() < expiry - timedelta(seconds=0.5):  # a loaded machine may be late: only then is it too soon
+            assert not hold.lost.is_set()
+            hold.check()
+        await wait_until(hold.lost.is_set, what="the lease to be lost once expired")
+        assert utcnow() >= expiry
+        assert failures[1] - failures[0] < timedelta(seconds=1)  # retried sooner than the renewal period
+        with pytest.raises(leases.LeaseLost):
+            hold.check()
+
+
+async def test_a_stalled_event_loop_loses_nothing_before_the_expiry(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    row = await _connection(sessions)
+    async with leases.held(engine, Connection, row, "w", timedelta(seconds=6)) as hold:
+        assert hold is not None
+        first = hold.until
+        time.sleep(3)  # noqa: ASYNC251 - the loop is stuck past a renewal (due every 2 s), not past the expiry
+        hold.check()
+        await wait_until(lambda: hold.until > first, what="the renewal after the stall")
+        assert not hold.lost.is_set()
+        owner, until = await _lease(sessions, row)
+        assert (owner, until) == (hold.token, hold.until)

@@ -3,20 +3,29 @@ and written around Rakuten's answer, and that one connection's trouble leaves th
 
 from __future__ import annotations
 
+import json
+import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rakuten_connector.connections.models import Connection, ConnectionState
+from rakuten_connector.kit import leases
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.orders import importer
 from rakuten_connector.orders.models import Order, OrderItem, OrderState
+from rakuten_connector.orders.recording import ALREADY_IMPORTED
 from rakuten_connector.runtime import Runtime
-from tests.conftest import RAKUTEN_URL
-from tests.upstream_fakes import GOOD_TOKEN, Upstreams
+from rakuten_connector.sandbox.cubyn_runtime import LifecycleDelays
+from rakuten_connector.settings import Settings
+from tests.clients.test_cubyn_client import PARCEL
+from tests.conftest import CUBYN_URL, RAKUTEN_URL, use_secret
+from tests.e2e.world import MERCHANT, sale, wait_for, world
+from tests.upstream_fakes import GOOD_KEY, GOOD_TOKEN, Upstreams
 
 CURRENT_SALES = (Path(__file__).parent.parent / "clients/fixtures/rakuten/getcurrentsales_page2.xml").read_bytes()
 NOT_TAKEN = "not taken: busy, not due or not active"
@@ -131,3 +140,112 @@ async def test_no_database_connection_is_held_while_rakuten_answers_the_scan(
     assert (await importer.import_connection(rt, connection_id)).startswith("ok")
     assert held_during_scan == [0]
     assert (await _read(sessions, connection_id)).last_sales_scan_at is not None
+
+
+MANY_SALES = (Path(__file__).parent.parent / "clients/fixtures/rakuten/getnewsales_many_iso8859.xml").read_bytes()
+
+
+def _listed_twice(xml: bytes) -> bytes:
+    """Rakuten's answer with its first sale (made importable) listed a second time."""
+    xml = xml.replace(b"<sku><![CDATA[]]></sku>", b"<sku><![CDATA[SKU-3]]></sku>").replace(
+        b"<isnego>Y</isnego>", b"<isnego>N</isnego>"
+    )
+    first = xml[xml.index(b"<sale>") : xml.index(b"</sale>") + len(b"</sale>")]
+    return xml.replace(b"</sales>", first + b"</sales>")
+
+
+async def test_a_purchase_listed_twice_in_one_answer_gets_one_parcel(
+    rt: Runtime, sessions: async_sessionmaker[AsyncSession], upstreams: Upstreams
+) -> None:
+    connection_id = await _connection(rt, cubyn_api_key_enc=rt.box.encrypt(GOOD_KEY))
+    upstreams.rakuten.side_effect = None
+    upstreams.rakuten.return_value = httpx.Response(200, content=_listed_twice(MANY_SALES))
+    created: list[str] = []
+
+    def create_parcel(request: httpx.Request) -> httpx.Response:
+        order_ref = json.loads(request.content)["orderRef"]
+        created.append(order_ref)
+        return httpx.Response(201, json=PARCEL | {"id": len(created), "orderRef": order_ref})
+
+    upstreams.mock.post(f"{CUBYN_URL}/parcels").side_effect = create_parcel
+    outcome = await importer.import_connection(rt, connection_id)
+    assert outcome.startswith("ok: 3 sale(s), 1 new"), outcome
+    assert len(created) == 1
+    async with sessions() as session:
+        orders = (await session.scalars(select(Order.purchase_id))).all()
+    assert sorted(orders) == sorted(set(orders))
+
+
+async def test_a_seller_connected_again_with_another_cubyn_key_gets_no_second_parcel(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    manual = LifecycleDelays(validate=None, pick=None, pack=None, ship=None)  # the sales stay waiting
+    async with world(settings, delays=manual) as w:
+        created = await w.add_sales(sale("Normal", ["SKU-1"]), sale("Express", ["SKU-2", "SKU-3"]))
+        first = await w.connect()
+        refs = {f"RAKUTEN-{s['purchase_id']}" for s in created}
+
+        async def parcels_made() -> bool:
+            return {p["parcel"]["orderRef"] for p in await w.parcels()} == refs
+
+        await wait_for(parcels_made, what="the first connection's parcels")
+        answer = await w.api.delete(f"/v1/connections/{first}", headers=w.headers)
+        assert answer.status_code == 204, answer.text
+        w.cubyn_key = use_secret(f"cub-e2e-CANARY-{uuid.uuid4().hex}")
+        answer = await w.cubyn.post("/_sandbox/applications", json={"merchant_id": MERCHANT, "key": w.cubyn_key})
+        assert answer.status_code == 201, answer.text
+        await w.connect()
+
+        async def recorded_again() -> bool:
+            orders = await w.orders()
+            return len(orders) == len(created) and all(o["state"] != "importing" for o in orders)
+
+        await wait_for(recorded_again, what="the second connection's import")
+        for order in await w.orders():
+            assert (order["state"], order["reason"]) == ("skipped", ALREADY_IMPORTED)
+        answer = await w.api.post(f"/v1/connections/{w.connection_id}/imports", headers=w.headers)
+        assert answer.status_code == 202
+
+        async def polled_twice() -> bool:
+            return len(await w.calls("getnewsales")) >= 4  # two credential checks, two imports at least
+
+        await wait_for(polled_twice, what="another import")
+        parcels = await w.parcels()
+        assert sorted(p["parcel"]["orderRef"] for p in parcels) == sorted(refs)  # one parcel per purchase
+
+
+async def taken_over(sessions: async_sessionmaker[AsyncSession], model: Any, row_id: str) -> None:
+    """Another worker takes the row's lease over; returns once the running worker has noticed."""
+    async with sessions() as session:
+        await session.execute(
+            update(model)
+            .where(model.id == row_id)
+            .values(lease_owner="other-worker", lease_until=utcnow() + timedelta(minutes=5))
+        )
+        await session.commit()
+    holds = leases.current()
+    assert holds
+    await wait_for(lambda: all(hold.lost.is_set() for hold in holds), what="the takeover to be noticed")
+
+
+async def test_an_import_taken_over_while_rakuten_answers_stops_and_writes_nothing(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], upstreams: Upstreams
+) -> None:
+    rt = Runtime.start(settings.model_copy(update={"lease_seconds": 2}))  # renewed every 0.7 s
+    try:
+        connection_id = await _connection(rt, cubyn_api_key_enc=rt.box.encrypt(GOOD_KEY))
+
+        async def new_sales(request: httpx.Request) -> httpx.Response:
+            await taken_over(sessions, Connection, connection_id)
+            return httpx.Response(200, content=_listed_twice(MANY_SALES))
+
+        upstreams.rakuten.side_effect = new_sales
+        parcels = upstreams.mock.post(f"{CUBYN_URL}/parcels").respond(201, json=PARCEL)
+        assert await importer.import_connections(rt, [connection_id]) == {"lease_lost": 1}
+    finally:
+        await rt.close()
+    assert not parcels.called
+    async with sessions() as session:
+        assert (await session.scalars(select(Order.id))).all() == []
+    connection = await _read(sessions, connection_id)
+    assert (connection.lease_owner, connection.last_import_at) == ("other-worker", None)

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = structlog.get_logger(__name__)
@@ -94,6 +95,45 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "validation_error", "The request is not valid.", details)
 
 
+# PostgreSQL's "cannot reach / cannot use the database right now": connection exceptions (class 08), shut
+# down or starting up (57P01-57P03), too many connections, and a database not accepting connections
+# (ALLOW_CONNECTIONS false answers 55000).
+_UNAVAILABLE_SQLSTATES = frozenset({"53300", "55000", "57P01", "57P02", "57P03"})
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+def _sqlstate(exc: DBAPIError) -> str:
+    for cause in (exc.orig, getattr(exc.orig, "__cause__", None)):
+        state = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+        if isinstance(state, str):
+            return state
+    return ""
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the database cannot be reached or used right now (not that a statement is
+    wrong): the same work succeeds once it is back, so it is worth retrying."""
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
+            return True
+        state = _sqlstate(exc)
+        return state.startswith("08") or state in _UNAVAILABLE_SQLSTATES
+    # A refused or reset socket, raised by the driver while connecting (not wrapped by SQLAlchemy).
+    return isinstance(exc, ConnectionError)
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    if not is_database_unavailable(exc):
+        return await _unexpected_error(request, exc)
+    log.warning("database_unavailable", path=request.url.path, error_type=type(exc).__name__)
+    return error_response(
+        503,
+        "database_unavailable",
+        "The database is unavailable right now. Try again shortly.",
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled_error", path=request.url.path, error_type=type(exc).__name__)
     return error_response(500, "internal_error", "An unexpected error occurred.")
@@ -103,4 +143,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(ConnectionError, _database_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -5,6 +5,15 @@ for it cannot both win; it expires by itself if its holder dies (SIGKILL), so no
 Taking a lease can also check conditions on the row and read it (RETURNING), and giving it back can
 write the outcome in the same statement: a job that finds nothing to do costs two single-statement
 round trips. The statements are built once per kind of lease, so each use only binds its values.
+
+A holder knows when its lease is lost. Renewals are conditional on still owning it (`WHERE lease_owner =
+our token`), and a hold is lost, for good, as soon as a renewal finds another owner, or our expiry has
+passed by the clock the lease compares against (`utcnow()`, as `lease_until < now` in every statement)
+without a renewal we could confirm. A slow event loop alone loses nothing: a stall shorter than the
+lease only delays a renewal. While a lease is held, its hold is "current" in the task's context (and in
+the tasks it starts): `check_current()` raises `LeaseLost` if any of them is lost, and the worker's
+HTTP pools and sessions call it before every upstream request and every commit, so a worker whose lease
+was taken over stops instead of finishing the work blind.
 """
 
 from __future__ import annotations
@@ -17,12 +26,16 @@ import uuid
 import weakref
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
+import structlog
 from sqlalchemy import BindParameter, ColumnElement, Row, Table, Update, bindparam, or_, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from rakuten_connector.db import UTCDateTime
 from rakuten_connector.kit.clock import utcnow
@@ -32,6 +45,39 @@ ROW: BindParameter[str] = bindparam("lease_row")
 NOW: BindParameter[Any] = bindparam("lease_now", type_=UTCDateTime())
 _TOKEN: BindParameter[str] = bindparam("lease_token")
 _UNTIL: BindParameter[Any] = bindparam("lease_until_value", type_=UTCDateTime())
+
+log = structlog.get_logger(__name__)
+
+
+class LeaseLost(Exception):
+    """Another worker holds the lease now, or it expired without a renewal: stop, the work is not ours."""
+
+
+_CURRENT: ContextVar[tuple[Hold, ...]] = ContextVar("leases_held", default=())
+
+
+def current() -> tuple[Hold, ...]:
+    """The holds the running task (or the task that started it) is working under."""
+    return _CURRENT.get()
+
+
+def check_current() -> None:
+    """Raise LeaseLost if a lease the running task works under is lost; no I/O."""
+    for hold in _CURRENT.get():
+        hold.check()
+
+
+async def check_request(_: httpx.Request) -> None:
+    """An httpx request hook: no upstream call is made on behalf of a lost lease."""
+    check_current()
+
+
+class GuardedSession(AsyncSession):
+    """A session that commits nothing on behalf of a lost lease (see check_current)."""
+
+    async def commit(self) -> None:
+        check_current()
+        await super().commit()
 
 
 def new_owner() -> str:
@@ -65,7 +111,9 @@ class Lease:
         ours_or_free = or_(c.lease_until.is_(None), c.lease_until < NOW, c.lease_owner == _TOKEN)
         take = update(self.table).where(c.id == ROW, ours_or_free).values(lease_owner=_TOKEN, lease_until=_UNTIL)
         self._take = take.where(*when).returning(c.id, *columns)
-        self._renew = take  # while held, the conditions no longer matter (a pause lets the run finish)
+        # Only while still ours; the conditions no longer matter (a pause lets the run finish). A lease
+        # still ours after its expiry was taken by nobody meanwhile: taking it would have changed the owner.
+        self._renew = update(self.table).where(c.id == ROW, c.lease_owner == _TOKEN).values(lease_until=_UNTIL)
         self._releases: dict[tuple[str, ...], Update] = {}
 
     async def _execute(self, engine: AsyncEngine, statement: Update, params: dict[str, Any]) -> Any:
@@ -77,8 +125,12 @@ class Lease:
         row: Row[Any] | None = (await self._execute(engine, self._take, _lease_params(row_id, token, ttl))).first()
         return row
 
-    async def renew(self, engine: AsyncEngine, row_id: str, token: str, ttl: timedelta) -> None:
-        await self._execute(engine, self._renew, _lease_params(row_id, token, ttl))
+    async def renew(self, engine: AsyncEngine, row_id: str, token: str, ttl: timedelta) -> datetime | None:
+        """Extend the lease if `token` still holds it: returns its new expiry, or None if it is not ours."""
+        params = _lease_params(row_id, token, ttl)
+        result = await self._execute(engine, self._renew, params)
+        until: datetime = params["lease_until_value"]
+        return until if result.rowcount == 1 else None
 
     async def release(self, engine: AsyncEngine, row_id: str, token: str, **values: Any) -> bool:
         """Free the lease, writing `values` on the row in the same UPDATE; False if `token` no longer held it."""
@@ -109,35 +161,50 @@ class Lease:
         Each hold has its own token: two jobs of one worker process exclude each other like two workers do.
         """
         token = f"{owner}:{uuid.uuid4().hex[:12]}"
-        row = await self.acquire(engine, row_id, token, ttl)
+        params = _lease_params(row_id, token, ttl)
+        row: Row[Any] | None = (await self._execute(engine, self._take, params)).first()
         if row is None:
             yield None
             return
-        hold = Hold(self, engine, row_id, token, row)
-
-        async def renew() -> None:
-            while not await hold.stopping(ttl.total_seconds() / 3):
-                await self.renew(engine, row_id, token, ttl)
-
-        hold._renewer = asyncio.create_task(renew())
+        hold = Hold(self, engine, row_id, token, row, ttl, params["lease_until_value"])
+        hold._renewer = asyncio.create_task(hold._keep())
+        held_before = _CURRENT.set((*_CURRENT.get(), hold))
         try:
             yield hold
         finally:
+            _CURRENT.reset(held_before)
             await hold.release()
 
 
 @dataclass(eq=False)
 class Hold:
-    """A lease held on one row: the columns read as it was taken, and its release (at most once)."""
+    """A lease held on one row: the columns read as it was taken, whether it is lost, and its release
+    (at most once)."""
 
     lease: Lease
     engine: AsyncEngine
     row_id: str
     token: str
     row: Row[Any]
+    ttl: timedelta
+    until: datetime  # the expiry last written (by the clock of the statements), hence known to be ours
+    # Set for good once the lease is not ours any more: another owner, or expired without a renewal.
+    lost: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     _renewer: asyncio.Task[None] | None = field(default=None, repr=False)
     _stop: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     _released: bool = False
+
+    def check(self) -> None:
+        """Raise LeaseLost unless the lease is still ours; call before each upstream call or write."""
+        if not self.lost.is_set() and utcnow() >= self.until:
+            self._lose("expired before it could be renewed")
+        if self.lost.is_set():
+            raise LeaseLost(self.row_id)
+
+    def _lose(self, why: str) -> None:
+        if not self.lost.is_set():
+            log.warning("lease_lost", table=self.lease.table.name, row_id=self.row_id, why=why)
+            self.lost.set()
 
     async def stopping(self, seconds: float) -> bool:
         """Wait up to `seconds`; True once the release has begun."""
@@ -145,15 +212,35 @@ class Hold:
             await asyncio.wait_for(self._stop.wait(), seconds)
         return self._stop.is_set()
 
+    async def _keep(self) -> None:
+        """Renew every third of the lease until the release, or until the lease is lost. A renewal that
+        fails (the database away) is tried again sooner; past the expiry, the lease is lost."""
+        period = self.ttl.total_seconds() / 3
+        delay = period
+        while not await self.stopping(delay):
+            if utcnow() >= self.until:
+                self._lose("expired before it could be renewed")
+                return
+            try:
+                until = await self.lease.renew(self.engine, self.row_id, self.token, self.ttl)
+            except (SQLAlchemyError, OSError) as exc:
+                log.warning("lease_renewal_failed", row_id=self.row_id, error=type(exc).__name__)
+                delay = period / 4
+                continue
+            if until is None:
+                self._lose("another worker holds it")
+                return
+            self.until, delay = until, period
+
     async def release(self, **values: Any) -> bool:
         """Stop renewing, then free the lease writing `values` in the same statement (skipped if the
         lease was lost meanwhile). The second and later calls do nothing and return False."""
         if self._released:
             return False
         self._released = True
-        # The renewer is stopped first (a renewal after the release would take the lease again), and told
-        # rather than cancelled: cancelling it in the middle of its UPDATE would leave that connection's
-        # statement half done.
+        # The renewer is stopped first (a renewal after the release would find the lease not ours), and
+        # told rather than cancelled: cancelling it in the middle of its UPDATE would leave that
+        # connection's statement half done.
         self._stop.set()
         if self._renewer is not None:
             await self._renewer

@@ -38,11 +38,16 @@ class OrderBusy(Exception):
 
 
 async def with_order(rt: Runtime, order_id: str, step: OrderStep) -> None:
-    """Run `step` on the order under its lease; raises OrderBusy when another worker holds it."""
+    """Run `step` on the order under its lease; raises OrderBusy when another worker holds it.
+
+    The step's upstream calls and commits raise LeaseLost once the order's lease (or the lease of the
+    import that runs it) is lost: it stops there, and the worker that took the order over finishes it.
+    """
     lease = timedelta(seconds=rt.settings.lease_seconds)
     async with leases.held(rt.engine, Order, order_id, rt.owner, lease) as mine:
         if not mine:
             raise OrderBusy(order_id)
+        leases.check_current()
         async with rt.sessions() as session:
             order = await session.get(Order, order_id, options=[selectinload(Order.items)])
             if order is None:

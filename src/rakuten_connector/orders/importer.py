@@ -23,6 +23,7 @@ from rakuten_connector.connections.scheduling import next_import_at, retry_after
 from rakuten_connector.connections.service import mark_credentials_invalid
 from rakuten_connector.kit import leases
 from rakuten_connector.kit.clock import utcnow
+from rakuten_connector.kit.errors import is_database_unavailable
 from rakuten_connector.orders.cancellations import OPEN_STATES, read_vanished_sales, scan_current_sales
 from rakuten_connector.orders.checks import CUBYN_REFUSED, RAKUTEN_REFUSED, with_order
 from rakuten_connector.orders.models import Order, OrderState
@@ -40,18 +41,28 @@ async def import_connections(rt: Runtime, connection_ids: list[str]) -> dict[str
     process at once, so one shop's trouble (a slow Rakuten, an error) never holds back the others.
 
     An import that fails unexpectedly is logged; its connection stays claimed until the claim runs out,
-    then the scheduler queues it again (a backoff of a few minutes). Returns outcome counts.
+    then the scheduler queues it again (a backoff of a few minutes). When the database was unavailable,
+    the first such error is raised once every import has ended, so the job is retried (the imports that
+    went through are not due any more and cost one statement). Returns outcome counts.
     """
+    unavailable: list[Exception] = []
 
     async def one(connection_id: str) -> str:
         async with rt.import_gate:
             try:
                 return await import_connection(rt, connection_id)
-            except Exception:
+            except leases.LeaseLost:
+                return "lease_lost"  # another worker took the import over
+            except Exception as exc:
+                if is_database_unavailable(exc):
+                    unavailable.append(exc)
+                    return "database_unavailable"
                 log.exception("import_failed", connection_id=connection_id)
                 return "failed"
 
     outcomes = await asyncio.gather(*(one(connection_id) for connection_id in connection_ids))
+    if unavailable:
+        raise unavailable[0]
     return dict(Counter(outcome.split(":")[0] for outcome in outcomes))
 
 
@@ -106,7 +117,7 @@ async def _import(rt: Runtime, hold: leases.Hold) -> str:
     try:
         sales = await rakuten.get_new_sales()
         async with rt.sessions() as session:
-            recorded = await record_sales(session, connection_id, sales, now)
+            recorded = await record_sales(session, connection_id, row.seller_id, sales, now)
             await session.commit()
             if row.imported:
                 to_check += await read_vanished_sales(session, rakuten, connection_id, now)
@@ -141,6 +152,7 @@ async def _import(rt: Runtime, hold: leases.Hold) -> str:
     except CubynAuthError:
         await _mark_credentials_invalid(rt, connection_id, CUBYN_REFUSED)
         return "credentials_invalid"
+    hold.check()  # what follows is written on behalf of the lease: not if another worker took it over
     await rt.queue.enqueue_many(
         [("check_order", order_id, f"order:{order_id}:{now.timestamp()}") for order_id in dict.fromkeys(to_check)]
     )
@@ -152,7 +164,9 @@ async def _import(rt: Runtime, hold: leases.Hold) -> str:
         import_queued_until=None,
         **done,
     )
-    return f"ok: {len(sales)} sale(s), {len(recorded.to_import)} new, {recorded.skipped} skipped"
+    return f"ok: {len(sales)} sale(s), {len(recorded.to_import)} new, {recorded.skipped} skipped" + (
+        f", {recorded.already_imported} already_imported" if recorded.already_imported else ""
+    )
 
 
 async def _mark_credentials_invalid(rt: Runtime, connection_id: str, reason: str) -> None:
@@ -180,6 +194,7 @@ async def create_parcels(rt: Runtime, connection_id: str) -> None:
 
     async def one(order_id: str) -> None:
         async with gate:
+            leases.check_current()  # the connection's lease: no parcel is started once it is lost
             await with_order(rt, order_id, ensure_parcel)
 
     results = await asyncio.gather(*(one(order_id) for order_id in order_ids), return_exceptions=True)

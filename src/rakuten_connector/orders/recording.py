@@ -2,13 +2,18 @@
 
 The connection's import lease keeps two workers from recording the same sales at once; the unique
 constraint on (connection, purchase) is the guarantee if a lease ever expired under a slow worker.
+
+Orders are keyed per connection, but a purchase gets one parcel per seller: an order that goes to
+Cubyn writes an `ImportedPurchase` (seller, purchase) in the same transaction, and a later connection of
+the same seller (disconnected, then connected again, maybe with another Cubyn application) records that
+purchase as skipped, `already_imported`, instead of sending it a second time.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import structlog
@@ -16,9 +21,18 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from rakuten_connector.clients.rakuten_models import Sale
+from rakuten_connector.clients.rakuten_models import Item, Sale
+from rakuten_connector.connections.models import seller_key
 from rakuten_connector.mapping.parcels import ParcelPlan, SaleSkipped, SkipCode, sale_to_parcel, waiting_items
-from rakuten_connector.orders.models import ITEM_ID_MAX, PURCHASE_ID_MAX, SKU_MAX, Order, OrderItem, OrderState
+from rakuten_connector.orders.models import (
+    ITEM_ID_MAX,
+    PURCHASE_ID_MAX,
+    SKU_MAX,
+    ImportedPurchase,
+    Order,
+    OrderItem,
+    OrderState,
+)
 from rakuten_connector.orders.service import transition
 
 log = structlog.get_logger(__name__)
@@ -32,6 +46,7 @@ class Recorded:
     to_import: list[str] = field(default_factory=list)  # order ids waiting for their parcel
     skipped: int = 0
     already_known: int = 0
+    already_imported: int = 0  # skipped: an earlier connection of the seller sent them to Cubyn
 
 
 def _items(order_id: str, sale: Sale, item_ids: Sequence[str]) -> list[OrderItem]:
@@ -66,15 +81,65 @@ async def _existing(session: AsyncSession, connection_id: str, purchase_ids: lis
     return found
 
 
-def _revisit_skipped(session: AsyncSession, order: Order, sale: Sale, outcome: ParcelPlan | SaleSkipped) -> bool:
+async def _imported_elsewhere(
+    session: AsyncSession, seller: str, connection_id: str, purchase_ids: list[str]
+) -> set[str]:
+    """The purchases another connection of this seller already sent to Cubyn."""
+    found: set[str] = set()
+    for start in range(0, len(purchase_ids), CHUNK):
+        rows = await session.scalars(
+            select(ImportedPurchase.purchase_id).where(
+                ImportedPurchase.seller_key == seller,
+                ImportedPurchase.purchase_id.in_(purchase_ids[start : start + CHUNK]),
+                ImportedPurchase.connection_id != connection_id,
+            )
+        )
+        found.update(rows)
+    return found
+
+
+ALREADY_IMPORTED = (
+    "An earlier connection of this Rakuten seller already sent this purchase to Cubyn: it is not imported "
+    "again. Its parcel is the one that earlier connection created."
+)
+
+
+def _merged(sales: Sequence[Sale]) -> list[Sale]:
+    """One sale per purchase: a purchase Rakuten lists twice keeps every item either listing shows."""
+    by_purchase: dict[str, Sale] = {}
+    for sale in sales:
+        known = by_purchase.get(sale.purchase_id)
+        if known is None:
+            by_purchase[sale.purchase_id] = sale
+            continue
+        items: dict[str, Item] = {item.item_id: item for item in sale.items} | {i.item_id: i for i in known.items}
+        by_purchase[sale.purchase_id] = replace(known, items=tuple(items.values()))
+    if len(by_purchase) < len(sales):
+        log.warning("rakuten_sale_listed_twice", count=len(sales) - len(by_purchase))
+    return list(by_purchase.values())
+
+
+def _to_cubyn(session: AsyncSession, seller: str, order: Order, plan: ParcelPlan, message: str) -> None:
+    """The order goes to Cubyn: said in its timeline, and recorded for every connection of the seller."""
+    order.parcel_request = plan.request.model_dump_json(by_alias=True)
+    order.delivery_mode = plan.request.delivery_mode
+    transition(session, order, OrderState.IMPORTING, "received", message)
+    session.add(
+        ImportedPurchase(
+            seller_key=seller, purchase_id=order.purchase_id, connection_id=order.connection_id, order_id=order.id
+        )
+    )
+
+
+def _revisit_skipped(
+    session: AsyncSession, seller: str, order: Order, sale: Sale, outcome: ParcelPlan | SaleSkipped
+) -> bool:
     """A skipped sale may become importable (negotiation settled, SKU set): then it is imported."""
     if isinstance(outcome, ParcelPlan):
-        order.parcel_request = outcome.request.model_dump_json(by_alias=True)
-        order.delivery_mode = outcome.request.delivery_mode
         known = {item.item_id for item in order.items}
         order.items.extend(item for item in _items(order.id, sale, outcome.item_ids) if item.item_id not in known)
         order.next_check_at = order.rakuten_seen_at and order.rakuten_seen_at + SWEEP_GRACE
-        transition(session, order, OrderState.IMPORTING, "received", _plan_message(outcome))
+        _to_cubyn(session, seller, order, outcome, _plan_message(outcome))
         return True
     if outcome.code is not SkipCode.NO_WAITING_ITEM and outcome.reason != order.reason:
         transition(session, order, OrderState.SKIPPED, "skipped", outcome.reason, reason=outcome.reason)
@@ -98,9 +163,50 @@ def _outcome(sale: Sale) -> ParcelPlan | SaleSkipped:
     return sale_to_parcel(sale)
 
 
+def _record_new(
+    session: AsyncSession,
+    seller: str,
+    connection_id: str,
+    sale: Sale,
+    taken: bool,
+    now: datetime,
+    recorded: Recorded,
+) -> None:
+    """A purchase this connection sees for the first time: an order to import, or a skip with its reason."""
+    outcome = _outcome(sale)
+    if isinstance(outcome, SaleSkipped) and outcome.code is SkipCode.NO_WAITING_ITEM:
+        return  # nothing left to decide on Rakuten (cancelled items): never imported
+    order = Order(
+        id=str(uuid.uuid4()),
+        connection_id=connection_id,
+        purchase_id=sale.purchase_id,
+        shipping_type=sale.shipping_type,
+        purchased_at=sale.purchased_at,
+        imported_at=now,
+        rakuten_seen_at=now,
+        attempts=0,
+        items=[],
+    )
+    session.add(order)
+    if taken:
+        outcome = SaleSkipped(SkipCode.NO_WAITING_ITEM, ALREADY_IMPORTED)
+        recorded.already_imported += 1
+    elif isinstance(outcome, ParcelPlan):
+        order.next_check_at = now + SWEEP_GRACE  # the import creates it now; the sweep only if it died
+        order.items.extend(_items(order.id, sale, outcome.item_ids))
+        _to_cubyn(session, seller, order, outcome, _plan_message(outcome))
+        recorded.to_import.append(order.id)
+        return
+    else:
+        recorded.skipped += 1
+    order.items.extend(_items(order.id, sale, [item.item_id for item in waiting_items(sale)]))
+    transition(session, order, OrderState.SKIPPED, "skipped", outcome.reason, reason=outcome.reason)
+
+
 async def record_sales(
-    session: AsyncSession, connection_id: str, sales: Sequence[Sale], now: datetime
+    session: AsyncSession, connection_id: str, seller_id: str, sales: Sequence[Sale], now: datetime
 ) -> Recorded:
+    """Record what getnewsales listed for the connection of `seller_id`; flushes, the caller commits."""
     recorded = Recorded()
     unkeyable = {
         sale.purchase_id for sale in sales if not sale.purchase_id or len(sale.purchase_id) > PURCHASE_ID_MAX
@@ -108,41 +214,22 @@ async def record_sales(
     if unkeyable:
         # Without a purchase id we can key on, nothing can be recorded: say so in the logs.
         log.warning("rakuten_sale_unrecordable", connection_id=connection_id, count=len(unkeyable))
-        sales = [sale for sale in sales if sale.purchase_id not in unkeyable]
-    existing = await _existing(session, connection_id, [sale.purchase_id for sale in sales])
+    sales = _merged([sale for sale in sales if sale.purchase_id not in unkeyable])
+    purchase_ids = [sale.purchase_id for sale in sales]
+    seller = seller_key(seller_id)
+    existing = await _existing(session, connection_id, purchase_ids)
+    elsewhere = await _imported_elsewhere(session, seller, connection_id, purchase_ids)
     for sale in sales:
-        outcome = _outcome(sale)
+        taken = sale.purchase_id in elsewhere
         order = existing.get(sale.purchase_id)
-        if order is not None:
-            recorded.already_known += 1
-            order.rakuten_seen_at = now
-            if order.state == OrderState.SKIPPED and _revisit_skipped(session, order, sale, outcome):
-                recorded.to_import.append(order.id)
+        if order is None:
+            _record_new(session, seller, connection_id, sale, taken, now, recorded)
             continue
-        if isinstance(outcome, SaleSkipped) and outcome.code is SkipCode.NO_WAITING_ITEM:
-            continue  # nothing left to decide on Rakuten (cancelled items): never imported
-        order = Order(
-            id=str(uuid.uuid4()),
-            connection_id=connection_id,
-            purchase_id=sale.purchase_id,
-            shipping_type=sale.shipping_type,
-            purchased_at=sale.purchased_at,
-            imported_at=now,
-            rakuten_seen_at=now,
-            attempts=0,
-            items=[],
-        )
-        session.add(order)
-        if isinstance(outcome, ParcelPlan):
-            order.parcel_request = outcome.request.model_dump_json(by_alias=True)
-            order.delivery_mode = outcome.request.delivery_mode
-            order.next_check_at = now + SWEEP_GRACE  # the import creates it now; the sweep only if it died
-            order.items.extend(_items(order.id, sale, outcome.item_ids))
-            transition(session, order, OrderState.IMPORTING, "received", _plan_message(outcome))
+        recorded.already_known += 1
+        order.rakuten_seen_at = now
+        if taken:
+            recorded.already_imported += 1
+        elif order.state == OrderState.SKIPPED and _revisit_skipped(session, seller, order, sale, _outcome(sale)):
             recorded.to_import.append(order.id)
-        else:
-            order.items.extend(_items(order.id, sale, [item.item_id for item in waiting_items(sale)]))
-            transition(session, order, OrderState.SKIPPED, "skipped", outcome.reason, reason=outcome.reason)
-            recorded.skipped += 1
     await session.flush()
     return recorded

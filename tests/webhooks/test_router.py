@@ -9,6 +9,7 @@ import hmac
 import json
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -45,6 +46,10 @@ STOCK_EVENT: dict[str, Any] = {
     "timestamp": "2026-11-27T10:06:00Z",
     "data": {"sku": "SKU-1", "available": 11, "movement": "FULFILMENT", "delta": -1},
 }
+
+
+def _ahead(**delta: float) -> str:
+    return (datetime.now(UTC) + timedelta(**delta)).isoformat()
 
 
 def sign(secret: str, webhook_id: str, timestamp: int, body: bytes) -> str:
@@ -197,9 +202,25 @@ async def test_tampered_body_is_401(hook: Hook) -> None:
         (json.dumps({**STOCK_EVENT, "data": {"sku": "A", "available": -3}}).encode(), "invalid_event"),
         (json.dumps({**STOCK_EVENT, "data": {"sku": "A", "available": "many"}}).encode(), "invalid_event"),
         (json.dumps({k: v for k, v in STOCK_EVENT.items() if k != "timestamp"}).encode(), "invalid_event"),
+        (json.dumps({**STOCK_EVENT, "data": {"sku": "A", "available": 2**63}}).encode(), "invalid_event"),
+        (json.dumps({**STOCK_EVENT, "data": {"sku": "A", "available": 2**31}}).encode(), "invalid_event"),
+        (json.dumps({**STOCK_EVENT, "timestamp": "9999-12-31T23:59:59-01:00"}).encode(), "invalid_event"),
+        (json.dumps({**STOCK_EVENT, "timestamp": "0001-01-01T00:00:00+05:00"}).encode(), "invalid_event"),
+        (json.dumps({**STOCK_EVENT, "timestamp": "2099-01-01T00:00:00Z"}).encode(), "invalid_event"),
+        (json.dumps({**STOCK_EVENT, "timestamp": _ahead(minutes=6)}).encode(), "invalid_event"),
+        (json.dumps({**PARCEL_EVENT, "data": {**PARCEL_EVENT["data"], "updatedAt": "9999-12-31T23:59:59-01:00"}}).encode(), "invalid_event"),
+        (json.dumps({**PARCEL_EVENT, "data": {**PARCEL_EVENT["data"], "updatedAt": "2099-01-01T00:00:00Z"}}).encode(), "invalid_event"),
+        (json.dumps({**PARCEL_EVENT, "data": {**PARCEL_EVENT["data"], "shippedAt": "9999-12-31T23:59:59-01:00"}}).encode(), "invalid_event"),
+        (json.dumps({**PARCEL_EVENT, "data": {**PARCEL_EVENT["data"], "id": 2**64}}).encode(), "invalid_event"),
+        (json.dumps({**PARCEL_EVENT, "timestamp": "2099-01-01T00:00:00Z"}).encode(), "invalid_event"),
+        (b"[" * 50_000 + b"]" * 50_000, "malformed_json"),
+        (b'{"type": "stock.updated", "data": ' + b"[" * 50_000 + b"]" * 50_000 + b"}", "malformed_json"),
     ],
     ids=["not-json", "array", "no-type", "parcel-no-updatedAt", "parcel-bad-date", "stock-empty-sku",
-         "stock-negative", "stock-not-int", "stock-no-timestamp"],
+         "stock-negative", "stock-not-int", "stock-no-timestamp", "stock-2**63", "stock-2**31",
+         "stock-time-beyond-9999", "stock-time-before-1", "stock-2099", "stock-6-min-ahead",
+         "parcel-time-beyond-9999", "parcel-2099", "parcel-shipped-beyond-9999", "parcel-id-2**64",
+         "parcel-envelope-2099", "nested-100kB", "nested-in-data"],
 )  # fmt: skip
 async def test_signed_but_invalid_bodies_are_400_and_store_nothing(
     hook: Hook, sessions: async_sessionmaker[AsyncSession], body: bytes, code: str
@@ -208,6 +229,14 @@ async def test_signed_but_invalid_bodies_are_400_and_store_nothing(
     assert response.status_code == 400
     assert response.json()["error"]["code"] == code
     assert await stored(sessions) == []
+
+
+async def test_an_event_a_little_ahead_is_taken_a_clock_may_be_off(
+    hook: Hook, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    response = await hook.send({**STOCK_EVENT, "timestamp": _ahead(minutes=4)})
+    assert response.status_code == 200, response.text
+    assert len(await stored(sessions)) == 1
 
 
 async def test_unknown_event_type_is_stored_and_ignored(

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 import structlog
 from pydantic import ValidationError
-from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy import Select, and_, case, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,13 +24,14 @@ from rakuten_connector.kit.clock import as_utc, utcnow
 from rakuten_connector.runtime import Runtime
 from rakuten_connector.stock.models import StockItem, StockStatus
 from rakuten_connector.stock.scheduling import HasQueue, enqueue_stock_run, touch_state
-from rakuten_connector.stock.sql import DEADLOCK_TRIES, insert_for, is_deadlock
+from rakuten_connector.stock.sql import DEADLOCK_TRIES, insert_for, is_deadlock, refuses_values
 from rakuten_connector.webhooks.models import EventStatus, WebhookEvent
 from rakuten_connector.webhooks.schemas import STOCK_UPDATED, StockUpdated
 
 log = structlog.get_logger(__name__)
 
 BATCH = 500
+UNREADABLE = "unreadable stock event: a value that cannot be applied"
 APPLY_DEBOUNCE_SECONDS = 0.25
 
 
@@ -93,58 +94,89 @@ async def set_wanted(session: AsyncSession, connection_id: str, wanted: Sequence
 
 
 def parse_event(payload: str) -> Wanted | None:
+    """The wanted quantity an event asks for, or None when it cannot be applied (the route refuses such
+    events; one stored before that rule, or written by hand, still must not stop the others)."""
     try:
         event = StockUpdated.model_validate(json.loads(payload))
-    except (ValidationError, ValueError):
+        return Wanted(event.data.sku, event.data.available, as_utc(event.timestamp))
+    except (ValidationError, ValueError, OverflowError, RecursionError):
         return None
-    return Wanted(event.data.sku, event.data.available, as_utc(event.timestamp))
+
+
+def _pending_stock_events(connection_id: str, limit: int) -> Select[str, str]:
+    return (
+        select(WebhookEvent.id, WebhookEvent.payload)
+        .where(
+            WebhookEvent.connection_id == connection_id,
+            WebhookEvent.event_type == STOCK_UPDATED,
+            WebhookEvent.status == EventStatus.PENDING.value,
+        )
+        .order_by(WebhookEvent.received_at, WebhookEvent.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+
+
+async def _finish_events(
+    session: AsyncSession, ids: Iterable[str], status: EventStatus, error: str | None
+) -> None:
+    if ids := sorted(ids):
+        await session.execute(
+            update(WebhookEvent)
+            .where(WebhookEvent.id.in_(ids), WebhookEvent.status == EventStatus.PENDING.value)
+            .values(
+                status=status.value, last_error=error, processed_at=utcnow(), attempts=WebhookEvent.attempts + 1
+            )
+        )
 
 
 async def _apply_batch(rt: Runtime, connection_id: str) -> int:
     async with rt.sessions() as session:
-        rows = (
-            await session.execute(
-                select(WebhookEvent.id, WebhookEvent.payload)
-                .where(
-                    WebhookEvent.connection_id == connection_id,
-                    WebhookEvent.event_type == STOCK_UPDATED,
-                    WebhookEvent.status == EventStatus.PENDING.value,
-                )
-                .order_by(WebhookEvent.received_at, WebhookEvent.id)
-                .limit(BATCH)
-                .with_for_update(skip_locked=True)
-            )
-        ).all()
+        rows = (await session.execute(_pending_stock_events(connection_id, BATCH))).all()
         if not rows:
             return 0
-        wanted, unreadable = [], []
-        for event_id, payload in rows:
-            parsed = parse_event(payload)
-            if parsed is None:
-                unreadable.append(event_id)
-            else:
-                wanted.append(parsed)
-        await set_wanted(session, connection_id, list(newest_per_sku(wanted).values()))
-        now = utcnow()
-        readable = [event_id for event_id, _ in rows if event_id not in set(unreadable)]
-        for ids, status, error in (
-            (sorted(readable), EventStatus.PROCESSED, None),
-            (sorted(unreadable), EventStatus.FAILED, "unreadable stock event"),
-        ):
-            if ids:
-                await session.execute(
-                    update(WebhookEvent)
-                    .where(WebhookEvent.id.in_(ids), WebhookEvent.status == EventStatus.PENDING.value)
-                    .values(
-                        status=status.value,
-                        last_error=error,
-                        processed_at=now,
-                        attempts=WebhookEvent.attempts + 1,
-                    )
-                )
-        await touch_state(session, connection_id, now)
+        parsed = {event_id: parse_event(payload) for event_id, payload in rows}
+        wanted = [w for w in parsed.values() if w is not None]
+        try:
+            await set_wanted(session, connection_id, list(newest_per_sku(wanted).values()))
+        except (DBAPIError, OverflowError) as exc:
+            if not refuses_values(exc):
+                raise
+            # A value the database refuses slipped through: apply this batch one event at a time, so that
+            # only that event fails.
+            await session.rollback()
+            return await _apply_one_by_one(rt, connection_id, len(rows))
+        await _finish_events(session, [i for i, w in parsed.items() if w is not None], EventStatus.PROCESSED, None)
+        await _finish_events(session, [i for i, w in parsed.items() if w is None], EventStatus.FAILED, UNREADABLE)
+        await touch_state(session, connection_id, utcnow())
         await session.commit()
         return len(rows)
+
+
+async def _apply_one_by_one(rt: Runtime, connection_id: str, count: int) -> int:
+    taken = 0
+    for _ in range(count):
+        async with rt.sessions() as session:
+            row = (await session.execute(_pending_stock_events(connection_id, 1))).first()
+            if row is None:
+                break
+            taken += 1
+            event_id, payload = row
+            wanted = parse_event(payload)
+            try:
+                await set_wanted(session, connection_id, [wanted] if wanted else [])
+            except (DBAPIError, OverflowError) as exc:
+                if not refuses_values(exc):
+                    raise
+                await session.rollback()
+                log.warning("stock_event_failed", event_id=event_id, error=type(exc).__name__)
+                await _finish_events(session, [event_id], EventStatus.FAILED, "the database refused its values")
+            else:
+                status, error = (EventStatus.PROCESSED, None) if wanted else (EventStatus.FAILED, UNREADABLE)
+                await _finish_events(session, [event_id], status, error)
+                await touch_state(session, connection_id, utcnow())
+            await session.commit()
+    return taken
 
 
 async def request_apply(rt: HasQueue, connection_id: str) -> bool:

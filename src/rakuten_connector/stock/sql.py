@@ -1,4 +1,5 @@
-"""Statements both backends speak: INSERT ... ON CONFLICT, and retrying a transaction that lost a deadlock."""
+"""Statements both backends speak: INSERT ... ON CONFLICT, retrying a transaction that lost a deadlock, and
+telling a value the database cannot store from the database being away."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 T = TypeVar("T")
@@ -22,6 +23,17 @@ def insert_for(session: AsyncSession, table: Any) -> Any:
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     return sqlite_insert(table)
+
+
+def refuses_values(exc: BaseException) -> bool:
+    """The database refused a value of the statement (out of range, bad text): trying again cannot help.
+    SQLite raises OverflowError itself; asyncpg's DataError reaches SQLAlchemy as a plain DBAPIError."""
+    if isinstance(exc, DataError | OverflowError):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    causes = (exc.orig, getattr(exc.orig, "__cause__", None))
+    return any(type(c).__name__ in ("DataError", "NumericValueOutOfRangeError") for c in causes if c is not None)
 
 
 def is_deadlock(exc: DBAPIError) -> bool:

@@ -81,7 +81,7 @@ async def receive(
         return Received(seen, None, duplicate=True)
     try:
         document = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep
         raise ApiError(400, "malformed_json", "The event body is not valid JSON.") from None
     try:
         envelope = EventEnvelope.model_validate(document)
@@ -90,7 +90,8 @@ async def receive(
             model.model_validate(document)
     except ValidationError as exc:
         details = [{"loc": [str(p) for p in e["loc"]], "msg": e["msg"]} for e in exc.errors()]
-        raise ApiError(400, "invalid_event", "The event lacks the fields of its type.", details) from None
+        message = "The event lacks the fields of its type, or holds values that cannot be applied."
+        raise ApiError(400, "invalid_event", message, details) from None
     event_id = str(uuid.uuid4())
     known = envelope.type in KNOWN_EVENTS
     inserted = await insert_ignore(

@@ -7,6 +7,7 @@ import json
 import structlog
 from pydantic import ValidationError
 from sqlalchemy import or_, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rakuten_connector.clients.cubyn_models import Parcel
@@ -18,10 +19,14 @@ from rakuten_connector.orders.models import Order
 from rakuten_connector.orders.progress import apply_parcel
 from rakuten_connector.runtime import Runtime
 from rakuten_connector.stock.events import request_apply as request_stock_apply
+from rakuten_connector.stock.sql import refuses_values
 from rakuten_connector.webhooks.models import EventStatus, WebhookEvent
 from rakuten_connector.webhooks.schemas import PARCEL_UPDATED, STOCK_UPDATED
 
 log = structlog.get_logger(__name__)
+
+# Errors of the event's own values (never of an upstream or of the database being away): retrying cannot help.
+UNAPPLICABLE = (ArithmeticError, ValueError, TypeError, LookupError, DBAPIError)
 
 
 async def _finish(rt: Runtime, event_id: str, status: EventStatus, error: str | None = None) -> None:
@@ -67,6 +72,15 @@ async def handle_event(rt: Runtime, event_id: str) -> str:
             raise OrderBusy(order.id)
         await apply_parcel(rt, session, connection, order, parcel)
 
-    await with_order(rt, order_id, step)
+    try:
+        await with_order(rt, order_id, step)
+    except UNAPPLICABLE as exc:
+        if isinstance(exc, DBAPIError) and not refuses_values(exc):
+            raise
+        # A value the order or the database cannot take slipped past the door: this event fails on its
+        # own, with its reason, and the events behind it go on.
+        log.warning("parcel_event_failed", event_id=event_id, error=type(exc).__name__, exc_info=True)
+        await _finish(rt, event_id, EventStatus.FAILED, f"could not be applied: {type(exc).__name__}")
+        return "failed"
     await _finish(rt, event_id, EventStatus.PROCESSED)
     return "applied"

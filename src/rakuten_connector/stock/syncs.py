@@ -88,7 +88,8 @@ async def run_sync(rt: Runtime, sync_id: str) -> str:
                 if outcome is not None:
                     return outcome
             if sync.phase == SyncPhase.COMPARING:
-                await retry_deadlocks(session, lambda: compare(session, sync), lambda: session.refresh(sync))
+                skew = timedelta(seconds=rt.settings.stock_clock_skew_seconds)
+                await retry_deadlocks(session, lambda: compare(session, sync, skew), lambda: session.refresh(sync))
                 await enqueue_stock_run(rt, sync.connection_id, utcnow())
             return await _check_pushes(rt, session, sync)
 
@@ -234,10 +235,53 @@ async def _count(session: AsyncSession, sync_id: str, *conditions: Any) -> int:
     return int(await session.scalar(query) or 0)
 
 
-async def compare(session: AsyncSession, sync: StockSync) -> None:
+async def _fold_catalogue(
+    session: AsyncSession, sync: StockSync, read_at: datetime, skew: timedelta, now: datetime
+) -> None:
+    entry, item = StockSyncEntry, StockItem
+    both = (entry.sync_id == sync.id, entry.on_rakuten, entry.on_cubyn)
+    same_sku = and_(item.connection_id == sync.connection_id, item.sku == entry.sku)
+    changed = item.wanted_quantity != entry.cubyn_quantity
+    # The catalogue is newer than what older events said: it replaces them.
+    await session.execute(
+        update(item)
+        .where(same_sku, *both, (item.wanted_at.is_(None)) | (item.wanted_at < read_at))
+        .values(
+            wanted_quantity=entry.cubyn_quantity,
+            wanted_at=read_at,
+            version=case((changed, item.version + 1), else_=item.version),
+            status=case((changed, StockStatus.PENDING.value), else_=item.status),
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    # Events too close to the read to tell which came first: the lower quantity wins, the event's time stays.
+    await session.execute(
+        update(item)
+        .where(
+            same_sku,
+            *both,
+            item.wanted_at >= read_at,
+            item.wanted_at <= read_at + 2 * skew,
+            entry.cubyn_quantity < item.wanted_quantity,
+        )
+        .values(
+            wanted_quantity=entry.cubyn_quantity,
+            version=item.version + 1,
+            status=StockStatus.PENDING.value,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def compare(session: AsyncSession, sync: StockSync, skew: timedelta = timedelta(0)) -> None:
     """Fold the sync into the SKUs (set-based SQL): catalogue quantities replace older wanted quantities,
-    SKUs that differ from Rakuten become pending, equal ones are settled; the SKUs to push are noted."""
-    read_at = sync.catalog_read_at or utcnow()
+    SKUs that differ from Rakuten become pending, equal ones are settled; the SKUs to push are noted.
+
+    The read time is the connector's clock and event times are Cubyn's: within `skew` of the read, which
+    came first is unknown, so the lower quantity wins (never oversell) and a later event still wins."""
+    read_at = (sync.catalog_read_at or utcnow()) - skew
     entry, item = StockSyncEntry, StockItem
     both = (entry.sync_id == sync.id, entry.on_rakuten, entry.on_cubyn)
     same_sku = and_(item.connection_id == sync.connection_id, item.sku == entry.sku)
@@ -266,20 +310,7 @@ async def compare(session: AsyncSession, sync: StockSync) -> None:
         ).where(*both),
     )
     await session.execute(insert_items.on_conflict_do_nothing(index_elements=["connection_id", "sku"]))
-    # The catalogue is newer than what older events said (events newer than the read keep their quantity).
-    changed = item.wanted_quantity != entry.cubyn_quantity
-    await session.execute(
-        update(item)
-        .where(same_sku, *both, (item.wanted_at.is_(None)) | (item.wanted_at < read_at))
-        .values(
-            wanted_quantity=entry.cubyn_quantity,
-            wanted_at=read_at,
-            version=case((changed, item.version + 1), else_=item.version),
-            status=case((changed, StockStatus.PENDING.value), else_=item.status),
-            updated_at=now,
-        )
-        .execution_options(synchronize_session=False)
-    )
+    await _fold_catalogue(session, sync, read_at, skew, now)
     # Different on Rakuten and settled (pushed, or rejected: the sync found it on Rakuten): push again.
     await session.execute(
         update(item)

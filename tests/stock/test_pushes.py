@@ -151,3 +151,56 @@ async def test_a_sku_rakuten_does_not_know_is_rejected_with_the_reason_and_the_o
         assert (result["status"], result["progress"]["updated"]) == ("succeeded", 1)
         await wait_pushed(w, {"A": 5, "B": 4, "GHOST": 9})
         assert (await stock_items(w))["GHOST"]["reason"] is None
+
+
+async def _file_statuses(sessions: async_sessionmaker[AsyncSession]) -> list[str]:
+    async with sessions() as session:
+        return list((await session.scalars(select(StockFile.status).order_by(StockFile.created_at))).all())
+
+
+async def _wake_stock(sessions: async_sessionmaker[AsyncSession], **file_changes: object) -> None:
+    async with sessions() as session:
+        if file_changes:
+            await session.execute(update(StockFile).values(**file_changes))
+        await session.execute(update(StockState).values(next_run_at=utcnow()))
+        await session.commit()
+
+
+async def test_a_file_in_doubt_is_read_before_the_next_is_sent_so_an_older_quantity_never_wins(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with world(stock_settings(settings)) as w:
+        await set_rakuten_inventory(w, {"SKU-1": 0})
+        _, secret = await connect(w)
+        # Rakuten takes the file but does not process it: no report for hours.
+        assert (await w.rakuten.put("/_sandbox/settings", json={"upload_delay_seconds": 86400})).status_code == 200
+        await send_event(w, secret, "SKU-1", 5, utcnow() - timedelta(seconds=30))
+        await wait_for(lambda: _file_statuses(sessions), what="the first file uploaded")
+        assert await _file_statuses(sessions) == ["uploaded"]
+        await _wake_stock(sessions, uploaded_at=utcnow() - timedelta(hours=3), next_poll_at=None)
+        await wait_for(lambda: _is(sessions, ["in_doubt"]), what="the file past its report timeout to be in doubt")
+        # A newer quantity arrives: it must not leave while the old file may still be applied.
+        await send_event(w, secret, "SKU-1", 3, utcnow() - timedelta(seconds=5))
+        await wait_events_handled(sessions)
+        for _ in range(3):
+            await _wake_stock(sessions)
+            await wait_for(lambda: _ran_since(sessions), what="a stock run")
+        assert await _file_statuses(sessions) == ["in_doubt"]
+        assert len(await uploads(w)) == 1
+        # Rakuten finally applies the old file; only then does the newer quantity go.
+        assert (await w.rakuten.put("/_sandbox/settings", json={"upload_delay_seconds": 0.2})).status_code == 200
+        assert (await w.rakuten.post("/_sandbox/clock", json={"advance_seconds": 90000})).status_code == 200
+        await _wake_stock(sessions, next_poll_at=None)
+        await wait_pushed(w, {"SKU-1": 3})
+        assert await _file_statuses(sessions) == ["processed", "processed"]
+        assert (await rakuten_stock(w))["SKU-1"] == 3
+
+
+async def _is(sessions: async_sessionmaker[AsyncSession], statuses: list[str]) -> bool:
+    return await _file_statuses(sessions) == statuses
+
+
+async def _ran_since(sessions: async_sessionmaker[AsyncSession]) -> bool:
+    async with sessions() as session:
+        next_run = await session.scalar(select(StockState.next_run_at))
+    return next_run is None or next_run > utcnow()

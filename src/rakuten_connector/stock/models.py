@@ -33,9 +33,12 @@ class FileStatus(StrEnum):
     FAILED = "failed"  # the upload failed: its SKUs go in the next file
     ABANDONED = "abandoned"  # a worker died around the upload: its SKUs go in the next file
     EXPIRED = "expired"  # Rakuten never finished it: its SKUs go in the next file
+    # Rakuten took the file but has not said what became of it in time: it may still be applied, so its
+    # report is read before any next file is sent (an older quantity never overwrites a newer one).
+    IN_DOUBT = "in_doubt"
 
 
-IN_FLIGHT = (FileStatus.PREPARING.value, FileStatus.UPLOADED.value)
+IN_FLIGHT = (FileStatus.PREPARING.value, FileStatus.UPLOADED.value, FileStatus.IN_DOUBT.value)
 
 
 class SyncStatus(StrEnum):

@@ -49,6 +49,8 @@ log = structlog.get_logger(__name__)
 
 FILES_PER_HOUR = 10
 REPORT_TIMEOUT = timedelta(hours=2)
+IN_DOUBT_TIMEOUT = timedelta(hours=24)  # then the file is taken as never to be applied
+IN_DOUBT_POLL = 300.0
 BACKOFF_SECONDS = (10, 30, 60, 300, 900, 1800)
 RAKUTEN_REFUSED = (
     "Rakuten refused the seller ID and token: generate a new token in Rakuten and update the connection."
@@ -142,18 +144,37 @@ class StockRun:
             )
             return "report_error"
         if not report.processed:
-            if file.uploaded_at is not None and now - file.uploaded_at > REPORT_TIMEOUT:
-                await self.end_file(file, FileStatus.EXPIRED, "Rakuten did not process the file in time.")
-                return None
-            file.next_poll_at = now + timedelta(seconds=self.rt.settings.stock_report_poll_seconds)
-            await self.schedule(file.next_poll_at)
-            return "waiting_report"
+            return await self.still_processing(file, now)
+        if file.status == FileStatus.IN_DOUBT:
+            # Applied late: its SKUs, freed when it went in doubt, are pending again for the next file.
+            file.status, file.processed_at = FileStatus.PROCESSED.value, now
+            file.error = "Rakuten processed this file late; its SKUs go again in the next file."
+            await self.session.commit()
+            return None
         file_id, sku_count = file.id, file.sku_count
         await retry_deadlocks(
             self.session, lambda: apply_report(self.session, file_id, sku_count, report), self.reload
         )
         await self.wake_syncs()
         return None
+
+    async def still_processing(self, file: StockFile, now: datetime) -> str | None:
+        """A file Rakuten has not processed yet. Past the report timeout it goes in doubt: its SKUs are freed
+        for the next file, which waits until this one's report is final (or until Rakuten forgot it)."""
+        waited = now - (file.uploaded_at or now)
+        if file.status == FileStatus.UPLOADED and waited > REPORT_TIMEOUT:
+            await self.end_file(file, FileStatus.IN_DOUBT, "Rakuten did not process the file in time.")
+            file.processed_at = None
+            log.warning("stock_file_in_doubt", connection_id=self.connection_id, file_id=file.id)
+        elif file.status == FileStatus.IN_DOUBT and waited > IN_DOUBT_TIMEOUT:
+            file.status = FileStatus.EXPIRED.value
+            await self.session.commit()
+            return None
+        poll = IN_DOUBT_POLL if file.status == FileStatus.IN_DOUBT else self.rt.settings.stock_report_poll_seconds
+        file.next_poll_at = now + timedelta(seconds=poll)
+        await self.session.commit()
+        await self.schedule(file.next_poll_at)
+        return "in_doubt" if file.status == FileStatus.IN_DOUBT else "waiting_report"
 
     async def wake_syncs(self) -> None:
         sync_ids = (

@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from pydantic import SecretStr
 
 from rakuten_connector.clients.cubyn import (
     CubynAuthError,
@@ -50,7 +51,7 @@ REQUEST = ParcelRequest(
 @pytest.fixture
 async def client() -> AsyncIterator[CubynClient]:
     async with httpx.AsyncClient() as http:
-        yield CubynClient(BASE, KEY, http=http, timeout=2.0)
+        yield CubynClient(BASE, SecretStr(KEY), http=http, timeout=2.0)
 
 
 @respx.mock
@@ -64,9 +65,9 @@ async def test_check_key_sends_the_key_header(client: CubynClient) -> None:
 async def test_check_key_without_own_http_client() -> None:
     respx.get(f"{BASE}/").respond(401, json={"message": "nope"})
     with pytest.raises(CubynAuthError) as raised:
-        await CubynClient(BASE, KEY).check_key()
+        await CubynClient(BASE, SecretStr(KEY)).check_key()
     assert KEY not in str(raised.value)
-    assert KEY not in repr(CubynClient(BASE, KEY))
+    assert KEY not in repr(CubynClient(BASE, SecretStr(KEY)))
 
 
 @respx.mock

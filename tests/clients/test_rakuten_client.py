@@ -13,6 +13,7 @@ import httpx
 import pytest
 import respx
 from lxml import etree
+from pydantic import SecretStr
 
 from rakuten_connector.clients.rakuten import (
     RakutenClient,
@@ -32,7 +33,7 @@ Fixture = Callable[[str], bytes]
 
 
 def client(token: str = TOKEN, **kwargs: Any) -> RakutenClient:
-    return RakutenClient(BASE, LOGIN, token, clock=lambda: NOW, **kwargs)
+    return RakutenClient(BASE, LOGIN, SecretStr(token), clock=lambda: NOW, **kwargs)
 
 
 def xml(content: bytes, status: int = 200) -> httpx.Response:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from rakuten_connector.clients.cubyn_models import CatalogProduct, FieldError, Parcel, ParcelRequest
 
@@ -97,7 +97,7 @@ class CatalogPage:
 
 class CubynClient:
     def __init__(
-        self, base_url: str, api_key: str, *, http: httpx.AsyncClient | None = None, timeout: float = 20.0
+        self, base_url: str, api_key: SecretStr, *, http: httpx.AsyncClient | None = None, timeout: float = 20.0
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._api_key = api_key
@@ -109,10 +109,15 @@ class CubynClient:
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         client = self._http or httpx.AsyncClient(follow_redirects=False)
-        headers = {"X-Application": self._api_key, "Accept": "application/json", **kwargs.pop("headers", {})}
+        headers = {"Accept": "application/json", **kwargs.pop("headers", {})}
         try:
+            # The key is revealed here only, in no variable a traceback with locals could show.
             response = await client.request(
-                method, f"{self._base_url}{path}", headers=headers, timeout=self._timeout, **kwargs
+                method,
+                f"{self._base_url}{path}",
+                headers={**headers, "X-Application": self._api_key.get_secret_value()},
+                timeout=self._timeout,
+                **kwargs,
             )
         except httpx.TimeoutException:
             raise CubynTransientError(f"Cubyn {method} {path} timed out") from None

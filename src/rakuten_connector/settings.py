@@ -13,6 +13,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # Well-known values that make local runs work out of the box. Production refuses them.
 DEVELOPMENT_SECRET_KEY = "ZGV2ZWxvcG1lbnQta2V5LWRvLW5vdC11c2UtaW4tcHI="  # noqa: S105
 DEVELOPMENT_JWT_SECRET = "development-jwt-secret-do-not-use-in-production"  # noqa: S105
+# Who signs the API's tokens and whom they are for (the `iss` and `aud` claims every token must carry).
+DEFAULT_JWT_ISSUER = "rakuten-connector"
+DEFAULT_JWT_AUDIENCE = "rakuten-connector-api"
 
 
 class AppEnv(StrEnum):
@@ -29,6 +32,10 @@ class Settings(BaseSettings):
     redis_url: str = "redis://localhost:6379/0"
     secret_keys: SecretStr = SecretStr(DEVELOPMENT_SECRET_KEY)
     auth_jwt_secret: SecretStr = SecretStr(DEVELOPMENT_JWT_SECRET)
+    auth_jwt_issuer: str = Field(default=DEFAULT_JWT_ISSUER, min_length=1)
+    auth_jwt_audience: str = Field(default=DEFAULT_JWT_AUDIENCE, min_length=1)
+    # The longest a token may live (`exp - iat`): a leaked token is useless after this.
+    auth_jwt_max_lifetime_seconds: int = Field(default=86_400, ge=60)
     public_base_url: str = "http://localhost:8000"
     rakuten_base_url: str = "https://ws.fr.shopping.rakuten.com"
     cubyn_api_url: str = "https://api.cubyn.com/v2"

@@ -7,7 +7,8 @@ from functools import lru_cache
 from typing import Self
 
 from cryptography.fernet import Fernet
-from pydantic import Field, SecretStr, model_validator
+from limits import parse as parse_rate
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Well-known values that make local runs work out of the box. Production refuses them.
@@ -53,7 +54,22 @@ class Settings(BaseSettings):
     # work is taken over after this).
     lease_seconds: int = Field(default=60, ge=2)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Per caller (a merchant, an operator), shared by every API replica through Redis; `limits` notation.
+    rate_limits_enabled: bool = True
+    rate_limit_connect: str = "10/minute"
+    rate_limit_import: str = "10/minute"
+    rate_limit_stock_sync: str = "10/minute"
+    rate_limit_retry: str = "60/minute"
     log_level: str = "INFO"
+
+    @field_validator("rate_limit_connect", "rate_limit_import", "rate_limit_stock_sync", "rate_limit_retry")
+    @classmethod
+    def _check_rate(cls, value: str) -> str:
+        try:
+            parse_rate(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a rate such as '10/minute' or '100 per hour'") from exc
+        return value
 
     @model_validator(mode="after")
     def _check_secrets(self) -> Self:

@@ -68,6 +68,7 @@ def bench_settings(database_url: str, redis_url: str, rakuten_url: str, cubyn_ur
         rakuten_base_url=rakuten_url,
         cubyn_api_url=cubyn_url,
         import_interval_seconds=300,
+        rate_limits_enabled=False,
     )
 
 
@@ -122,6 +123,7 @@ def worker_environment(settings: Settings) -> dict[str, str]:
         "CUBYN_API_URL": settings.cubyn_api_url,
         "IMPORT_INTERVAL_SECONDS": str(settings.import_interval_seconds),
         "STOCK_FULL_SYNC_ENABLED": "false",
+        "RATE_LIMITS_ENABLED": "false",
         "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "INFO"),
     }
 

@@ -96,5 +96,6 @@ def bench_settings(
         cubyn_api_url=cubyn_url,
         log_level="WARNING",
         stock_full_sync_enabled=False,
+        rate_limits_enabled=False,
         **extra,  # type: ignore[arg-type]
     )

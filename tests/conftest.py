@@ -117,6 +117,8 @@ def settings(database_url: str, redis_url: str, fernet_keys: list[str]) -> Setti
         rakuten_base_url=RAKUTEN_URL,
         cubyn_api_url=CUBYN_URL,
         upstream_timeout_seconds=2.0,
+        # Tests call the same routes many times; the rate limit tests turn limits on for themselves.
+        rate_limits_enabled=False,
     )
 
 

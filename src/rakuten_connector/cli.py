@@ -10,7 +10,7 @@ import prometheus_client
 import typer
 import uvicorn
 
-from rakuten_connector.kit.auth import Role, issue_token
+from rakuten_connector.kit.auth import Role, issue_token_for
 from rakuten_connector.kit.logging import configure_logging
 from rakuten_connector.settings import get_settings
 
@@ -76,11 +76,21 @@ def worker() -> None:
 def token(
     merchant_id: Annotated[str, typer.Option("--merchant-id", help="The merchant the token acts for.")],
     role: Annotated[Role, typer.Option(help="merchant or operator.")] = Role.MERCHANT,
-    hours: Annotated[int, typer.Option(min=1, max=24 * 30, help="Validity in hours.")] = 12,
+    hours: Annotated[
+        int,
+        typer.Option(min=1, help="Validity in hours, at most AUTH_JWT_MAX_LIFETIME_SECONDS (24 h by default)."),
+    ] = 12,
 ) -> None:
-    """Print a JWT for local use (signed with AUTH_JWT_SECRET)."""
-    secret = get_settings().auth_jwt_secret.get_secret_value()
-    typer.echo(issue_token(secret, merchant_id, role, timedelta(hours=hours)))
+    """Print a JWT for local use (signed with AUTH_JWT_SECRET, for AUTH_JWT_ISSUER and AUTH_JWT_AUDIENCE)."""
+    settings = get_settings()
+    ttl = timedelta(hours=hours)
+    if ttl.total_seconds() > settings.auth_jwt_max_lifetime_seconds:
+        raise typer.BadParameter(
+            f"the API refuses tokens living longer than AUTH_JWT_MAX_LIFETIME_SECONDS "
+            f"({settings.auth_jwt_max_lifetime_seconds} s)",
+            param_hint="--hours",
+        )
+    typer.echo(issue_token_for(settings, merchant_id, role, ttl))
 
 
 @app.command()

@@ -21,6 +21,7 @@ from rakuten_connector.kit.errors import install_error_handlers
 from rakuten_connector.kit.http_metrics import HttpMetrics
 from rakuten_connector.kit.logging import configure_logging
 from rakuten_connector.kit.queue import JobQueue
+from rakuten_connector.kit.rate_limits import RateLimiter
 from rakuten_connector.kit.text_guard import TextGuard
 from rakuten_connector.orders.router import router as orders_router
 from rakuten_connector.settings import Settings, get_settings
@@ -42,9 +43,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.http = httpx.AsyncClient(follow_redirects=False, timeout=settings.upstream_timeout_seconds)
         app.state.redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
         app.state.queue = JobQueue(settings.redis_url)
+        app.state.rate_limiter = RateLimiter(settings.redis_url)
         try:
             yield
         finally:
+            await app.state.rate_limiter.close()
             await app.state.queue.close()
             await app.state.http.aclose()
             await app.state.redis.aclose()

@@ -11,7 +11,8 @@ from typing import Self
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
-from pydantic import Field, SecretStr, model_validator
+from limits import parse as parse_rate
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Well-known values that make local runs work out of the box. Production refuses them.
@@ -21,6 +22,9 @@ DEVELOPMENT_JWT_SECRET = "development-jwt-secret-do-not-use-in-production"  # no
 JWT_SECRET_MIN_CHARS = 32
 JWT_SECRET_MIN_DISTINCT = 10
 JWT_SECRET_MIN_BITS = 100
+# Who signs the API's tokens and whom they are for (the `iss` and `aud` claims every token must carry).
+DEFAULT_JWT_ISSUER = "rakuten-connector"
+DEFAULT_JWT_AUDIENCE = "rakuten-connector-api"
 
 
 class AppEnv(StrEnum):
@@ -38,6 +42,10 @@ class Settings(BaseSettings):
     redis_url: str = "redis://localhost:6379/0"
     secret_keys: SecretStr = SecretStr(DEVELOPMENT_SECRET_KEY)
     auth_jwt_secret: SecretStr = SecretStr(DEVELOPMENT_JWT_SECRET)
+    auth_jwt_issuer: str = Field(default=DEFAULT_JWT_ISSUER, min_length=1)
+    auth_jwt_audience: str = Field(default=DEFAULT_JWT_AUDIENCE, min_length=1)
+    # The longest a token may live (`exp - iat`): a leaked token is useless after this.
+    auth_jwt_max_lifetime_seconds: int = Field(default=86_400, ge=60)
     public_base_url: str = "http://localhost:8000"
     rakuten_base_url: str = "https://ws.fr.shopping.rakuten.com"
     cubyn_api_url: str = "https://api.cubyn.com/v2"
@@ -56,11 +64,26 @@ class Settings(BaseSettings):
     # work is taken over after this).
     lease_seconds: int = Field(default=60, ge=2)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Per caller (a merchant, an operator), shared by every API replica through Redis; `limits` notation.
+    rate_limits_enabled: bool = True
+    rate_limit_connect: str = "10/minute"
+    rate_limit_import: str = "10/minute"
+    rate_limit_stock_sync: str = "10/minute"
+    rate_limit_retry: str = "60/minute"
     log_level: str = "INFO"
     # /docs, /redoc and /openapi.json: on by default except in production.
     docs_enabled: bool | None = None
     # When set, `rakuten-connector api` serves /metrics on this port only (not on the API's).
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
+
+    @field_validator("rate_limit_connect", "rate_limit_import", "rate_limit_stock_sync", "rate_limit_retry")
+    @classmethod
+    def _check_rate(cls, value: str) -> str:
+        try:
+            parse_rate(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a rate such as '10/minute' or '100 per hour'") from exc
+        return value
 
     @model_validator(mode="after")
     def _check_secrets(self) -> Self:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from rakuten_connector.clients.cubyn import (
     CubynAuthError,
@@ -32,7 +33,7 @@ class Sandbox:
     key: str
 
     def client(self, key: str | None = None, timeout: float = 5.0) -> CubynClient:
-        return CubynClient(self.base_url, key or self.key, http=self.http, timeout=timeout)
+        return CubynClient(self.base_url, SecretStr(key or self.key), http=self.http, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +73,7 @@ async def test_check_key(sandbox: Sandbox) -> None:
 
 
 async def test_check_key_with_a_client_of_its_own(sandbox: Sandbox) -> None:
-    assert (await CubynClient(sandbox.base_url, sandbox.key).check_key())["name"] == "cubyn.api"
+    assert (await CubynClient(sandbox.base_url, SecretStr(sandbox.key)).check_key())["name"] == "cubyn.api"
 
 
 async def test_create_read_find_and_adopt(sandbox: Sandbox) -> None:

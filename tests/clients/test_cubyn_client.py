@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from pydantic import SecretStr
 
 from rakuten_connector.clients.cubyn import (
     CubynAuthError,
@@ -54,7 +55,7 @@ REQUEST = ParcelRequest(
 @pytest.fixture
 async def client() -> AsyncIterator[CubynClient]:
     async with httpx.AsyncClient() as http:
-        yield CubynClient(BASE, KEY, http=http, timeout=2.0)
+        yield CubynClient(BASE, SecretStr(KEY), http=http, timeout=2.0)
 
 
 @respx.mock
@@ -68,9 +69,9 @@ async def test_check_key_sends_the_key_header(client: CubynClient) -> None:
 async def test_check_key_without_own_http_client() -> None:
     respx.get(f"{BASE}/").respond(401, json={"message": "nope"})
     with pytest.raises(CubynAuthError) as raised:
-        await CubynClient(BASE, KEY).check_key()
+        await CubynClient(BASE, SecretStr(KEY)).check_key()
     assert KEY not in str(raised.value)
-    assert KEY not in repr(CubynClient(BASE, KEY))
+    assert KEY not in repr(CubynClient(BASE, SecretStr(KEY)))
 
 
 @respx.mock
@@ -249,7 +250,7 @@ async def test_a_huge_answer_is_cut_at_the_cap() -> None:
     respx.get(f"{BASE}/").mock(return_value=httpx.Response(200, stream=stream))
     async with httpx.AsyncClient() as http:
         with pytest.raises(CubynInvalidResponse, match="exceeds 1048576 bytes"):
-            await CubynClient(BASE, KEY, http=http, max_response_bytes=1024 * 1024).check_key()
+            await CubynClient(BASE, SecretStr(KEY), http=http, max_response_bytes=1024 * 1024).check_key()
     assert stream.sent <= 17
 
 
@@ -259,7 +260,7 @@ async def test_the_default_cap_holds_a_catalogue_page_but_not_more() -> None:
     respx.get(f"{BASE}/").mock(return_value=httpx.Response(200, stream=stream))
     async with httpx.AsyncClient() as http:
         with pytest.raises(CubynInvalidResponse, match="exceeds"):
-            await CubynClient(BASE, KEY, http=http).check_key()
+            await CubynClient(BASE, SecretStr(KEY), http=http).check_key()
     assert stream.sent < 10_000
 
 
@@ -271,7 +272,7 @@ async def test_a_slow_answer_stops_at_the_deadline(every: float) -> None:
     started = time.monotonic()
     async with httpx.AsyncClient() as http:
         with pytest.raises(CubynTransientError, match=r"took longer than 0\.5 s"):
-            await CubynClient(BASE, KEY, http=http, timeout=5.0, deadline=0.5).check_key()
+            await CubynClient(BASE, SecretStr(KEY), http=http, timeout=5.0, deadline=0.5).check_key()
     assert time.monotonic() - started < 20
 
 
@@ -283,7 +284,7 @@ async def test_deeply_nested_json_is_an_invalid_answer(status: int) -> None:
     respx.get(f"{BASE}/parcels/1").respond(200, content=b'{"a":' * 100_000 + b"1" + b"}" * 100_000)
     respx.post(f"{BASE}/parcels").respond(status, content=deep)
     async with httpx.AsyncClient() as http:
-        cubyn = CubynClient(BASE, KEY, http=http)
+        cubyn = CubynClient(BASE, SecretStr(KEY), http=http)
         with pytest.raises(CubynInvalidResponse, match="not readable JSON"):
             await cubyn.check_key()
         with pytest.raises(CubynInvalidResponse):
@@ -297,4 +298,4 @@ async def test_an_answer_that_is_not_json_is_an_invalid_answer() -> None:
     respx.get(f"{BASE}/").respond(200, content=b"\xff<html>")
     async with httpx.AsyncClient() as http:
         with pytest.raises(CubynInvalidResponse):
-            await CubynClient(BASE, KEY, http=http).check_key()
+            await CubynClient(BASE, SecretStr(KEY), http=http).check_key()

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from rakuten_connector.clients.rakuten import (
     RakutenClient,
@@ -48,9 +49,9 @@ async def new_seller(control: httpx.AsyncClient, **options: Any) -> tuple[str, s
 
 async def test_credentials(control: httpx.AsyncClient, sandbox_url: str) -> None:
     login, token = await new_seller(control)
-    await RakutenClient(sandbox_url, login, token).check_credentials()
+    await RakutenClient(sandbox_url, login, SecretStr(token)).check_credentials()
     with pytest.raises(RakutenCredentialsError):
-        await RakutenClient(sandbox_url, login, "wrong").check_credentials()
+        await RakutenClient(sandbox_url, login, SecretStr("wrong")).check_credentials()
 
 
 async def test_order_actions(control: httpx.AsyncClient, sandbox_url: str) -> None:
@@ -61,7 +62,7 @@ async def test_order_actions(control: httpx.AsyncClient, sandbox_url: str) -> No
     )
     assert generated.status_code == 201
     async with httpx.AsyncClient() as shared:
-        client = RakutenClient(sandbox_url, login, token, http=shared, timeout=5)
+        client = RakutenClient(sandbox_url, login, SecretStr(token), http=shared, timeout=5)
         sales = await client.get_new_sales()
         assert len(sales) == 6
         assert all(len(s.items) >= 2 for s in sales)
@@ -133,7 +134,7 @@ async def test_stock_actions(control: httpx.AsyncClient, sandbox_url: str) -> No
     login, token = await new_seller(control)
     inventory = {"adverts": [{"sku": "SKU-é", "stock": 1}], "generate": {"count": 2300, "seed": 2}}
     await control.put(f"/_sandbox/sellers/{login}/inventory", json=inventory)
-    client = RakutenClient(sandbox_url, login, token)
+    client = RakutenClient(sandbox_url, login, SecretStr(token))
     count, first = 0, None
     async for advert in client.iter_export():
         count += 1
@@ -159,7 +160,7 @@ async def test_stock_actions(control: httpx.AsyncClient, sandbox_url: str) -> No
 
 async def test_quota_is_typed_with_the_next_hour(control: httpx.AsyncClient, sandbox_url: str) -> None:
     login, token = await new_seller(control, quota_per_hour=1)
-    client = RakutenClient(sandbox_url, login, token)
+    client = RakutenClient(sandbox_url, login, SecretStr(token))
     await client.get_new_sales()
     with pytest.raises(RakutenQuotaExceeded) as caught:
         await client.get_new_sales()
@@ -185,7 +186,7 @@ async def test_faults_are_typed_then_recovered(
     login, token = await new_seller(control)
     await control.put(f"/_sandbox/sellers/{login}/inventory", json={"generate": {"count": 10}})
     await control.put("/_sandbox/faults", json={**faults, "times": 1, "logins": [login]})
-    client = RakutenClient(sandbox_url, login, token, timeout=0.3)
+    client = RakutenClient(sandbox_url, login, SecretStr(token), timeout=0.3)
     with pytest.raises(error):
         await client.export()
     assert len(await client.export()) == 10
@@ -202,7 +203,7 @@ async def test_canary_never_leaks_over_http(
     await control.patch(f"/_sandbox/sellers/{login}", json={"token": canary})
     caplog.set_level(logging.DEBUG)
     caplog.set_level(logging.DEBUG, logger="httpx")
-    client = RakutenClient(sandbox_url, login, canary, timeout=0.3)
+    client = RakutenClient(sandbox_url, login, SecretStr(canary), timeout=0.3)
     errors: list[Exception] = []
     await client.get_new_sales()
     for faults in ({"error_rate": 1}, {"garbled_rate": 1}, {"timeout_rate": 1, "timeout_seconds": 5}):
@@ -212,7 +213,7 @@ async def test_canary_never_leaks_over_http(
         except RakutenTransientError as exc:
             errors.append(exc)
     try:
-        await RakutenClient(sandbox_url, login, canary + "x").get_new_sales()
+        await RakutenClient(sandbox_url, login, SecretStr(canary + "x")).get_new_sales()
     except RakutenCredentialsError as exc:
         errors.append(exc)
     assert len(errors) == 4

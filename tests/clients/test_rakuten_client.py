@@ -14,6 +14,7 @@ import httpx
 import pytest
 import respx
 from lxml import etree
+from pydantic import SecretStr
 
 from rakuten_connector.clients.rakuten import (
     RakutenClient,
@@ -34,7 +35,7 @@ Fixture = Callable[[str], bytes]
 
 
 def client(token: str = TOKEN, **kwargs: Any) -> RakutenClient:
-    return RakutenClient(BASE, LOGIN, token, clock=lambda: NOW, **kwargs)
+    return RakutenClient(BASE, LOGIN, SecretStr(token), clock=lambda: NOW, **kwargs)
 
 
 def xml(content: bytes, status: int = 200) -> httpx.Response:

@@ -37,6 +37,7 @@ def environment(settings: Settings) -> dict[str, str]:
             "IMPORT_INTERVAL_SECONDS": str(settings.import_interval_seconds),
             "LEASE_SECONDS": str(settings.lease_seconds),
             "UPSTREAM_TIMEOUT_SECONDS": str(settings.upstream_timeout_seconds),
+            "RATE_LIMITS_ENABLED": str(settings.rate_limits_enabled).lower(),
             "LOG_LEVEL": "INFO",
         }
     )

@@ -1,4 +1,5 @@
-"""Bearer JWT: missing, malformed, expired or wrongly signed tokens answer 401 on every protected route."""
+"""Bearer JWT: missing, malformed, expired, wrongly signed or wrongly addressed tokens, and tokens that live too
+long, answer 401 on every protected route."""
 
 from __future__ import annotations
 
@@ -8,8 +9,14 @@ import httpx
 import jwt
 import pytest
 
-from rakuten_connector.kit.auth import ALGORITHM, Role, decode_token, issue_token
+from rakuten_connector.kit.auth import ALGORITHM, Role, TokenPolicy, decode_token, issue_token
+from rakuten_connector.kit.clock import utcnow
+from rakuten_connector.kit.errors import ApiError
+from rakuten_connector.settings import DEFAULT_JWT_AUDIENCE, DEFAULT_JWT_ISSUER, Settings
 from tests.conftest import JWT_SECRET, auth_headers
+
+NOW = int(utcnow().timestamp())
+HOUR = 3600
 
 PROTECTED = [
     ("GET", "/v1/connections"),
@@ -25,7 +32,15 @@ def _bearer(token: str) -> dict[str, str]:
 
 
 def _token(claims: dict[str, object], secret: str = JWT_SECRET, algorithm: str = ALGORITHM) -> str:
-    base: dict[str, object] = {"sub": "u", "merchant_id": "m", "role": "merchant", "exp": 4102444800}
+    base: dict[str, object] = {
+        "sub": "u",
+        "merchant_id": "m",
+        "role": "merchant",
+        "iss": DEFAULT_JWT_ISSUER,
+        "aud": DEFAULT_JWT_AUDIENCE,
+        "iat": NOW,
+        "exp": NOW + HOUR,
+    }
     base.update(claims)
     return jwt.encode({k: v for k, v in base.items() if v is not None}, secret, algorithm=algorithm)
 
@@ -35,10 +50,24 @@ BAD_HEADERS = {
     "not-bearer": {"Authorization": "Basic dXNlcjpwYXNz"},
     "empty-bearer": {"Authorization": "Bearer "},
     "garbage": _bearer("not.a.jwt"),
-    "expired": auth_headers("m", ttl=timedelta(seconds=-10)),
+    "expired": auth_headers("m", ttl=timedelta(minutes=-5)),
     "wrong-secret": _bearer(_token({}, secret="another-secret-entirely-0123456789")),
     "alg-none": _bearer("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ1IiwibWVyY2hhbnRfaWQiOiJtIiwicm9sZSI6Im1lcmNoYW50In0."),
     "no-exp": _bearer(_token({"exp": None})),
+    "no-iat": _bearer(_token({"iat": None})),
+    "no-iss": _bearer(_token({"iss": None})),
+    "wrong-iss": _bearer(_token({"iss": "someone-else"})),
+    "no-aud": _bearer(_token({"aud": None})),
+    "wrong-aud": _bearer(_token({"aud": "another-api"})),
+    "iat-in-the-future": _bearer(_token({"iat": NOW + HOUR, "exp": NOW + 2 * HOUR})),
+    "lives-too-long": _bearer(_token({"exp": NOW + 24 * HOUR + 1})),
+    "iat-not-a-number": _bearer(_token({"iat": "yesterday"})),
+    "iat-a-numeric-string": _bearer(_token({"iat": str(NOW)})),
+    "exp-a-numeric-string": _bearer(_token({"exp": str(NOW + HOUR)})),
+    "iat-a-boolean": _bearer(_token({"iat": True})),
+    "exp-infinite": _bearer(_token({"exp": float("inf")})),
+    "iat-minus-infinite": _bearer(_token({"iat": float("-inf")})),
+    "iat-nan": _bearer(_token({"iat": float("nan")})),
     "no-merchant": _bearer(_token({"merchant_id": None})),
     "unknown-role": _bearer(_token({"role": "admin"})),
     "hs512": _bearer(_token({}, algorithm="HS512")),
@@ -57,3 +86,35 @@ async def test_bad_or_missing_tokens_get_401(client: httpx.AsyncClient, method: 
 def test_issued_tokens_round_trip() -> None:
     principal = decode_token(JWT_SECRET, issue_token(JWT_SECRET, "m-1", Role.OPERATOR))
     assert (principal.merchant_id, principal.role, principal.is_operator) == ("m-1", Role.OPERATOR, True)
+    claims = jwt.decode(
+        issue_token(JWT_SECRET, "m-1"), JWT_SECRET, algorithms=[ALGORITHM], audience=DEFAULT_JWT_AUDIENCE
+    )
+    assert (claims["iss"], claims["aud"]) == (DEFAULT_JWT_ISSUER, DEFAULT_JWT_AUDIENCE)
+    assert claims["exp"] - claims["iat"] == 12 * HOUR
+
+
+async def test_a_token_of_exactly_the_maximum_lifetime_is_accepted(client: httpx.AsyncClient) -> None:
+    token = _token({"iat": NOW, "exp": NOW + 24 * HOUR})
+    assert (await client.get("/v1/connections", headers=_bearer(token))).status_code == 200
+
+
+def test_an_audience_list_that_names_this_api_is_accepted() -> None:
+    token = _token({"aud": ["another-api", DEFAULT_JWT_AUDIENCE]})
+    assert decode_token(JWT_SECRET, token).merchant_id == "m"
+
+
+def test_the_policy_follows_the_settings() -> None:
+    settings = Settings(
+        auth_jwt_issuer="idp.example", auth_jwt_audience="connector", auth_jwt_max_lifetime_seconds=600
+    )
+    policy = TokenPolicy.from_settings(settings)
+    assert (policy.issuer, policy.audience, policy.max_lifetime_seconds) == ("idp.example", "connector", 600)
+    good = issue_token(JWT_SECRET, "m", ttl=timedelta(minutes=10), issuer="idp.example", audience="connector")
+    assert decode_token(JWT_SECRET, good, policy).merchant_id == "m"
+    for token in (
+        issue_token(JWT_SECRET, "m", ttl=timedelta(minutes=10)),  # the default issuer and audience
+        issue_token(JWT_SECRET, "m", ttl=timedelta(minutes=11), issuer="idp.example", audience="connector"),
+    ):
+        with pytest.raises(ApiError) as raised:
+            decode_token(JWT_SECRET, token, policy)
+        assert raised.value.status_code == 401

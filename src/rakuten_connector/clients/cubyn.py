@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from rakuten_connector.clients.bounded import AnswerTooLarge, AnswerTooSlow, deadline_in, read_bounded
 from rakuten_connector.clients.cubyn_models import CatalogProduct, FieldError, Parcel, ParcelRequest
@@ -121,7 +121,7 @@ class CubynClient:
     def __init__(
         self,
         base_url: str,
-        api_key: str,
+        api_key: SecretStr,
         *,
         http: httpx.AsyncClient | None = None,
         timeout: float = 20.0,
@@ -140,12 +140,17 @@ class CubynClient:
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> Answer:
         client = self._http or httpx.AsyncClient(follow_redirects=False)
-        headers = {"X-Application": self._api_key, "Accept": "application/json", **kwargs.pop("headers", {})}
+        headers = {"Accept": "application/json", **kwargs.pop("headers", {})}
         deadline_at = deadline_in(self._deadline)
         try:
             async with asyncio.timeout(self._deadline):
+                # The key is revealed here only, in no variable a traceback with locals could show.
                 async with client.stream(
-                    method, f"{self._base_url}{path}", headers=headers, timeout=self._timeout, **kwargs
+                    method,
+                    f"{self._base_url}{path}",
+                    headers={**headers, "X-Application": self._api_key.get_secret_value()},
+                    timeout=self._timeout,
+                    **kwargs,
                 ) as streamed:
                     content = await read_bounded(streamed, max_bytes=self._max_bytes, deadline_at=deadline_at)
                     response = Answer(streamed.status_code, streamed.headers, content)

@@ -16,6 +16,7 @@ from typing import TypeVar
 
 import httpx
 import structlog
+from pydantic import SecretStr
 
 from rakuten_connector.clients.bounded import AnswerTooLarge, AnswerTooSlow, bounded_chunks
 from rakuten_connector.clients.rakuten_errors import (
@@ -63,7 +64,7 @@ class RakutenTransport:
         self,
         base_url: str,
         login: str,
-        token: str,
+        token: SecretStr,
         *,
         http: httpx.AsyncClient | None = None,
         timeout: float = 20.0,
@@ -94,8 +95,6 @@ class RakutenTransport:
         file: tuple[str, bytes] | None = None,
     ) -> AsyncIterator[T]:
         """One HTTP exchange; yields `reader`'s elements as they arrive, leaves the rest in `reader.rest`."""
-        query = {"action": action, "login": self._login, "pwd": self._token, "version": VERSIONS[action]}
-        query.update(params or {})
         http = self._http or httpx.AsyncClient(follow_redirects=False)
         started = time.monotonic()
         status = 0
@@ -103,7 +102,14 @@ class RakutenTransport:
             async with http.stream(
                 "POST" if file else "GET",
                 f"{self._base_url}/{endpoint}",
-                params=query,
+                # The token is revealed here only, in no variable a traceback with locals could show.
+                params={
+                    "action": action,
+                    "login": self._login,
+                    "pwd": self._token.get_secret_value(),
+                    "version": VERSIONS[action],
+                    **(params or {}),
+                },
                 files={"file": (file[0], file[1], "text/xml")} if file else None,
                 timeout=self._timeout,
                 follow_redirects=False,
@@ -129,7 +135,7 @@ class RakutenTransport:
         except httpx.HTTPError as exc:
             raise RakutenTransientError(f"Rakuten {action} failed: {type(exc).__name__}") from None
         except RakutenError as exc:
-            exc.scrub(self._token)
+            exc.scrub(self._token.get_secret_value())
             log.info("rakuten_call_failed", action=action, status=status, error=type(exc).__name__)
             raise
         finally:

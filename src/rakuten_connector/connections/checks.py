@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 import httpx
+from pydantic import SecretStr
 
 from rakuten_connector.clients.cubyn import (
     CubynAuthError,
@@ -27,9 +28,9 @@ from rakuten_connector.settings import Settings
 
 
 class CredentialChecker(Protocol):
-    async def check_rakuten(self, seller_id: str, token: str) -> None: ...
+    async def check_rakuten(self, seller_id: str, token: SecretStr) -> None: ...
 
-    async def check_cubyn(self, api_key: str) -> None: ...
+    async def check_cubyn(self, api_key: SecretStr) -> None: ...
 
 
 class LiveCredentialChecker:
@@ -39,7 +40,7 @@ class LiveCredentialChecker:
         self._settings = settings
         self._http = http
 
-    async def check_rakuten(self, seller_id: str, token: str) -> None:
+    async def check_rakuten(self, seller_id: str, token: SecretStr) -> None:
         client = RakutenClient(
             self._settings.rakuten_base_url,
             seller_id,
@@ -72,7 +73,7 @@ class LiveCredentialChecker:
         except (RakutenTransientError, RakutenError):
             raise ApiError(503, "rakuten_unavailable", "Rakuten did not answer; nothing was saved.") from None
 
-    async def check_cubyn(self, api_key: str) -> None:
+    async def check_cubyn(self, api_key: SecretStr) -> None:
         client = CubynClient(
             self._settings.cubyn_api_url,
             api_key,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
 from rakuten_connector.connections import service
 from rakuten_connector.connections.models import Connection
@@ -18,8 +18,15 @@ from rakuten_connector.connections.schemas import (
 )
 from rakuten_connector.db import SessionDep
 from rakuten_connector.kit.auth import CurrentPrincipal
-from rakuten_connector.kit.deps import CheckerDep, SecretBoxDep, SettingsDep
+from rakuten_connector.kit.deps import (
+    CheckerDep,
+    SecretBoxDep,
+    SettingsDep,
+    limit_connect,
+    limit_connect_with_new_secrets,
+)
 from rakuten_connector.kit.errors import error_body
+from rakuten_connector.kit.rate_limits import RATE_LIMITED_RESPONSE
 from rakuten_connector.settings import Settings
 
 router = APIRouter(prefix="/v1/connections", tags=["connections"])
@@ -58,10 +65,12 @@ async def _one(session: SessionDep, connection: Connection, settings: Settings) 
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
+    dependencies=[Depends(limit_connect)],
     responses={
         409: _error("A live connection already has this seller ID.", "seller_already_connected"),
         422: _error("Rakuten or Cubyn refused the credentials.", "rakuten_credentials_invalid"),
         503: _error("Rakuten or Cubyn did not answer; nothing was saved.", "rakuten_unavailable"),
+        **RATE_LIMITED_RESPONSE,
     },
 )
 async def create_connection(
@@ -101,11 +110,13 @@ async def get_connection(
 
 @router.patch(
     "/{connection_id}",
+    dependencies=[Depends(limit_connect_with_new_secrets)],
     responses={
         404: _error("No such connection.", "not_found"),
         409: _error("The connection is disconnected.", "connection_disconnected"),
         422: _error("Rakuten or Cubyn refused the new credentials.", "rakuten_credentials_invalid"),
         503: _error("Rakuten or Cubyn did not answer; nothing was changed.", "rakuten_unavailable"),
+        **RATE_LIMITED_RESPONSE,
     },
 )
 async def update_connection(

@@ -2,18 +2,46 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 from rakuten_connector.connections.models import ConnectionStatus
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 SellerId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 # Tokens and keys travel in URLs and headers: printable ASCII only (anything else cannot be a real one).
+_PRINTABLE = r"^[\x21-\x7e]+$"
+
+
+def _strip(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+def _printable(value: SecretStr) -> SecretStr:
+    if not re.fullmatch(_PRINTABLE, value.get_secret_value()):
+        raise ValueError("must be printable ASCII characters without spaces")
+    return value
+
+
+# A SecretStr from the start: no repr, traceback or log line of a body can show it.
 Secret = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=512, pattern=r"^[\x21-\x7e]+$")
+    SecretStr,
+    BeforeValidator(_strip),
+    Field(min_length=1, max_length=512),
+    AfterValidator(_printable),
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 512, "pattern": _PRINTABLE}),
 ]
 MerchantId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 

@@ -1,4 +1,9 @@
-"""Bearer JWT auth (HS256): claims sub, merchant_id, role, exp."""
+"""Bearer JWT auth (HS256): claims sub, merchant_id, role, iss, aud, iat and exp, all required.
+
+A token is accepted only when its issuer and audience are the configured ones and it lives no longer than
+the configured maximum (`exp - iat`); PyJWT checks the signature, the claims' presence, `iss`, `aud`, `exp`
+and that `iat` is not in the future (with a small leeway for clock skew).
+"""
 
 from __future__ import annotations
 
@@ -12,9 +17,12 @@ from fastapi import Depends, Request
 
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.errors import ApiError
-from rakuten_connector.settings import Settings, get_settings
+from rakuten_connector.settings import DEFAULT_JWT_AUDIENCE, DEFAULT_JWT_ISSUER, Settings, get_settings
 
 ALGORITHM = "HS256"
+# Clock skew tolerated between the issuer and this API, on `exp` and `iat`.
+LEEWAY_SECONDS = 30
+_REQUIRED_CLAIMS = ["sub", "merchant_id", "role", "iss", "aud", "iat", "exp"]
 
 
 class Role(StrEnum):
@@ -33,37 +41,86 @@ class Principal:
         return self.role is Role.OPERATOR
 
 
+@dataclass(frozen=True)
+class TokenPolicy:
+    """What a token must say to be accepted."""
+
+    issuer: str = DEFAULT_JWT_ISSUER
+    audience: str = DEFAULT_JWT_AUDIENCE
+    max_lifetime_seconds: int = 86_400
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TokenPolicy:
+        return cls(settings.auth_jwt_issuer, settings.auth_jwt_audience, settings.auth_jwt_max_lifetime_seconds)
+
+
 def issue_token(
     secret: str,
     merchant_id: str,
     role: Role = Role.MERCHANT,
     ttl: timedelta = timedelta(hours=12),
     subject: str = "",
+    *,
+    issuer: str = DEFAULT_JWT_ISSUER,
+    audience: str = DEFAULT_JWT_AUDIENCE,
 ) -> str:
     now = utcnow()
     claims = {
         "sub": subject or f"{role.value}:{merchant_id}",
         "merchant_id": merchant_id,
         "role": role.value,
+        "iss": issuer,
+        "aud": audience,
         "iat": int(now.timestamp()),
         "exp": int((now + ttl).timestamp()),
     }
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
+def issue_token_for(
+    settings: Settings, merchant_id: str, role: Role = Role.MERCHANT, ttl: timedelta = timedelta(hours=12)
+) -> str:
+    """A token this deployment accepts: its secret, issuer and audience."""
+    return issue_token(
+        settings.auth_jwt_secret.get_secret_value(),
+        merchant_id,
+        role,
+        ttl,
+        issuer=settings.auth_jwt_issuer,
+        audience=settings.auth_jwt_audience,
+    )
+
+
 def _unauthorized(message: str) -> ApiError:
     return ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
 
 
-def decode_token(secret: str, token: str) -> Principal:
+def decode_token(secret: str, token: str, policy: TokenPolicy | None = None) -> Principal:
+    policy = policy or TokenPolicy()
     try:
         claims = jwt.decode(
-            token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub", "merchant_id", "role"]}
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            audience=policy.audience,
+            issuer=policy.issuer,
+            leeway=LEEWAY_SECONDS,
+            options={"require": _REQUIRED_CLAIMS, "verify_iat": True},
         )
     except jwt.ExpiredSignatureError as exc:
         raise _unauthorized("The token has expired.") from exc
+    except jwt.InvalidIssuerError as exc:
+        raise _unauthorized("The token was not issued for this API (iss).") from exc
+    except jwt.InvalidAudienceError as exc:
+        raise _unauthorized("The token was not issued for this API (aud).") from exc
     except jwt.PyJWTError as exc:
         raise _unauthorized("The token is not valid.") from exc
+    issued_at, expires_at = claims["iat"], claims["exp"]
+    # PyJWT reads `iat` through int(), so "1700000000" passes it: only real numbers do here.
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (issued_at, expires_at)):
+        raise _unauthorized("The token is not valid.")
+    if expires_at - issued_at > policy.max_lifetime_seconds:
+        raise _unauthorized(f"The token lives longer than {policy.max_lifetime_seconds} seconds.")
     merchant_id, role, subject = claims.get("merchant_id"), claims.get("role"), claims.get("sub")
     if not isinstance(merchant_id, str) or not merchant_id or not isinstance(subject, str):
         raise _unauthorized("The token is not valid.")
@@ -81,7 +138,9 @@ def current_principal(request: Request, settings: Annotated[Settings, Depends(ge
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise _unauthorized("The Authorization header must be 'Bearer <token>'.")
-    return decode_token(settings.auth_jwt_secret.get_secret_value(), token.strip())
+    return decode_token(
+        settings.auth_jwt_secret.get_secret_value(), token.strip(), TokenPolicy.from_settings(settings)
+    )
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

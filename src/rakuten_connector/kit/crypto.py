@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Sequence
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from pydantic import SecretStr
 
 
 class SecretBox:
@@ -15,12 +16,15 @@ class SecretBox:
             raise ValueError("at least one key is needed")
         self._fernet = MultiFernet([Fernet(k) for k in keys])
 
-    def encrypt(self, plaintext: str) -> str:
+    def encrypt(self, plaintext: str | SecretStr) -> str:
+        if isinstance(plaintext, SecretStr):
+            return self._fernet.encrypt(plaintext.get_secret_value().encode()).decode("ascii")
         return self._fernet.encrypt(plaintext.encode()).decode("ascii")
 
-    def decrypt(self, ciphertext: str) -> str:
+    def decrypt(self, ciphertext: str) -> SecretStr:
+        """The secret, kept in a SecretStr: reveal it only where it is sent."""
         try:
-            return self._fernet.decrypt(ciphertext.encode("ascii")).decode()
+            return SecretStr(self._fernet.decrypt(ciphertext.encode("ascii")).decode())
         except InvalidToken as exc:
             raise ValueError("secret cannot be decrypted with any of SECRET_KEYS") from exc
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
 from rakuten_connector.connections.checks import CredentialChecker, LiveCredentialChecker
+from rakuten_connector.kit.auth import CurrentPrincipal, Principal
 from rakuten_connector.kit.crypto import SecretBox
 from rakuten_connector.kit.queue import JobQueue
+from rakuten_connector.kit.rate_limits import RateLimiter
 from rakuten_connector.settings import Settings, get_settings
 
 
@@ -34,3 +38,50 @@ def get_queue(request: Request) -> JobQueue:
 
 
 QueueDep = Annotated[JobQueue, Depends(get_queue)]
+
+
+# -- rate limits on the routes that cost upstream calls or jobs --------------------------------------------
+
+
+def rate_limit_caller(principal: Principal) -> str:
+    """Whom a limit counts for: the merchant (all its users together), or the operator."""
+    if principal.is_operator:
+        return f"operator:{principal.subject}"
+    return f"merchant:{principal.merchant_id}"
+
+
+async def _count(request: Request, settings: Settings, principal: Principal, scope: str, rate: str) -> None:
+    if not settings.rate_limits_enabled:
+        return
+    limiter: RateLimiter = request.app.state.rate_limiter
+    await limiter.check(scope, rate, rate_limit_caller(principal))
+
+
+def _limit(scope: str, rate: Callable[[Settings], str]) -> Callable[..., Awaitable[None]]:
+    async def dependency(request: Request, principal: CurrentPrincipal, settings: SettingsDep) -> None:
+        await _count(request, settings, principal, scope, rate(settings))
+
+    dependency.__name__ = f"rate_limit_{scope}"
+    return dependency
+
+
+limit_connect = _limit("connect", lambda s: s.rate_limit_connect)
+limit_import = _limit("import", lambda s: s.rate_limit_import)
+limit_stock_sync = _limit("stock_sync", lambda s: s.rate_limit_stock_sync)
+limit_retry = _limit("retry", lambda s: s.rate_limit_retry)
+
+
+async def _json_body(request: Request) -> Any:
+    try:
+        return await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None  # the route's own validation answers it
+
+
+async def limit_connect_with_new_secrets(
+    request: Request, principal: CurrentPrincipal, settings: SettingsDep
+) -> None:
+    """New secrets are checked live upstream: such an update counts like a new connection."""
+    body = await _json_body(request)
+    if isinstance(body, dict) and any(body.get(key) is not None for key in ("token", "cubyn_api_key")):
+        await _count(request, settings, principal, "connect", settings.rate_limit_connect)

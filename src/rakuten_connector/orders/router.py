@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Depends, Query, status
 
 from rakuten_connector.connections import service as connections
 from rakuten_connector.connections.models import Connection, ConnectionState
 from rakuten_connector.db import SessionDep
 from rakuten_connector.kit.auth import CurrentPrincipal
 from rakuten_connector.kit.clock import utcnow
-from rakuten_connector.kit.deps import QueueDep
+from rakuten_connector.kit.deps import QueueDep, limit_import, limit_retry
 from rakuten_connector.kit.errors import ApiError
+from rakuten_connector.kit.rate_limits import RATE_LIMITED_RESPONSE
 from rakuten_connector.orders import service
 from rakuten_connector.orders.models import Order, OrderState
 from rakuten_connector.orders.schemas import (
@@ -60,7 +61,12 @@ def to_out(order: Order) -> OrderOut:
     )
 
 
-@router.post("/imports", status_code=status.HTTP_202_ACCEPTED, responses={404: {}, 409: {}})
+@router.post(
+    "/imports",
+    status_code=status.HTTP_202_ACCEPTED,
+    dependencies=[Depends(limit_import)],
+    responses={404: {}, 409: {}, **RATE_LIMITED_RESPONSE},
+)
 async def import_now(
     connection_id: str, principal: CurrentPrincipal, session: SessionDep, queue: QueueDep
 ) -> Accepted:
@@ -106,7 +112,12 @@ async def get_order(
     )
 
 
-@router.post("/orders/{purchase_id}/retry", status_code=status.HTTP_202_ACCEPTED, responses={404: {}, 409: {}})
+@router.post(
+    "/orders/{purchase_id}/retry",
+    status_code=status.HTTP_202_ACCEPTED,
+    dependencies=[Depends(limit_retry)],
+    responses={404: {}, 409: {}, **RATE_LIMITED_RESPONSE},
+)
 async def retry_order(
     connection_id: str, purchase_id: str, principal: CurrentPrincipal, session: SessionDep, queue: QueueDep
 ) -> Accepted:

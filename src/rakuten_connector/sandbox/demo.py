@@ -30,7 +30,7 @@ from redis.exceptions import RedisError
 from rich.console import Console
 from starlette.types import ASGIApp
 
-from rakuten_connector.kit.auth import Role, issue_token
+from rakuten_connector.kit.auth import Role, issue_token_for
 from rakuten_connector.main import create_app
 from rakuten_connector.migrate import upgrade
 from rakuten_connector.sandbox.cubyn import LifecycleDelays, create_cubyn_sandbox
@@ -345,8 +345,7 @@ async def run_demo(
         api = await stack.enter_async_context(httpx.AsyncClient(base_url=api_url, timeout=30))
         rakuten = await stack.enter_async_context(httpx.AsyncClient(base_url=rakuten_url, timeout=30))
         cubyn = await stack.enter_async_context(httpx.AsyncClient(base_url=cubyn_url, timeout=30))
-        secret = demo.auth_jwt_secret.get_secret_value()
-        token = issue_token(secret, MERCHANT_ID, Role.MERCHANT, timedelta(hours=12))
+        token = issue_token_for(demo, MERCHANT_ID, Role.MERCHANT, timedelta(hours=12))
         shop = await set_up_shop(api, rakuten, cubyn, token, options)
         print_welcome(console, shop, log_path)
         view = await stack.enter_async_context(DemoView.open(demo, shop, console, live=live))

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Depends, Query, status
 
 from rakuten_connector.connections import service as connections
 from rakuten_connector.db import SessionDep
 from rakuten_connector.kit.auth import CurrentPrincipal
-from rakuten_connector.kit.deps import QueueDep
+from rakuten_connector.kit.deps import QueueDep, limit_stock_sync
 from rakuten_connector.kit.errors import error_body
+from rakuten_connector.kit.rate_limits import RATE_LIMITED_RESPONSE
 from rakuten_connector.stock import service
 from rakuten_connector.stock.models import StockItem, StockStatus, StockSync, SyncStatus
 from rakuten_connector.stock.scheduling import job_id
@@ -65,9 +66,11 @@ async def list_stock(
 @router.post(
     "/stock-syncs",
     status_code=status.HTTP_202_ACCEPTED,
+    dependencies=[Depends(limit_stock_sync)],
     responses={
         404: {},
         409: _error("A stock sync is already queued or running, or stock update is off.", "stock_sync_running"),
+        **RATE_LIMITED_RESPONSE,
     },
 )
 async def request_stock_sync(

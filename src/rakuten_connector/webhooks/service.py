@@ -68,7 +68,7 @@ async def receive(
 ) -> Received:
     connection = await _connection(session, connection_id)
     assert connection.webhook_secret_enc is not None
-    verify_signature(box.decrypt(connection.webhook_secret_enc), body, headers)
+    verify_signature(box.decrypt(connection.webhook_secret_enc).get_secret_value(), body, headers)
     webhook_id = headers["webhook-id"]
     if len(webhook_id) > MAX_WEBHOOK_ID_LENGTH:
         raise ApiError(400, "invalid_event", "webhook-id is too long.")

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
-from typing import cast
 
 import structlog
-from sqlalchemy import Table, bindparam, case, exists, select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rakuten_connector.clients.rakuten import (
@@ -25,12 +24,12 @@ from rakuten_connector.clients.rakuten import (
     RakutenPermanentError,
     RakutenQuotaExceeded,
 )
-from rakuten_connector.clients.rakuten_models import ImportReport, normalize_label
 from rakuten_connector.connections.models import Connection
 from rakuten_connector.connections.service import mark_credentials_invalid
 from rakuten_connector.kit import leases
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.runtime import Runtime
+from rakuten_connector.stock.files import apply_report, next_file_at, prepare_file, record_upload
 from rakuten_connector.stock.models import (
     ACTIVE_SYNC,
     IN_FLIGHT,
@@ -47,7 +46,6 @@ from rakuten_connector.stock.sql import retry_deadlocks
 
 log = structlog.get_logger(__name__)
 
-FILES_PER_HOUR = 10
 REPORT_TIMEOUT = timedelta(hours=2)
 IN_DOUBT_TIMEOUT = timedelta(hours=24)  # then the file is taken as never to be applied
 IN_DOUBT_POLL = 300.0
@@ -278,130 +276,3 @@ async def run_stock(rt: Runtime, connection_id: str) -> str:
                 )
                 await session.commit()
             return outcome
-
-
-async def next_file_at(session: AsyncSession, connection_id: str, interval: timedelta, now: datetime) -> datetime:
-    """The earliest time the next file may leave: the minimum interval, and 10 files in any hour (every
-    attempt counts: a failed upload may still have reached Rakuten)."""
-    recent = (
-        await session.scalars(
-            select(StockFile.created_at)
-            .where(StockFile.connection_id == connection_id, StockFile.created_at > now - timedelta(hours=1))
-            .order_by(StockFile.created_at.desc())
-            .limit(FILES_PER_HOUR)
-        )
-    ).all()
-    due = now
-    if recent:
-        due = max(due, recent[0] + interval)
-    if len(recent) >= FILES_PER_HOUR:
-        due = max(due, recent[-1] + timedelta(hours=1))
-    return due
-
-
-async def prepare_file(session: AsyncSession, connection_id: str, max_skus: int) -> str:
-    """Write the file down with its SKUs (in SKU order) before anything leaves; returns its id."""
-    file = StockFile(connection_id=connection_id, status=FileStatus.PREPARING.value, created_at=utcnow())
-    session.add(file)
-    await session.flush()
-    chosen = (
-        select(StockItem.id)
-        .where(
-            StockItem.connection_id == connection_id,
-            StockItem.status == StockStatus.PENDING.value,
-            StockItem.file_id.is_(None),
-        )
-        .order_by(StockItem.sku)
-        .limit(max_skus)
-    )
-    result = await session.execute(
-        update(StockItem)
-        .where(StockItem.id.in_(chosen.scalar_subquery()))
-        .values(file_id=file.id, sent_quantity=StockItem.wanted_quantity, sent_version=StockItem.version)
-        .execution_options(synchronize_session=False)
-    )
-    file.sku_count = int(getattr(result, "rowcount", 0) or 0)
-    await session.commit()
-    return file.id
-
-
-async def record_upload(session: AsyncSession, file_id: str, import_id: str, poll_seconds: float) -> None:
-    """The bookkeeping right after the upload (a crash before it is what `ABANDONED` covers)."""
-    now = utcnow()
-    await session.execute(
-        update(StockFile)
-        .where(StockFile.id == file_id)
-        .values(
-            status=FileStatus.UPLOADED.value,
-            import_id=import_id,
-            uploaded_at=now,
-            next_poll_at=now + timedelta(seconds=poll_seconds),
-        )
-        .execution_options(synchronize_session=False)
-    )
-    await session.commit()
-
-
-async def apply_report(session: AsyncSession, file_id: str, sku_count: int, report: ImportReport) -> None:
-    """Each SKU of the file is marked pushed or rejected with Rakuten's reason; a SKU changed since the file
-    was built stays pending (it goes in the next file)."""
-    file = await session.get_one(StockFile, file_id)
-    now = utcnow()
-    if normalize_label(report.file_status) == "annulé":
-        file.status = FileStatus.CANCELLED.value
-        file.error = "Rakuten cancelled the file; its SKUs go in the next file."
-        file.processed_at = now
-        await session.execute(
-            update(StockItem)
-            .where(StockItem.file_id == file_id)
-            .values(file_id=None, sent_quantity=None, sent_version=None)
-            .execution_options(synchronize_session=False)
-        )
-        await session.commit()
-        return
-    rejected: dict[str, str] = {}
-    for product in report.products:
-        if not product.ok:
-            reasons = "; ".join(e.text or e.code for e in product.errors) or f"Rakuten status {product.status}"
-            rejected[product.sku] = reasons
-    items = cast(Table, StockItem.__table__)
-    settled = items.c.version <= items.c.sent_version
-    if rejected:
-        await session.execute(
-            update(items)
-            .where(items.c.file_id == file_id, items.c.sku == bindparam("b_sku"))
-            .values(
-                pushed_version=items.c.sent_version,
-                status=case((settled, StockStatus.REJECTED.value), else_=StockStatus.PENDING.value),
-                reason=bindparam("b_reason"),
-                file_id=None,
-                sent_quantity=None,
-                sent_version=None,
-                updated_at=now,
-            ),
-            [{"b_sku": sku, "b_reason": reason} for sku, reason in sorted(rejected.items())],
-        )
-    # Every other SKU of the file was taken (one missing from the report counts as taken: Rakuten
-    # processed the file and reported no error for it).
-    result = await session.execute(
-        update(items)
-        .where(items.c.file_id == file_id)
-        .values(
-            pushed_version=items.c.sent_version,
-            pushed_quantity=items.c.sent_quantity,
-            pushed_at=now,
-            status=case((settled, StockStatus.PUSHED.value), else_=StockStatus.PENDING.value),
-            reason=None,
-            file_id=None,
-            sent_quantity=None,
-            sent_version=None,
-            updated_at=now,
-        )
-    )
-    pushed = int(getattr(result, "rowcount", 0) or 0)
-    file.status = FileStatus.PROCESSED.value
-    file.processed_at = now
-    file.pushed_count = pushed
-    file.rejected_count = sku_count - pushed
-    await session.commit()
-    log.info("stock_file_processed", file_id=file_id, pushed=pushed, rejected=sku_count - pushed)

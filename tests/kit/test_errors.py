@@ -32,6 +32,17 @@ async def test_wrong_method_is_405(client: httpx.AsyncClient) -> None:
     assert_error_shape(await client.put("/v1/connections", headers=auth_headers()), 405, "method_not_allowed")
 
 
+@pytest.mark.parametrize(
+    "body", [b"[" * 50_000 + b"]" * 50_000, b'{"name": ' + b"9" * 5000 + b"}"], ids=["nested-100kB", "huge-number"]
+)
+async def test_json_body_the_parser_cannot_read_is_400_malformed_json(
+    client: httpx.AsyncClient, body: bytes
+) -> None:
+    headers = {**auth_headers(), "content-type": "application/json"}
+    response = await client.post("/v1/connections", content=body, headers=headers)
+    assert_error_shape(response, 400, "malformed_json")
+
+
 async def test_validation_is_422(client: httpx.AsyncClient) -> None:
     response = await client.post("/v1/connections", json={"name": 1}, headers=auth_headers())
     assert_error_shape(response, 422, "validation_error")

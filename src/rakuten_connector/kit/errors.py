@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import structlog
@@ -53,6 +54,25 @@ class NotFound(ApiError):
         super().__init__(404, "not_found", f"{what} not found")
 
 
+MALFORMED_JSON = "malformed_json"
+MALFORMED_JSON_MESSAGE = "The request body is not valid JSON."
+# What reading a JSON body may raise: not JSON or not UTF-8 (ValueError), a number too long to convert
+# (ValueError), nested deeper than the parser's recursion limit (RecursionError).
+JSON_PARSE_ERRORS = (ValueError, RecursionError)
+
+
+def malformed_json(details: Any = None) -> ApiError:
+    return ApiError(400, MALFORMED_JSON, MALFORMED_JSON_MESSAGE, details)
+
+
+def parse_json_body(body: bytes) -> Any:
+    """A request body read as JSON, or a 400 `malformed_json` (the same answer FastAPI's routes give)."""
+    try:
+        return json.loads(body)
+    except JSON_PARSE_ERRORS:
+        raise malformed_json() from None
+
+
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details}}
 
@@ -82,6 +102,9 @@ async def _api_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and isinstance(exc.__cause__, JSON_PARSE_ERRORS):
+        # FastAPI could not parse the JSON body (nested too deep, a number too long): a bare 400 from the parser.
+        return error_response(400, MALFORMED_JSON, MALFORMED_JSON_MESSAGE)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
     return error_response(exc.status_code, code, message, None, getattr(exc, "headers", None))
@@ -91,7 +114,7 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     details = _validation_details(exc)
     if any(d["type"] == "json_invalid" for d in details):
-        return error_response(400, "malformed_json", "The request body is not valid JSON.", details)
+        return error_response(400, MALFORMED_JSON, MALFORMED_JSON_MESSAGE, details)
     return error_response(422, "validation_error", "The request is not valid.", details)
 
 
@@ -102,7 +125,8 @@ _UNAVAILABLE_SQLSTATES = frozenset({"53300", "55000", "57P01", "57P02", "57P03"}
 DATABASE_RETRY_AFTER_SECONDS = 5
 
 
-def _sqlstate(exc: DBAPIError) -> str:
+def sqlstate(exc: DBAPIError) -> str:
+    """The SQLSTATE code PostgreSQL gave the error ("" when there is none, as on SQLite)."""
     for cause in (exc.orig, getattr(exc.orig, "__cause__", None)):
         state = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
         if isinstance(state, str):
@@ -116,7 +140,7 @@ def is_database_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError):
         if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
             return True
-        state = _sqlstate(exc)
+        state = sqlstate(exc)
         return state.startswith("08") or state in _UNAVAILABLE_SQLSTATES
     # A refused or reset socket, raised by the driver while connecting (not wrapped by SQLAlchemy).
     return isinstance(exc, ConnectionError)

@@ -93,14 +93,34 @@ async def set_wanted(session: AsyncSession, connection_id: str, wanted: Sequence
     await session.execute(statement)
 
 
-def parse_event(payload: str) -> Wanted | None:
-    """The wanted quantity an event asks for, or None when it cannot be applied (the route refuses such
-    events; one stored before that rule, or written by hand, still must not stop the others)."""
+def read_event(payload: str) -> Wanted | str:
+    """The wanted quantity an event asks for, or why it cannot be applied (the route refuses such events;
+    one stored before that rule, or written by hand, still must not stop the others)."""
     try:
         event = StockUpdated.model_validate(json.loads(payload))
         return Wanted(event.data.sku, event.data.available, as_utc(event.timestamp))
-    except (ValidationError, ValueError, OverflowError, RecursionError):
-        return None
+    except ValidationError as exc:
+        fields = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
+        return f"{UNREADABLE} ({fields})"
+    except (ValueError, OverflowError, RecursionError) as exc:
+        return f"{UNREADABLE} ({type(exc).__name__})"
+
+
+def parse_event(payload: str) -> Wanted | None:
+    read = read_event(payload)
+    return read if isinstance(read, Wanted) else None
+
+
+def _why_unreadable(payload: str) -> str:
+    read = read_event(payload)
+    return read if isinstance(read, str) else UNREADABLE
+
+
+async def _fail_unreadable(session: AsyncSession, connection_id: str, payloads: dict[str, str]) -> None:
+    for event_id, payload in sorted(payloads.items()):
+        reason = _why_unreadable(payload)
+        log.warning("stock_event_failed", connection_id=connection_id, event_id=event_id, reason=reason)
+        await _finish_events(session, [event_id], EventStatus.FAILED, reason)
 
 
 def _pending_stock_events(connection_id: str, limit: int) -> Select[str, str]:
@@ -147,7 +167,8 @@ async def _apply_batch(rt: Runtime, connection_id: str) -> int:
             await session.rollback()
             return await _apply_one_by_one(rt, connection_id, len(rows))
         await _finish_events(session, [i for i, w in parsed.items() if w is not None], EventStatus.PROCESSED, None)
-        await _finish_events(session, [i for i, w in parsed.items() if w is None], EventStatus.FAILED, UNREADABLE)
+        payloads = {event_id: payload for event_id, payload in rows}
+        await _fail_unreadable(session, connection_id, {i: payloads[i] for i, w in parsed.items() if w is None})
         await touch_state(session, connection_id, utcnow())
         await session.commit()
         return len(rows)
@@ -172,8 +193,10 @@ async def _apply_one_by_one(rt: Runtime, connection_id: str, count: int) -> int:
                 log.warning("stock_event_failed", event_id=event_id, error=type(exc).__name__)
                 await _finish_events(session, [event_id], EventStatus.FAILED, "the database refused its values")
             else:
-                status, error = (EventStatus.PROCESSED, None) if wanted else (EventStatus.FAILED, UNREADABLE)
-                await _finish_events(session, [event_id], status, error)
+                if wanted is None:
+                    await _fail_unreadable(session, connection_id, {event_id: payload})
+                else:
+                    await _finish_events(session, [event_id], EventStatus.PROCESSED, None)
                 await touch_state(session, connection_id, utcnow())
             await session.commit()
     return taken

@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rakuten_connector.kit.errors import sqlstate
+
 T = TypeVar("T")
 DEADLOCK_TRIES = 5
 
@@ -27,13 +29,11 @@ def insert_for(session: AsyncSession, table: Any) -> Any:
 
 def refuses_values(exc: BaseException) -> bool:
     """The database refused a value of the statement (out of range, bad text): trying again cannot help.
-    SQLite raises OverflowError itself; asyncpg's DataError reaches SQLAlchemy as a plain DBAPIError."""
+    SQLite raises OverflowError itself; asyncpg's data exceptions (SQLSTATE class 22: out of range, a NUL
+    the encoding refuses...) reach SQLAlchemy as a plain DBAPIError."""
     if isinstance(exc, DataError | OverflowError):
         return True
-    if not isinstance(exc, DBAPIError):
-        return False
-    causes = (exc.orig, getattr(exc.orig, "__cause__", None))
-    return any(type(c).__name__ in ("DataError", "NumericValueOutOfRangeError") for c in causes if c is not None)
+    return isinstance(exc, DBAPIError) and sqlstate(exc).startswith("22")
 
 
 def is_deadlock(exc: DBAPIError) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import binascii
-import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from rakuten_connector.connections.models import Connection
 from rakuten_connector.db import insert_ignore
 from rakuten_connector.kit.crypto import SecretBox
-from rakuten_connector.kit.errors import ApiError, NotFound
+from rakuten_connector.kit.errors import ApiError, NotFound, parse_json_body
 from rakuten_connector.webhooks.models import EventStatus, WebhookEvent
 from rakuten_connector.webhooks.schemas import KNOWN_EVENTS, EventEnvelope
 
@@ -79,10 +78,7 @@ async def receive(
     )
     if seen is not None:
         return Received(seen, None, duplicate=True)
-    try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep
-        raise ApiError(400, "malformed_json", "The event body is not valid JSON.") from None
+    document = parse_json_body(body)
     try:
         envelope = EventEnvelope.model_validate(document)
         model = KNOWN_EVENTS.get(envelope.type)

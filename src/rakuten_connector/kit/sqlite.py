@@ -24,6 +24,7 @@ import sqlite3
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 BUSY_TIMEOUT_SECONDS = 30.0
@@ -84,21 +85,16 @@ class GatedCursor(sqlite3.Cursor):
     connection: SQLiteConnection
 
     def execute(self, sql: str, parameters: Any = (), /) -> GatedCursor:
-        if _writes(sql):
-            self.connection.take_write_turn()
-        try:
-            super().execute(sql, parameters)
-        except BaseException:
-            self.connection.statement_failed()
-            raise
-        self.connection.statement_done(self)
-        return self
+        return self._gated(sql, lambda: super(GatedCursor, self).execute(sql, parameters))
 
     def executemany(self, sql: str, seq_of_parameters: Any, /) -> GatedCursor:
+        return self._gated(sql, lambda: super(GatedCursor, self).executemany(sql, seq_of_parameters))
+
+    def _gated(self, sql: str, run: Callable[[], object]) -> GatedCursor:
         if _writes(sql):
             self.connection.take_write_turn()
         try:
-            super().executemany(sql, seq_of_parameters)
+            run()
         except BaseException:
             self.connection.statement_failed()
             raise

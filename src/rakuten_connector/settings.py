@@ -1,4 +1,4 @@
-"""Settings read from the environment (and `.env`), see design section 2."""
+"""Settings read from the environment (and `.env`)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`GET /v1/carrier-mappings`: the Rakuten delivery mode -> Cubyn mode table (design.md section 5)."""
+"""`GET /v1/carrier-mappings`: the Rakuten delivery mode -> Cubyn mode table."""
 
 from __future__ import annotations
 

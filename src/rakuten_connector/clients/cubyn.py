@@ -1,4 +1,4 @@
-"""Cubyn API (contracts/cubyn.md section 1). Only HTTP: typed results and typed errors.
+"""Cubyn API. Only HTTP: typed results and typed errors.
 
 Error taxonomy: `CubynAuthError` (401, wrong key), `CubynTransientError` (5xx, timeouts, network;
 `CubynRateLimited` carries `Retry-After`; `CubynInvalidResponse`: an answer too large, too slow to arrive,

@@ -1,4 +1,4 @@
-"""Typed shapes of the Cubyn API (contracts/cubyn.md section 1).
+"""Typed shapes of the Cubyn API.
 
 Answers are read leniently: unknown fields are ignored and unknown status strings are kept as strings.
 Requests are written with Cubyn's camelCase names.

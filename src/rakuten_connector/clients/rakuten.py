@@ -1,4 +1,4 @@
-"""Rakuten France seller web services (contracts/rakuten-ws.md): one async method per action.
+"""Rakuten France seller web services: one async method per action.
 
 Only HTTP: typed results (`rakuten_models`) and typed errors (`rakuten_errors`); no settings, no database.
 How a call travels and is read (the token kept secret, the answer bounded) is `rakuten_http`. Per-item
@@ -146,7 +146,7 @@ class RakutenClient(RakutenTransport):
 
     async def send_tracking_file(self, updates: Sequence[TrackingUpdate]) -> bool:
         """importitemshippingstatus for many items: True when Rakuten took the whole file, False when it
-        refused it (then decide item by item with `set_tracking`, contract section 3)."""
+        refused it (then decide item by item with `set_tracking`)."""
         if not updates:
             return True
         try:
@@ -159,7 +159,7 @@ class RakutenClient(RakutenTransport):
         return normalize_label(parse_status(root)) == "ok"
 
     async def push_tracking(self, updates: Sequence[TrackingUpdate]) -> list[TrackingOutcome]:
-        """importitemshippingstatus for many items; after a refused file, item by item (contract section 3).
+        """importitemshippingstatus for many items; after a refused file, item by item.
 
         Transient, quota and credential errors propagate (retrying is harmless); a permanent refusal of one
         item is reported in its outcome.

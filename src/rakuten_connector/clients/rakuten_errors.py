@@ -1,4 +1,4 @@
-"""The typed errors of the Rakuten client (contracts/rakuten-ws.md section 2).
+"""The typed errors of the Rakuten client.
 
 | error | when | what the caller does |
 |---|---|---|

@@ -1,4 +1,4 @@
-"""The XML files the client uploads (contracts/rakuten-ws.md sections 3 and 4), built with lxml (escaped)."""
+"""The XML files the client uploads, built with lxml (escaped)."""
 
 from __future__ import annotations
 

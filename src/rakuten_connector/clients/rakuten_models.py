@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from rakuten_connector.clients.rakuten_errors import RakutenPermanentError
 
-# itemstatus values (contract section 3).
+# itemstatus values.
 WAITING_STATUSES = frozenset({"TO_CONFIRM", "REQUESTED", "REMINDED"})
 ACCEPTED_STATUSES = frozenset({"ACCEPTED", "COMMITTED"})
 # Statuses an item only reaches after it was accepted: accepting it again is pointless.
@@ -24,7 +24,7 @@ KNOWN_ITEM_STATUSES = (
     WAITING_STATUSES | ACCEPTED_OR_LATER_STATUSES | frozenset({"REFUSED", "CANCELLED", "PENDING"})
 )
 
-# shippingtype values, exact strings (contract section 3).
+# shippingtype values, exact strings.
 KNOWN_SHIPPING_TYPES = (
     "Normal",
     "Suivi",

@@ -1,4 +1,4 @@
-"""Namespace-agnostic reading of Rakuten's XML answers (contracts/rakuten-ws.md section 2): element helpers,
+"""Namespace-agnostic reading of Rakuten's XML answers: element helpers,
 the error document check and the conversions to typed results. Documents are read by `rakuten_reader`.
 Names are compared by local name; every text is trimmed.
 """

@@ -34,7 +34,7 @@ class CredentialChecker(Protocol):
 
 
 class LiveCredentialChecker:
-    """Calls Rakuten (getnewsales) and Cubyn (`GET /`); raises ApiError with design.md's codes."""
+    """Calls Rakuten (getnewsales) and Cubyn (`GET /`); raises ApiError with the API's error codes."""
 
     def __init__(self, settings: Settings, http: httpx.AsyncClient) -> None:
         self._settings = settings

@@ -91,5 +91,5 @@ class Connection(Base):
 
     @property
     def may_call_rakuten(self) -> bool:
-        """Imports and pushes happen only for an active, unpaused connection (invariant 3)."""
+        """Imports and pushes happen only for an active, unpaused connection."""
         return self.state == ConnectionState.ACTIVE and not self.paused

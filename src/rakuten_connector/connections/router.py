@@ -1,4 +1,4 @@
-"""Routes of design.md section 4 about connections."""
+"""The connection routes: connect, list, read, update, disconnect."""
 
 from __future__ import annotations
 

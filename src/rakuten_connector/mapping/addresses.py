@@ -1,4 +1,4 @@
-"""Rakuten address -> Cubyn recipient, within Cubyn's field limits (contracts/cubyn.md, create-parcel body).
+"""Rakuten address -> Cubyn recipient, within Cubyn's field limits (the create-parcel body).
 
 - Text is NFC-normalised and its whitespace collapsed (several spaces, tabs, newlines become one space).
 - Address lines are wrapped at word boundaries over line1, line2 and additionalInformation: never a word

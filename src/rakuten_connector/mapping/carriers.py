@@ -1,4 +1,4 @@
-"""Rakuten `shippingtype` -> Cubyn delivery mode (design.md section 5).
+"""Rakuten `shippingtype` -> Cubyn delivery mode.
 
 The table keeps Rakuten's exact strings; lookups compare them after Unicode normalisation, accent
 removal, case folding and whitespace collapsing, so `"  recommande "` finds `Recommandé`. Any other
@@ -55,7 +55,7 @@ CARRIER_MAPPINGS: tuple[CarrierMapping, ...] = (
     CarrierMapping("Kiala relay", "Relai Kiala", None),
     CarrierMapping("Local pickup", "Retrait chez le vendeur", None),
     CarrierMapping("Download", "EN TÉLÉCHARGEMENT", None),
-    # Newer Rakuten modes whose exact API strings are not published (contracts/rakuten-ws.md): listed for
+    # Newer Rakuten modes whose exact API strings are not published: listed for
     # the merchant; whatever their real string is, it is unmapped like any unknown one.
     CarrierMapping("Shop2Shop by Chronopost", "Shop2Shop by Chronopost", None),
     CarrierMapping("Local pickup in store", "Click and Collect", None),

@@ -1,6 +1,6 @@
 """A Rakuten sale -> a Cubyn create-parcel request, or a skip with a reason a merchant can read.
 
-Rules (design.md section 5): only the items waiting for acceptance go into the parcel, summed per SKU
+Rules: only the items waiting for acceptance go into the parcel, summed per SKU
 (one Rakuten item is one unit); one parcel per purchase, `orderRef` `RAKUTEN-<purchaseid>`. Checked in this
 order, the first failing rule gives the skip: no waiting item left, unmapped shipping type, waiting item
 without SKU, negotiation pending, unmappable address or relay point.

@@ -1,6 +1,6 @@
 """A Cubyn parcel's status -> the Rakuten actions still to do, and the connector's order state.
 
-Rules (design.md section 5), for the items of the parcel that are still live on Rakuten (not refused or
+Rules, for the items of the parcel that are still live on Rakuten (not refused or
 cancelled there):
 - `CREATED`, checks pending: nothing.
 - `CREATED` and validated (`validatedAt`), `PICKED`, `PACKED`: accept every item not accepted yet.

@@ -1,4 +1,4 @@
-"""The import of one connection (design.md section 5): getnewsales -> orders -> parcels, and Rakuten-side
+"""The import of one connection: getnewsales -> orders -> parcels, and Rakuten-side
 cancellations. One worker at a time per connection (a database lease), whatever arq or the ticks do."""
 
 from __future__ import annotations

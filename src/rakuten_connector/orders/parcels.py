@@ -1,4 +1,4 @@
-"""Create an order's Cubyn parcel exactly once (invariant 1).
+"""Create an order's Cubyn parcel exactly once.
 
 The order row (state `importing`, with its request) is committed before Cubyn is called. Every call
 carries `Idempotency-Key: RAKUTEN-<purchaseid>`; a 409 names the parcel this orderRef already has and the

@@ -1,4 +1,4 @@
-"""Cubyn simulator (contracts/cubyn.md): an ASGI app serving the contract at its root, as if it were
+"""Cubyn simulator: an ASGI app serving the contract at its root, as if it were
 `https://api.cubyn.com/v2`, plus a JSON control API under `/_sandbox/` (`cubyn_control.py`). State and
 lifecycle rules live in `cubyn_state.py`, webhook delivery in `cubyn_webhooks.py`.
 

@@ -1,6 +1,6 @@
 """A Rakuten France web-services simulator (ASGI), built by `create_rakuten_sandbox()`.
 
-It speaks contracts/rakuten-ws.md on `/sales_ws` and `/stock_ws` (same actions, versions, parameters,
+It speaks Rakuten's web-services contract on `/sales_ws` and `/stock_ws` (same actions, versions, parameters,
 multipart part `file`), answers like Rakuten (ISO-8859-1, default namespaces, CDATA with whitespace,
 `errorresponse` with HTTP 200 for bad credentials or quota) and keeps per-seller state in memory
 (`rakuten_state`). Answers to a wrong `version` are a ParameterError, as a strict Rakuten would answer.

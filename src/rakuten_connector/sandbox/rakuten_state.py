@@ -1,7 +1,7 @@
 """The Rakuten sandbox's world: sellers, their sales, items, inventory and stock files, with Rakuten's rules.
 
 Everything lives in memory in one `RakutenWorld` (a simulator). Web-service refusals are `WsError`s, which
-the app renders as `errorresponse` documents. Business rules (contracts/rakuten-ws.md):
+the app renders as `errorresponse` documents. Business rules:
 - only waiting items (TO_CONFIRM, REQUESTED, REMINDED) can be accepted or refused;
 - only accepted items (ACCEPTED, COMMITTED) can get tracking (once) or be cancelled;
 - a waiting item not decided within `acceptance_deadline_hours` is cancelled by "Rakuten";

@@ -1,4 +1,4 @@
-"""Cubyn `stock.updated` events set the wanted Rakuten quantity of their SKU (contracts/cubyn.md section 2).
+"""Cubyn `stock.updated` events set the wanted Rakuten quantity of their SKU.
 
 The newest event `timestamp` per SKU wins; an older one changes nothing; two events with the same timestamp
 keep the lower quantity (never oversell). Events are applied in batches taken with SKIP LOCKED (PostgreSQL),

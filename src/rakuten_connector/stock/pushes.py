@@ -1,4 +1,4 @@
-"""Coalesced stock files (design.md section 6): per connection, at most one file in flight, at most one per
+"""Coalesced stock files: per connection, at most one file in flight, at most one per
 `STOCK_PUSH_MIN_INTERVAL_SECONDS` and 10 per hour, each carrying the latest quantity of every changed SKU.
 
 One run of `run_stock` does what is due for a connection, under its stock lease: finish a file a dead worker

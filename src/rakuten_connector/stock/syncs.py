@@ -1,4 +1,4 @@
-"""A full reconciliation ("Synch my stock with Rakuten", design.md section 6), as a resumable state machine.
+"""A full reconciliation ("Synch my stock with Rakuten"), as a resumable state machine.
 
 Phases: read Rakuten's export and Cubyn's catalogue (both streamed, written to `stock_sync_entries` in
 batches: memory stays flat), compare in SQL, then let the coalesced pushes carry every SKU whose quantity

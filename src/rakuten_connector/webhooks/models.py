@@ -1,4 +1,4 @@
-"""Cubyn webhook events, stored before they are acknowledged (invariant 2)."""
+"""Cubyn webhook events, stored before they are acknowledged."""
 
 from __future__ import annotations
 

@@ -81,6 +81,43 @@ async def record_upload(session: AsyncSession, file_id: str, import_id: str, pol
     await session.commit()
 
 
+async def free_skus(session: AsyncSession, file_id: str) -> None:
+    """The file will not be read (any more): its SKUs are free again, still pending (next file)."""
+    await session.execute(
+        update(StockItem)
+        .where(StockItem.file_id == file_id)
+        .values(file_id=None, sent_quantity=None, sent_version=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def _mark_rejected(session: AsyncSession, file_id: str, report: ImportReport, now: datetime) -> None:
+    """The SKUs Rakuten refused keep its reason; one changed since the file was built stays pending."""
+    rejected: dict[str, str] = {}
+    for product in report.products:
+        if not product.ok:
+            reasons = "; ".join(e.text or e.code for e in product.errors) or f"Rakuten status {product.status}"
+            rejected[product.sku] = reasons
+    if not rejected:
+        return
+    items = cast(Table, StockItem.__table__)
+    settled = items.c.version <= items.c.sent_version
+    await session.execute(
+        update(items)
+        .where(items.c.file_id == file_id, items.c.sku == bindparam("b_sku"))
+        .values(
+            pushed_version=items.c.sent_version,
+            status=case((settled, StockStatus.REJECTED.value), else_=StockStatus.PENDING.value),
+            reason=bindparam("b_reason"),
+            file_id=None,
+            sent_quantity=None,
+            sent_version=None,
+            updated_at=now,
+        ),
+        [{"b_sku": sku, "b_reason": reason} for sku, reason in sorted(rejected.items())],
+    )
+
+
 async def apply_report(session: AsyncSession, file_id: str, sku_count: int, report: ImportReport) -> None:
     """Each SKU of the file is marked pushed or rejected with Rakuten's reason; a SKU changed since the file
     was built stays pending (it goes in the next file)."""
@@ -90,36 +127,12 @@ async def apply_report(session: AsyncSession, file_id: str, sku_count: int, repo
         file.status = FileStatus.CANCELLED.value
         file.error = "Rakuten cancelled the file; its SKUs go in the next file."
         file.processed_at = now
-        await session.execute(
-            update(StockItem)
-            .where(StockItem.file_id == file_id)
-            .values(file_id=None, sent_quantity=None, sent_version=None)
-            .execution_options(synchronize_session=False)
-        )
+        await free_skus(session, file_id)
         await session.commit()
         return
-    rejected: dict[str, str] = {}
-    for product in report.products:
-        if not product.ok:
-            reasons = "; ".join(e.text or e.code for e in product.errors) or f"Rakuten status {product.status}"
-            rejected[product.sku] = reasons
     items = cast(Table, StockItem.__table__)
     settled = items.c.version <= items.c.sent_version
-    if rejected:
-        await session.execute(
-            update(items)
-            .where(items.c.file_id == file_id, items.c.sku == bindparam("b_sku"))
-            .values(
-                pushed_version=items.c.sent_version,
-                status=case((settled, StockStatus.REJECTED.value), else_=StockStatus.PENDING.value),
-                reason=bindparam("b_reason"),
-                file_id=None,
-                sent_quantity=None,
-                sent_version=None,
-                updated_at=now,
-            ),
-            [{"b_sku": sku, "b_reason": reason} for sku, reason in sorted(rejected.items())],
-        )
+    await _mark_rejected(session, file_id, report, now)
     # Every other SKU of the file was taken (one missing from the report counts as taken: Rakuten
     # processed the file and reported no error for it).
     result = await session.execute(

@@ -29,7 +29,7 @@ from rakuten_connector.connections.service import mark_credentials_invalid
 from rakuten_connector.kit import leases
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.runtime import Runtime
-from rakuten_connector.stock.files import apply_report, next_file_at, prepare_file, record_upload
+from rakuten_connector.stock.files import apply_report, free_skus, next_file_at, prepare_file, record_upload
 from rakuten_connector.stock.models import (
     ACTIVE_SYNC,
     IN_FLIGHT,
@@ -92,12 +92,7 @@ class StockRun:
         file.status = status.value
         file.error = error
         file.processed_at = utcnow()
-        await self.session.execute(
-            update(StockItem)
-            .where(StockItem.file_id == file.id)
-            .values(file_id=None, sent_quantity=None, sent_version=None)
-            .execution_options(synchronize_session=False)
-        )
+        await free_skus(self.session, file.id)
         await self.session.commit()
 
     async def credentials_refused(self) -> str:
@@ -161,8 +156,9 @@ class StockRun:
         for the next file, which waits until this one's report is final (or until Rakuten forgot it)."""
         waited = now - (file.uploaded_at or now)
         if file.status == FileStatus.UPLOADED and waited > REPORT_TIMEOUT:
-            await self.end_file(file, FileStatus.IN_DOUBT, "Rakuten did not process the file in time.")
-            file.processed_at = None
+            file.status = FileStatus.IN_DOUBT.value
+            file.error = "Rakuten did not process the file in time; its report is read before the next file."
+            await free_skus(self.session, file.id)
             log.warning("stock_file_in_doubt", connection_id=self.connection_id, file_id=file.id)
         elif file.status == FileStatus.IN_DOUBT and waited > IN_DOUBT_TIMEOUT:
             file.status = FileStatus.EXPIRED.value

@@ -282,44 +282,47 @@ async def compare(session: AsyncSession, sync: StockSync, skew: timedelta = time
     The read time is the connector's clock and event times are Cubyn's: within `skew` of the read, which
     came first is unknown, so the lower quantity wins (never oversell) and a later event still wins."""
     read_at = (sync.catalog_read_at or utcnow()) - skew
+    now = utcnow()
+    await _insert_new_skus(session, sync, read_at, now)
+    await _fold_catalogue(session, sync, read_at, skew, now)
+    await _settle_against_rakuten(session, sync, now)
+    entry = StockSyncEntry
+    sync.compared = await _count(session, sync.id, entry.on_rakuten, entry.on_cubyn)
+    sync.to_update = await _count(session, sync.id, entry.push_version.is_not(None))
+    sync.phase = SyncPhase.PUSHING.value
+    await touch_state(session, sync.connection_id, now)
+    await session.commit()
+    log.info("stock_sync_compared", sync_id=sync.id, compared=sync.compared, to_update=sync.to_update)
+
+
+async def _insert_new_skus(session: AsyncSession, sync: StockSync, read_at: datetime, now: datetime) -> None:
+    """SKUs never seen before: wanted = Cubyn's quantity as of the read."""
+    entry, item = StockSyncEntry, StockItem
+    columns = ["connection_id", "sku", "wanted_quantity", "wanted_at", "version", "pushed_version", "status"]
+    rows = select(
+        literal(sync.connection_id, item.connection_id.type),
+        entry.sku,
+        entry.cubyn_quantity,
+        literal(read_at, item.wanted_at.type),
+        literal(1),
+        literal(0),
+        literal(StockStatus.PENDING.value, item.status.type),
+        literal(now, item.updated_at.type),
+    ).where(entry.sync_id == sync.id, entry.on_rakuten, entry.on_cubyn)
+    statement = insert_for(session, item.__table__).from_select([*columns, "updated_at"], rows)
+    await session.execute(statement.on_conflict_do_nothing(index_elements=["connection_id", "sku"]))
+
+
+async def _settle_against_rakuten(session: AsyncSession, sync: StockSync, now: datetime) -> None:
+    """Compare each SKU's wanted quantity with what the sync read on Rakuten, and note what to wait for."""
     entry, item = StockSyncEntry, StockItem
     both = (entry.sync_id == sync.id, entry.on_rakuten, entry.on_cubyn)
     same_sku = and_(item.connection_id == sync.connection_id, item.sku == entry.sku)
-    now = utcnow()
-    # SKUs never seen before: wanted = Cubyn's quantity as of the read.
-    insert_items = insert_for(session, item.__table__).from_select(
-        [
-            "connection_id",
-            "sku",
-            "wanted_quantity",
-            "wanted_at",
-            "version",
-            "pushed_version",
-            "status",
-            "updated_at",
-        ],
-        select(
-            literal(sync.connection_id, item.connection_id.type),
-            entry.sku,
-            entry.cubyn_quantity,
-            literal(read_at, item.wanted_at.type),
-            literal(1),
-            literal(0),
-            literal(StockStatus.PENDING.value, item.status.type),
-            literal(now, item.updated_at.type),
-        ).where(*both),
-    )
-    await session.execute(insert_items.on_conflict_do_nothing(index_elements=["connection_id", "sku"]))
-    await _fold_catalogue(session, sync, read_at, skew, now)
+    differs = entry.rakuten_quantity.is_distinct_from(item.wanted_quantity)
     # Different on Rakuten and settled (pushed, or rejected: the sync found it on Rakuten): push again.
     await session.execute(
         update(item)
-        .where(
-            same_sku,
-            *both,
-            item.version == item.pushed_version,
-            entry.rakuten_quantity.is_distinct_from(item.wanted_quantity),
-        )
+        .where(same_sku, *both, item.version == item.pushed_version, differs)
         .values(version=item.version + 1, status=StockStatus.PENDING.value, updated_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -339,16 +342,10 @@ async def compare(session: AsyncSession, sync: StockSync, skew: timedelta = time
     # What this sync waits for: each differing SKU's version reaching Rakuten.
     await session.execute(
         update(entry)
-        .where(*both, same_sku, entry.rakuten_quantity.is_distinct_from(item.wanted_quantity))
+        .where(*both, same_sku, differs)
         .values(push_version=item.version)
         .execution_options(synchronize_session=False)
     )
-    sync.compared = await _count(session, sync.id, entry.on_rakuten, entry.on_cubyn)
-    sync.to_update = await _count(session, sync.id, entry.push_version.is_not(None))
-    sync.phase = SyncPhase.PUSHING.value
-    await touch_state(session, sync.connection_id, now)
-    await session.commit()
-    log.info("stock_sync_compared", sync_id=sync.id, compared=sync.compared, to_update=sync.to_update)
 
 
 async def _check_pushes(rt: Runtime, session: AsyncSession, sync: StockSync) -> str:

@@ -125,27 +125,8 @@ async def _import(rt: Runtime, hold: leases.Hold) -> str:
             if row.open and (last_scan is None or utcnow() - last_scan >= timedelta(seconds=interval)):
                 to_check += await scan_current_sales(session, rakuten, connection_id)
                 done["last_sales_scan_at"] = utcnow()
-    except RakutenCredentialsError:
-        await _mark_credentials_invalid(rt, connection_id, RAKUTEN_REFUSED)
-        return "credentials_invalid"
-    except RakutenQuotaExceeded as exc:
-        await hold.release(
-            next_import_at=exc.retry_at + timedelta(seconds=random.uniform(5, 60)),  # noqa: S311
-            last_import_error=(
-                f"Rakuten's hourly request quota is used up; the next import is at {exc.retry_at:%H:%M} UTC."
-            ),
-            import_queued_until=None,
-        )
-        return "quota"
     except RakutenError as exc:
-        failures = row.import_failures + 1
-        await hold.release(
-            import_failures=failures,
-            next_import_at=retry_after_failure(utcnow(), failures, interval),
-            last_import_error=f"Rakuten could not be read: {exc}",
-            import_queued_until=None,
-        )
-        return "rakuten_error"
+        return await _rakuten_failed(rt, hold, exc)
     try:
         if recorded.to_import or row.importing:
             await create_parcels(rt, connection_id)
@@ -167,6 +148,32 @@ async def _import(rt: Runtime, hold: leases.Hold) -> str:
     return f"ok: {len(sales)} sale(s), {len(recorded.to_import)} new, {recorded.skipped} skipped" + (
         f", {recorded.already_imported} already_imported" if recorded.already_imported else ""
     )
+
+
+async def _rakuten_failed(rt: Runtime, hold: leases.Hold, exc: RakutenError) -> str:
+    """Rakuten could not be read: credentials refused, quota used up (next hour), or a failure (backoff)."""
+    connection_id, row = hold.row_id, hold.row
+    interval = rt.settings.import_interval_seconds
+    if isinstance(exc, RakutenCredentialsError):
+        await _mark_credentials_invalid(rt, connection_id, RAKUTEN_REFUSED)
+        return "credentials_invalid"
+    if isinstance(exc, RakutenQuotaExceeded):
+        await hold.release(
+            next_import_at=exc.retry_at + timedelta(seconds=random.uniform(5, 60)),  # noqa: S311
+            last_import_error=(
+                f"Rakuten's hourly request quota is used up; the next import is at {exc.retry_at:%H:%M} UTC."
+            ),
+            import_queued_until=None,
+        )
+        return "quota"
+    failures = row.import_failures + 1
+    await hold.release(
+        import_failures=failures,
+        next_import_at=retry_after_failure(utcnow(), failures, interval),
+        last_import_error=f"Rakuten could not be read: {exc}",
+        import_queued_until=None,
+    )
+    return "rakuten_error"
 
 
 async def _mark_credentials_invalid(rt: Runtime, connection_id: str, reason: str) -> None:

@@ -15,18 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from rakuten_connector.connections.models import Connection
 from rakuten_connector.kit import leases
 from rakuten_connector.kit.clock import utcnow
+from tests.factories import add_connection
 from tests.waiting import wait_until
 
 TTL = timedelta(seconds=30)
 PLAIN = leases.Lease(Connection)
-
-
-async def _connection(sessions: async_sessionmaker[AsyncSession]) -> str:
-    async with sessions() as session:
-        connection = Connection(merchant_id="m", name="n", seller_id="s", seller_key="s")
-        session.add(connection)
-        await session.commit()
-        return connection.id
 
 
 async def _lease(sessions: async_sessionmaker[AsyncSession], row: str) -> tuple[str | None, datetime | None]:
@@ -42,7 +35,7 @@ async def _lease(sessions: async_sessionmaker[AsyncSession], row: str) -> tuple[
 async def test_two_holds_of_one_process_exclude_each_other(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    row = await _connection(sessions)
+    row = await add_connection(sessions)
     owner = leases.new_owner()
     async with (
         leases.held(engine, Connection, row, owner, TTL) as first,
@@ -58,7 +51,7 @@ async def test_two_holds_of_one_process_exclude_each_other(
 async def test_racing_holders_only_one_wins(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    row = await _connection(sessions)
+    row = await add_connection(sessions)
     wins = 0
     gate = asyncio.Event()
 
@@ -79,7 +72,7 @@ async def test_racing_holders_only_one_wins(
 async def test_an_expired_lease_is_taken_over(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    row = await _connection(sessions)
+    row = await add_connection(sessions)
     assert await PLAIN.acquire(engine, row, "dead-worker", TTL)
     assert not await PLAIN.acquire(engine, row, "other", TTL)
     async with sessions() as session:
@@ -93,7 +86,7 @@ async def test_an_expired_lease_is_taken_over(
 async def test_conditions_and_columns_are_read_with_the_lease(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    row = await _connection(sessions)
+    row = await add_connection(sessions)
     c = Connection.__table__.c
     paused = leases.Lease(Connection, when=[c.paused.is_(True)])
     async with paused.held(engine, row, "w", TTL) as hold:
@@ -116,7 +109,7 @@ async def test_conditions_and_columns_are_read_with_the_lease(
 async def test_release_writes_values_once_and_only_while_held(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    row = await _connection(sessions)
+    row = await add_connection(sessions)
     async with leases.held(engine, Connection, row, "w", TTL) as hold:
         assert hold is not None
         assert await hold.release(last_import_error="first")
@@ -139,7 +132,7 @@ async def test_release_writes_values_once_and_only_while_held(
 async def test_renewal_stops_before_the_release(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    row = await _connection(sessions)
+    row = await add_connection(sessions)
     short = timedelta(seconds=0.3)  # renewed every 0.1 s
     async with leases.held(engine, Connection, row, "w", short) as hold:
         assert hold is not None
@@ -165,7 +158,7 @@ async def _steal(sessions: async_sessionmaker[AsyncSession], row: str) -> None:
 async def test_a_takeover_is_noticed_at_the_next_renewal_and_stops_the_holder(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    row = await _connection(sessions)
+    row = await add_connection(sessions)
     guarded = async_sessionmaker(engine, class_=leases.GuardedSession, expire_on_commit=False)
     async with leases.held(engine, Connection, row, "w", timedelta(seconds=3)) as hold:
         assert hold is not None
@@ -195,7 +188,7 @@ async def _rename(sessions: async_sessionmaker[AsyncSession], row: str) -> None:
 async def test_renewals_that_fail_are_retried_and_lose_the_lease_only_past_its_expiry(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    row = await _connection(sessions)
+    row = await add_connection(sessions)
     lease = leases.Lease(Connection)
     failures: list[datetime] = []
 
@@ -221,7 +214,7 @@ async def test_renewals_that_fail_are_retried_and_lose_the_lease_only_past_its_e
 async def test_a_stalled_event_loop_loses_nothing_before_the_expiry(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    row = await _connection(sessions)
+    row = await add_connection(sessions)
     async with leases.held(engine, Connection, row, "w", timedelta(seconds=6)) as hold:
         assert hold is not None
         first = hold.until

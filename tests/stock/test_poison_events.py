@@ -12,15 +12,16 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from rakuten_connector.connections.models import Connection
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.runtime import Runtime
 from rakuten_connector.settings import Settings
+from rakuten_connector.stock import events as stock_events
 from rakuten_connector.stock import tasks
 from rakuten_connector.stock.events import apply_pending
 from rakuten_connector.stock.models import StockItem
 from rakuten_connector.webhooks.models import WebhookEvent
 from rakuten_connector.webhooks.schemas import STOCK_UPDATED
+from tests.factories import add_connection
 
 
 @pytest.fixture
@@ -28,14 +29,6 @@ async def rt(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> 
     runtime = Runtime.start(settings)
     yield runtime
     await runtime.close()
-
-
-async def connection(sessions: async_sessionmaker[AsyncSession]) -> str:
-    async with sessions() as session:
-        row = Connection(merchant_id="m", name="n", seller_id="s", seller_key="s")
-        session.add(row)
-        await session.commit()
-        return row.id
 
 
 def stock_payload(sku: str, available: Any, timestamp: str) -> str:
@@ -87,7 +80,7 @@ POISON = {
 async def test_poison_events_fail_alone_with_their_reason_and_the_rest_of_the_batch_applies(
     rt: Runtime, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    cid = await connection(sessions)
+    cid = await add_connection(sessions)
     good = {f"good-{n}": stock_payload(f"SKU-{n}", n, "2026-11-27T10:00:00Z") for n in range(5)}
     # The poison shares a SKU with good events: the good one still wins for that SKU.
     shared = {"shared-good": stock_payload("SKU-0", 40, "2026-11-27T10:05:00Z")}
@@ -118,11 +111,33 @@ async def test_an_event_the_database_refuses_fails_alone(
 ) -> None:
     if test_db_kind != "postgresql":
         pytest.skip("SQLite stores a NUL in text; PostgreSQL refuses it")
-    cid = await connection(sessions)
+    cid = await add_connection(sessions)
     good = {f"good-{n}": stock_payload(f"SKU-{n}", n, "2026-11-27T10:00:00Z") for n in range(3)}
     await store(sessions, cid, {**good, "nul": stock_payload("BAD\x00SKU", 1, "2026-11-27T10:00:00Z")})
     assert await apply_pending(rt, cid) == 4
     seen = await events(sessions)
     assert seen["nul"] == ("failed", "the database refused its values")
+    assert all(seen[w][0] == "processed" for w in good)
+    assert await wanted(sessions) == {"SKU-0": 0, "SKU-1": 1, "SKU-2": 2}
+
+
+async def test_a_value_the_database_refuses_after_the_checks_fails_alone_on_either_database(
+    rt: Runtime, sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The checks are the first line; this is the second: the batch is applied one event at a time when the
+    database refuses it (SQLite raises OverflowError itself, PostgreSQL a data error)."""
+    cid = await add_connection(sessions)
+    good = {f"good-{n}": stock_payload(f"SKU-{n}", n, "2026-11-27T10:00:00Z") for n in range(3)}
+    await store(sessions, cid, {**good, "slips": stock_payload("BAD", 1, "2026-11-27T10:00:00Z")})
+    checked = stock_events.parse_event
+
+    def slipping(payload: str) -> stock_events.Wanted | None:
+        wanted = checked(payload)
+        return stock_events.Wanted("BAD", 2**63, wanted.at) if wanted and wanted.sku == "BAD" else wanted
+
+    monkeypatch.setattr(stock_events, "parse_event", slipping)
+    assert await apply_pending(rt, cid) == 4
+    seen = await events(sessions)
+    assert seen["slips"] == ("failed", "the database refused its values")
     assert all(seen[w][0] == "processed" for w in good)
     assert await wanted(sessions) == {"SKU-0": 0, "SKU-1": 1, "SKU-2": 2}

@@ -9,13 +9,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from rakuten_connector.connections.models import Connection
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.runtime import Runtime
 from rakuten_connector.settings import Settings
 from rakuten_connector.stock import tasks
 from rakuten_connector.stock.models import StockState, StockSync
 from rakuten_connector.stock.scheduling import next_full_sync_at
+from tests.factories import add_connection
 
 
 @pytest.fixture
@@ -23,15 +23,6 @@ async def rt(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> 
     runtime = Runtime.start(settings.model_copy(update={"stock_full_sync_enabled": True}))
     yield runtime
     await runtime.close()
-
-
-async def _connection(sessions: async_sessionmaker[AsyncSession], **fields: object) -> str:
-    async with sessions() as session:
-        values: dict[str, object] = {"merchant_id": "m", "name": "n", "seller_id": "s", "seller_key": "s"}
-        connection = Connection(**(values | fields))
-        session.add(connection)
-        await session.commit()
-        return connection.id
 
 
 def test_each_connection_syncs_at_its_own_minute_of_the_night() -> None:
@@ -45,8 +36,8 @@ def test_each_connection_syncs_at_its_own_minute_of_the_night() -> None:
 async def test_the_nightly_sync_starts_once_when_due(
     rt: Runtime, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    connection_id = await _connection(sessions)
-    await _connection(sessions, seller_key="off", stock_sync_enabled=False)
+    connection_id = await add_connection(sessions)
+    await add_connection(sessions, seller_key="off", stock_sync_enabled=False)
     assert await tasks.nightly(rt) == 0  # first sight: the night is planned
     async with sessions() as session:
         state = await session.get_one(StockState, connection_id)
@@ -67,7 +58,7 @@ async def test_the_nightly_sync_starts_once_when_due(
 
 
 async def test_nightly_syncs_can_be_turned_off(rt: Runtime, sessions: async_sessionmaker[AsyncSession]) -> None:
-    await _connection(sessions)
+    await add_connection(sessions)
     rt.settings = rt.settings.model_copy(update={"stock_full_sync_enabled": False})
     assert await tasks.nightly(rt) == 0
     async with sessions() as session:
@@ -77,7 +68,7 @@ async def test_nightly_syncs_can_be_turned_off(rt: Runtime, sessions: async_sess
 async def test_the_tick_enqueues_what_the_database_says_is_due(
     rt: Runtime, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    due, later = await _connection(sessions), await _connection(sessions, seller_key="later")
+    due, later = await add_connection(sessions), await add_connection(sessions, seller_key="later")
     async with sessions() as session:
         session.add(StockState(id=due, next_run_at=utcnow() - timedelta(seconds=1)))
         session.add(StockState(id=later, next_run_at=utcnow() + timedelta(hours=1)))

@@ -176,6 +176,23 @@ async def test_connecting_is_limited_and_a_patch_counts_only_with_new_secrets(
         assert after.json()["name"] == "x"
 
 
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/json"])
+async def test_a_patch_body_nobody_can_read_is_a_4xx_and_counts_nothing(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], upstreams: Upstreams, content_type: str | None
+) -> None:
+    merchant = auth_headers(_merchant())
+    async with _api(settings, rate_limit_connect="2/minute") as (_, http):
+        cid = (await http.post("/v1/connections", json=connection_body(), headers=merchant)).json()["id"]
+        headers = {**merchant, **({"content-type": content_type} if content_type else {})}
+        for body in (b"[" * 5000 + b"]" * 5000, b'{"token": ' + b"9" * 5000 + b"}", b'{"token": 12345678}'):
+            answer = await http.patch(f"/v1/connections/{cid}", content=body, headers=headers)
+            assert 400 <= answer.status_code < 500, answer.text
+            assert answer.json()["error"]["code"] in ("malformed_json", "validation_error")
+        # None of them counted: the one connect left is still there.
+        created = await http.post("/v1/connections", json=connection_body(seller_id="another"), headers=merchant)
+        assert created.status_code == 201, created.text
+
+
 async def test_limits_can_be_turned_off(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
     merchant = auth_headers(_merchant())
     path = f"/v1/connections/{MISSING}/imports"

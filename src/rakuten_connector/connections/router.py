@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from rakuten_connector.connections import service
 from rakuten_connector.connections.models import Connection
@@ -23,7 +23,7 @@ from rakuten_connector.kit.deps import (
     SecretBoxDep,
     SettingsDep,
     limit_connect,
-    limit_connect_with_new_secrets,
+    limit_connect_when,
 )
 from rakuten_connector.kit.errors import error_body
 from rakuten_connector.kit.rate_limits import RATE_LIMITED_RESPONSE
@@ -110,7 +110,6 @@ async def get_connection(
 
 @router.patch(
     "/{connection_id}",
-    dependencies=[Depends(limit_connect_with_new_secrets)],
     responses={
         404: _error("No such connection.", "not_found"),
         409: _error("The connection is disconnected.", "connection_disconnected"),
@@ -127,7 +126,11 @@ async def update_connection(
     settings: SettingsDep,
     checker: CheckerDep,
     box: SecretBoxDep,
+    request: Request,
 ) -> ConnectionOut:
+    await limit_connect_when(
+        body.token is not None or body.cubyn_api_key is not None, request, principal, settings
+    )
     connection = await service.get_visible(session, principal, connection_id)
     await service.update(session, connection, body, checker, box)
     await session.commit()

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 
@@ -71,17 +70,8 @@ limit_stock_sync = _limit("stock_sync", lambda s: s.rate_limit_stock_sync)
 limit_retry = _limit("retry", lambda s: s.rate_limit_retry)
 
 
-async def _json_body(request: Request) -> Any:
-    try:
-        return await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None  # the route's own validation answers it
-
-
-async def limit_connect_with_new_secrets(
-    request: Request, principal: CurrentPrincipal, settings: SettingsDep
-) -> None:
-    """New secrets are checked live upstream: such an update counts like a new connection."""
-    body = await _json_body(request)
-    if isinstance(body, dict) and any(body.get(key) is not None for key in ("token", "cubyn_api_key")):
+async def limit_connect_when(condition: bool, request: Request, principal: Principal, settings: Settings) -> None:
+    """An update carrying new secrets is checked live upstream: it counts like a new connection. Called by
+    the route once its body is validated, so a refused body counts nothing."""
+    if condition:
         await _count(request, settings, principal, "connect", settings.rate_limit_connect)

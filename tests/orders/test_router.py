@@ -127,11 +127,21 @@ def _cursor(raw: object) -> str:
         ["0001-01-01T00:00:00+05:00", "x"],
         ["2024-01-01T00:00:00", "x"],
         ["2024-01-01T00:00:00+00:00", "x\u0000y"],
+        ["2024-01-01T00:00:00+00:00", "x\ud800y"],
         ["2024-01-01T00:00:00+00:00"],
         ["2024-01-01T00:00:00+00:00", 7],
         {"a": 1},
     ],
-    ids=["year-9999-overflows", "year-1-underflows", "naive", "nul", "short", "not-text", "not-a-list"],
+    ids=[
+        "year-9999-overflows",
+        "year-1-underflows",
+        "naive",
+        "nul",
+        "lone-surrogate",
+        "short",
+        "not-text",
+        "not-a-list",
+    ],
 )
 async def test_forged_cursors_are_refused(
     client: httpx.AsyncClient, connection_id: str, sessions: async_sessionmaker[AsyncSession], raw: object

@@ -20,6 +20,7 @@ from pydantic import SecretStr, ValidationError
 
 from rakuten_connector.clients.bounded import AnswerTooLarge, AnswerTooSlow, deadline_in, read_bounded
 from rakuten_connector.clients.cubyn_models import CatalogProduct, FieldError, Parcel, ParcelRequest
+from rakuten_connector.kit.errors import JSON_PARSE_ERRORS
 
 __all__ = [
     "CatalogPage",
@@ -293,14 +294,14 @@ def _total_count(response: Answer) -> int | None:
 def _json(response: Answer, what: str) -> Any:
     try:
         return response.json()
-    except (ValueError, RecursionError):
+    except JSON_PARSE_ERRORS:
         raise CubynInvalidResponse(f"Cubyn answered {what} with a body that is not readable JSON") from None
 
 
 def _json_or_empty(response: Answer) -> dict[str, Any]:
     try:
         body = response.json()
-    except (ValueError, RecursionError):
+    except JSON_PARSE_ERRORS:
         return {}
     return body if isinstance(body, dict) else {}
 

@@ -1,8 +1,8 @@
 """Opaque page cursors: URL-safe base64 (unpadded) of a JSON array of strings.
 
 A cursor comes back from the client, so decoding trusts nothing: any cursor that is not exactly what
-`encode_cursor` would give for values of the expected shape answers 400 `invalid_cursor`. Text holding NUL
-(which PostgreSQL refuses) and times whose conversion to UTC leaves the calendar are refused here too.
+`encode_cursor` would give for values of the expected shape answers 400 `invalid_cursor`. Text the database cannot
+store (NUL, lone surrogates) and times whose conversion to UTC leaves the calendar are refused here too.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from rakuten_connector.kit.errors import ApiError
+from rakuten_connector.kit.errors import JSON_PARSE_ERRORS, ApiError
+from rakuten_connector.kit.text_guard import storable
 
 
 def invalid_cursor() -> ApiError:
@@ -30,11 +31,11 @@ def decode_cursor(cursor: str, length: int) -> list[str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         parts = json.loads(raw)
-    except (ValueError, TypeError, binascii.Error, RecursionError):
+    except (*JSON_PARSE_ERRORS, TypeError, binascii.Error):
         raise invalid_cursor() from None
     if not isinstance(parts, list) or len(parts) != length:
         raise invalid_cursor()
-    if not all(isinstance(part, str) and "\x00" not in part for part in parts):
+    if not all(isinstance(part, str) and storable(part) for part in parts):
         raise invalid_cursor()
     return parts
 

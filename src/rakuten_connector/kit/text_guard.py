@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rakuten_connector.kit.body_limit import replay_body
-from rakuten_connector.kit.errors import error_response
+from rakuten_connector.kit.errors import JSON_PARSE_ERRORS, error_response
 
 _SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89abcdefABCDEF])")
 _MESSAGE = "Text may not contain the NUL character or an unpaired surrogate."
@@ -57,7 +57,7 @@ def bad_body_location(body: bytes) -> Location | None:
         return None
     try:
         parsed = json.loads(body)
-    except (ValueError, RecursionError):
+    except JSON_PARSE_ERRORS:
         return None  # not JSON: the route answers that
     return _bad_json_location(parsed, ["body"])
 

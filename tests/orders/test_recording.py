@@ -12,7 +12,7 @@ from sqlalchemy.orm import selectinload
 from rakuten_connector.clients.rakuten_models import Address, Item, Sale
 from rakuten_connector.connections.models import Connection
 from rakuten_connector.kit.clock import utcnow
-from rakuten_connector.orders.models import ImportedPurchase, Order
+from rakuten_connector.orders.models import Order, OrderState
 from rakuten_connector.orders.recording import ALREADY_IMPORTED, TOO_LONG, record_sales
 
 HOME = Address("M.", "Jean", "Dupont", "12 rue de la Paix", "", "75002", "Paris", "France", "FR", "0612345678", "")
@@ -38,7 +38,7 @@ async def test_oversized_values_are_skipped_or_clipped_and_the_rest_is_recorded(
             _sale("7" * 80, item_id="13"),  # no purchase id we can key on
             _sale("103", item_id="14", shipping_type="Livraison " * 40),  # unknown and very long
         ]
-        recorded = await record_sales(session, connection.id, connection.seller_id, sales, utcnow())
+        recorded = await record_sales(session, connection.id, sales, utcnow())
         await session.commit()  # on PostgreSQL an overlong value would fail right here
     async with sessions() as session:
         orders = {
@@ -67,17 +67,15 @@ async def test_a_purchase_listed_twice_in_one_answer_is_one_order(
         twice = _sale("200", item_id="21")
         second_item = Item("22", "SKU-2", "9", "Produit", "TO_CONFIRM", False, Decimal("10"))
         listing = [twice, _sale("201", item_id="23"), replace(twice, items=(*twice.items, second_item))]
-        recorded = await record_sales(session, connection.id, "s", listing, utcnow())
+        recorded = await record_sales(session, connection.id, listing, utcnow())
         await session.commit()
     async with sessions() as session:
         orders = {
             o.purchase_id: o for o in await session.scalars(select(Order).options(selectinload(Order.items)))
         }
-        imported = (await session.scalars(select(ImportedPurchase.purchase_id))).all()
     assert set(orders) == {"200", "201"}
     assert len(recorded.to_import) == 2
     assert [item.item_id for item in orders["200"].items] == ["21", "22"]  # every item Rakuten listed for it
-    assert sorted(imported) == ["200", "201"]
 
 
 async def test_a_purchase_an_earlier_connection_of_the_seller_imported_is_skipped(
@@ -87,17 +85,13 @@ async def test_a_purchase_an_earlier_connection_of_the_seller_imported_is_skippe
         first = Connection(merchant_id="m", name="n", seller_id="Shop ", seller_key="shop", state="disconnected")
         session.add(first)
         await session.commit()
-        await record_sales(
-            session, first.id, first.seller_id, [_sale("300"), _sale("301", status="CANCELLED")], utcnow()
-        )
+        await record_sales(session, first.id, [_sale("300"), _sale("301", status="CANCELLED")], utcnow())
         await session.commit()
         again = Connection(merchant_id="m", name="n", seller_id="SHOP", seller_key="shop")
         session.add(again)
         await session.commit()
         for _ in range(2):  # seen again at the next poll: still not imported
-            recorded = await record_sales(
-                session, again.id, again.seller_id, [_sale("300"), _sale("302")], utcnow()
-            )
+            recorded = await record_sales(session, again.id, [_sale("300"), _sale("302")], utcnow())
             await session.commit()
         orders = {
             o.purchase_id: o for o in await session.scalars(select(Order).where(Order.connection_id == again.id))
@@ -106,3 +100,30 @@ async def test_a_purchase_an_earlier_connection_of_the_seller_imported_is_skippe
     assert recorded.already_imported == 1
     assert (orders["300"].state, orders["300"].reason) == ("skipped", ALREADY_IMPORTED)
     assert orders["302"].state == "importing"
+
+
+async def test_a_purchase_cubyn_refused_to_an_earlier_connection_is_imported_by_the_new_one(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Failed without a parcel, or skipped: the earlier connection never sent it, so this one does."""
+    async with sessions() as session:
+        first = Connection(merchant_id="m", name="n", seller_id="shop", seller_key="shop", state="disconnected")
+        session.add(first)
+        await session.commit()
+        await record_sales(session, first.id, [_sale("400"), _sale("401")], utcnow())
+        await session.commit()
+        by_purchase = {o.purchase_id: o for o in await session.scalars(select(Order))}
+        by_purchase["400"].state = OrderState.FAILED.value  # Cubyn refused its address: no parcel
+        by_purchase["401"].state, by_purchase["401"].parcel_id = OrderState.FAILED.value, "9"  # failed later
+        await session.commit()
+        again = Connection(merchant_id="m", name="n", seller_id="shop", seller_key="shop")
+        session.add(again)
+        await session.commit()
+        recorded = await record_sales(session, again.id, [_sale("400"), _sale("401")], utcnow())
+        await session.commit()
+        orders = {
+            o.purchase_id: o for o in await session.scalars(select(Order).where(Order.connection_id == again.id))
+        }
+    assert orders["400"].state == "importing"
+    assert (orders["401"].state, orders["401"].reason) == ("skipped", ALREADY_IMPORTED)
+    assert recorded.already_imported == 1

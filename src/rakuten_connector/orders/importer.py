@@ -76,7 +76,7 @@ def _has_orders(*states: str) -> Exists:
 _connections = Connection.__table__.c
 IMPORT_LEASE = leases.Lease(
     Connection,
-    # Invariant 3 (active and unpaused), and due: checked by the statement that takes the lease.
+    # Active and unpaused, and due: checked by the statement that takes the lease.
     when=[
         _connections.state == ConnectionState.ACTIVE.value,
         _connections.paused.is_(False),
@@ -117,7 +117,7 @@ async def _import(rt: Runtime, hold: leases.Hold) -> str:
     try:
         sales = await rakuten.get_new_sales()
         async with rt.sessions() as session:
-            recorded = await record_sales(session, connection_id, row.seller_id, sales, now)
+            recorded = await record_sales(session, connection_id, sales, now)
             await session.commit()
             if row.imported:
                 to_check += await read_vanished_sales(session, rakuten, connection_id, now)

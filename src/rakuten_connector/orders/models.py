@@ -16,7 +16,6 @@ __all__ = [
     "ITEM_ID_MAX",
     "PURCHASE_ID_MAX",
     "SKU_MAX",
-    "ImportedPurchase",
     "Order",
     "OrderEvent",
     "OrderItem",
@@ -28,7 +27,6 @@ __all__ = [
 PURCHASE_ID_MAX = 64
 ITEM_ID_MAX = 64
 SKU_MAX = 255
-SELLER_KEY_MAX = 128
 SHIPPING_TYPE_MAX = 128
 STATUS_MAX = 64
 
@@ -124,22 +122,3 @@ class OrderEvent(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     kind: Mapped[str] = mapped_column(String(64))
     message: Mapped[str] = mapped_column(Text)
-
-
-class ImportedPurchase(Base):
-    """A Rakuten purchase some connection of its seller sent to Cubyn, whichever connection that was.
-
-    Orders are keyed per connection, and a seller disconnected then connected again (maybe with another
-    Cubyn application) gets a new connection: this record is what tells the new one that the purchase
-    already has a parcel. It is written in the transaction that records the order as importing, is keyed by
-    the normalised seller id (`connections.models.seller_key`), and outlives the connection's history: it
-    names its connection and order without foreign keys.
-    """
-
-    __tablename__ = "imported_purchases"
-
-    seller_key: Mapped[str] = mapped_column(String(SELLER_KEY_MAX), primary_key=True)
-    purchase_id: Mapped[str] = mapped_column(String(PURCHASE_ID_MAX), primary_key=True)
-    connection_id: Mapped[str] = mapped_column(String(36))
-    order_id: Mapped[str] = mapped_column(String(36))
-    imported_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -3,10 +3,10 @@
 The connection's import lease keeps two workers from recording the same sales at once; the unique
 constraint on (connection, purchase) is the guarantee if a lease ever expired under a slow worker.
 
-Orders are keyed per connection, but a purchase gets one parcel per seller: an order that goes to
-Cubyn writes an `ImportedPurchase` (seller, purchase) in the same transaction, and a later connection of
-the same seller (disconnected, then connected again, maybe with another Cubyn application) records that
-purchase as skipped, `already_imported`, instead of sending it a second time.
+Orders are keyed per connection, but a purchase gets one parcel per seller: a later connection of the
+same seller (disconnected, then connected again, maybe with another Cubyn application) records a purchase
+an earlier connection's order sent to Cubyn as skipped, `already_imported`, instead of sending it a second
+time. Disconnecting keeps a connection's orders, so they are what says so.
 """
 
 from __future__ import annotations
@@ -17,18 +17,17 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from rakuten_connector.clients.rakuten_models import Item, Sale
-from rakuten_connector.connections.models import seller_key
+from rakuten_connector.connections.models import Connection
 from rakuten_connector.mapping.parcels import ParcelPlan, SaleSkipped, SkipCode, sale_to_parcel, waiting_items
 from rakuten_connector.orders.models import (
     ITEM_ID_MAX,
     PURCHASE_ID_MAX,
     SKU_MAX,
-    ImportedPurchase,
     Order,
     OrderItem,
     OrderState,
@@ -81,17 +80,22 @@ async def _existing(session: AsyncSession, connection_id: str, purchase_ids: lis
     return found
 
 
-async def _imported_elsewhere(
-    session: AsyncSession, seller: str, connection_id: str, purchase_ids: list[str]
-) -> set[str]:
-    """The purchases another connection of this seller already sent to Cubyn."""
+async def _imported_elsewhere(session: AsyncSession, connection_id: str, purchase_ids: list[str]) -> set[str]:
+    """The purchases an earlier connection of this seller sent to Cubyn (or may have: everything but a
+    skip, and a failure that never got a parcel)."""
     found: set[str] = set()
+    seller = select(Connection.seller_key).where(Connection.id == connection_id).scalar_subquery()
+    others = select(Connection.id).where(Connection.seller_key == seller, Connection.id != connection_id)
+    never_sent = or_(
+        Order.state == OrderState.SKIPPED.value,
+        and_(Order.state == OrderState.FAILED.value, Order.parcel_id.is_(None)),
+    )
     for start in range(0, len(purchase_ids), CHUNK):
         rows = await session.scalars(
-            select(ImportedPurchase.purchase_id).where(
-                ImportedPurchase.seller_key == seller,
-                ImportedPurchase.purchase_id.in_(purchase_ids[start : start + CHUNK]),
-                ImportedPurchase.connection_id != connection_id,
+            select(Order.purchase_id).where(
+                Order.connection_id.in_(others),
+                Order.purchase_id.in_(purchase_ids[start : start + CHUNK]),
+                ~never_sent,
             )
         )
         found.update(rows)
@@ -119,27 +123,20 @@ def _merged(sales: Sequence[Sale]) -> list[Sale]:
     return list(by_purchase.values())
 
 
-def _to_cubyn(session: AsyncSession, seller: str, order: Order, plan: ParcelPlan, message: str) -> None:
-    """The order goes to Cubyn: said in its timeline, and recorded for every connection of the seller."""
+def _to_cubyn(session: AsyncSession, order: Order, plan: ParcelPlan, message: str) -> None:
+    """The order goes to Cubyn, said in its timeline."""
     order.parcel_request = plan.request.model_dump_json(by_alias=True)
     order.delivery_mode = plan.request.delivery_mode
     transition(session, order, OrderState.IMPORTING, "received", message)
-    session.add(
-        ImportedPurchase(
-            seller_key=seller, purchase_id=order.purchase_id, connection_id=order.connection_id, order_id=order.id
-        )
-    )
 
 
-def _revisit_skipped(
-    session: AsyncSession, seller: str, order: Order, sale: Sale, outcome: ParcelPlan | SaleSkipped
-) -> bool:
+def _revisit_skipped(session: AsyncSession, order: Order, sale: Sale, outcome: ParcelPlan | SaleSkipped) -> bool:
     """A skipped sale may become importable (negotiation settled, SKU set): then it is imported."""
     if isinstance(outcome, ParcelPlan):
         known = {item.item_id for item in order.items}
         order.items.extend(item for item in _items(order.id, sale, outcome.item_ids) if item.item_id not in known)
         order.next_check_at = order.rakuten_seen_at and order.rakuten_seen_at + SWEEP_GRACE
-        _to_cubyn(session, seller, order, outcome, _plan_message(outcome))
+        _to_cubyn(session, order, outcome, _plan_message(outcome))
         return True
     if outcome.code is not SkipCode.NO_WAITING_ITEM and outcome.reason != order.reason:
         transition(session, order, OrderState.SKIPPED, "skipped", outcome.reason, reason=outcome.reason)
@@ -165,7 +162,6 @@ def _outcome(sale: Sale) -> ParcelPlan | SaleSkipped:
 
 def _record_new(
     session: AsyncSession,
-    seller: str,
     connection_id: str,
     sale: Sale,
     taken: bool,
@@ -189,24 +185,25 @@ def _record_new(
     )
     session.add(order)
     if taken:
-        outcome = SaleSkipped(SkipCode.NO_WAITING_ITEM, ALREADY_IMPORTED)
+        reason = ALREADY_IMPORTED
         recorded.already_imported += 1
     elif isinstance(outcome, ParcelPlan):
         order.next_check_at = now + SWEEP_GRACE  # the import creates it now; the sweep only if it died
         order.items.extend(_items(order.id, sale, outcome.item_ids))
-        _to_cubyn(session, seller, order, outcome, _plan_message(outcome))
+        _to_cubyn(session, order, outcome, _plan_message(outcome))
         recorded.to_import.append(order.id)
         return
     else:
+        reason = outcome.reason
         recorded.skipped += 1
     order.items.extend(_items(order.id, sale, [item.item_id for item in waiting_items(sale)]))
-    transition(session, order, OrderState.SKIPPED, "skipped", outcome.reason, reason=outcome.reason)
+    transition(session, order, OrderState.SKIPPED, "skipped", reason, reason=reason)
 
 
 async def record_sales(
-    session: AsyncSession, connection_id: str, seller_id: str, sales: Sequence[Sale], now: datetime
+    session: AsyncSession, connection_id: str, sales: Sequence[Sale], now: datetime
 ) -> Recorded:
-    """Record what getnewsales listed for the connection of `seller_id`; flushes, the caller commits."""
+    """Record what getnewsales listed for the connection; flushes, the caller commits."""
     recorded = Recorded()
     unkeyable = {
         sale.purchase_id for sale in sales if not sale.purchase_id or len(sale.purchase_id) > PURCHASE_ID_MAX
@@ -216,20 +213,21 @@ async def record_sales(
         log.warning("rakuten_sale_unrecordable", connection_id=connection_id, count=len(unkeyable))
     sales = _merged([sale for sale in sales if sale.purchase_id not in unkeyable])
     purchase_ids = [sale.purchase_id for sale in sales]
-    seller = seller_key(seller_id)
     existing = await _existing(session, connection_id, purchase_ids)
-    elsewhere = await _imported_elsewhere(session, seller, connection_id, purchase_ids)
+    # Most polls list only purchases already recorded here: those need no look at other connections.
+    undecided = [p for p in purchase_ids if p not in existing or existing[p].state == OrderState.SKIPPED]
+    elsewhere = await _imported_elsewhere(session, connection_id, undecided) if undecided else set()
     for sale in sales:
         taken = sale.purchase_id in elsewhere
         order = existing.get(sale.purchase_id)
         if order is None:
-            _record_new(session, seller, connection_id, sale, taken, now, recorded)
+            _record_new(session, connection_id, sale, taken, now, recorded)
             continue
         recorded.already_known += 1
         order.rakuten_seen_at = now
         if taken:
             recorded.already_imported += 1
-        elif order.state == OrderState.SKIPPED and _revisit_skipped(session, seller, order, sale, _outcome(sale)):
+        elif order.state == OrderState.SKIPPED and _revisit_skipped(session, order, sale, _outcome(sale)):
             recorded.to_import.append(order.id)
     await session.flush()
     return recorded

@@ -4,7 +4,7 @@ fails still ends)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 
@@ -37,3 +37,15 @@ class Endless(httpx.AsyncByteStream):
         for _ in range(self.count):
             self.sent += 1
             yield self.chunk
+
+
+def slow_answer(every: float | None) -> Callable[[httpx.Request], Awaitable[httpx.Response]]:
+    """A respx side effect: a body trickling a byte `every` seconds, or (None) headers a minute late."""
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        if every is None:
+            await asyncio.sleep(60)
+            return httpx.Response(200)
+        return httpx.Response(200, stream=Trickle(b" ", every=every, count=2000))
+
+    return answer

@@ -11,9 +11,10 @@ import respx
 from pydantic import SecretStr
 
 from rakuten_connector.clients.cubyn import (
+    CATALOG_PAGE_LIMIT,
+    MAX_RESPONSE_BYTES,
     CubynAuthError,
     CubynClient,
-    CubynError,
     CubynInvalidFields,
     CubynInvalidResponse,
     CubynNotCancellable,
@@ -23,7 +24,7 @@ from rakuten_connector.clients.cubyn import (
     CubynTransientError,
 )
 from rakuten_connector.clients.cubyn_models import ParcelAddress, ParcelItem, ParcelRequest
-from tests.clients.streams import Endless, Trickle
+from tests.clients.streams import Endless, slow_answer
 
 BASE = "https://cubyn.test/v2"
 KEY = "app-key-very-secret"
@@ -256,24 +257,33 @@ async def test_a_huge_answer_is_cut_at_the_cap() -> None:
 
 @respx.mock
 async def test_the_default_cap_holds_a_catalogue_page_but_not_more() -> None:
+    product = {"sku": "SKU-" + "x" * 200, "name": "Produit " * 20, "stock": {"available": 3}}
+    page = [{**product, "sku": f"{product['sku']}-{n}"} for n in range(CATALOG_PAGE_LIMIT)]
+    total = {"X-Total-Count": str(CATALOG_PAGE_LIMIT)}
+    respx.get(f"{BASE}/product-catalog/products").respond(200, json=page, headers=total)
     stream = Endless(b" " * 65536, count=10_000)
     respx.get(f"{BASE}/").mock(return_value=httpx.Response(200, stream=stream))
     async with httpx.AsyncClient() as http:
+        cubyn = CubynClient(BASE, SecretStr(KEY), http=http)
+        assert len([p async for p in cubyn.iter_catalog()]) == CATALOG_PAGE_LIMIT
         with pytest.raises(CubynInvalidResponse, match="exceeds"):
-            await CubynClient(BASE, SecretStr(KEY), http=http).check_key()
-    assert stream.sent < 10_000
+            await cubyn.check_key()
+    assert stream.sent <= MAX_RESPONSE_BYTES // 65536 + 1
 
 
 @respx.mock
-@pytest.mark.parametrize("every", [0.05, 60.0], ids=["trickle", "stall"])
-async def test_a_slow_answer_stops_at_the_deadline(every: float) -> None:
-    stream = Trickle(b" ", every=every, count=2000)
-    respx.get(f"{BASE}/").mock(return_value=httpx.Response(200, stream=stream))
+@pytest.mark.parametrize("every", [0.05, 60.0, None], ids=["trickle", "stall", "headers-stall"])
+async def test_a_slow_answer_stops_at_the_deadline(every: float | None) -> None:
+    respx.get(f"{BASE}/").mock(side_effect=slow_answer(every))
     started = time.monotonic()
     async with httpx.AsyncClient() as http:
         with pytest.raises(CubynTransientError, match=r"took longer than 0\.5 s"):
             await CubynClient(BASE, SecretStr(KEY), http=http, timeout=5.0, deadline=0.5).check_key()
     assert time.monotonic() - started < 20
+
+
+# An unreadable body: with 200 the answer is invalid (tried again); a refusal stays a refusal.
+UNREADABLE_CREATE_ANSWER = {200: CubynInvalidResponse, 400: CubynInvalidFields, 409: CubynPermanentError}
 
 
 @respx.mock
@@ -289,7 +299,7 @@ async def test_deeply_nested_json_is_an_invalid_answer(status: int) -> None:
             await cubyn.check_key()
         with pytest.raises(CubynInvalidResponse):
             await cubyn.get_parcel(1)
-        with pytest.raises(CubynError):
+        with pytest.raises(UNREADABLE_CREATE_ANSWER[status]):
             await cubyn.create_parcel(REQUEST)
 
 

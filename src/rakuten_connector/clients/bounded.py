@@ -1,9 +1,10 @@
 """Reading an upstream answer within bounds, for every client: a size cap and a total deadline.
 
-httpx's timeouts bound each network wait, not the whole answer: a server trickling one byte a second would
-hold a worker forever, and one sending without end would fill its memory. `bounded_chunks` stops both: past
-`max_bytes` it raises `AnswerTooLarge`, past `deadline_at` (a `time.monotonic()` instant), even in the
-middle of a wait for the next chunk, it raises `AnswerTooSlow`. Each client turns them into its own errors.
+httpx's timeouts bound each network wait, not the whole answer: a server trickling its headers or its body
+one byte a second would hold a worker forever, and one sending without end would fill its memory.
+`bounded_stream` opens the exchange with one deadline for all of it, headers included, and hands out the
+body's chunks: past `max_bytes` they raise `AnswerTooLarge`, past the deadline (even in the middle of a
+wait) `AnswerTooSlow`. Each client turns them into its own errors.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
 import httpx
 
@@ -26,8 +29,20 @@ class AnswerTooSlow(Exception):
         super().__init__("the answer did not arrive before the deadline")
 
 
-def deadline_in(seconds: float) -> float:
-    return time.monotonic() + seconds
+@asynccontextmanager
+async def bounded_stream(
+    client: httpx.AsyncClient, method: str, url: str, *, max_bytes: int, deadline: float, **request: Any
+) -> AsyncIterator[tuple[httpx.Response, AsyncIterator[bytes]]]:
+    """`client.stream(method, url, **request)` within `deadline` seconds, headers and body: yields the
+    response and its body's chunks (read them inside the block)."""
+    deadline_at = time.monotonic() + deadline
+    async with AsyncExitStack() as stack:
+        try:
+            async with asyncio.timeout(deadline):
+                response = await stack.enter_async_context(client.stream(method, url, **request))
+        except TimeoutError:
+            raise AnswerTooSlow() from None
+        yield response, bounded_chunks(response, max_bytes=max_bytes, deadline_at=deadline_at)
 
 
 async def bounded_chunks(response: httpx.Response, *, max_bytes: int, deadline_at: float) -> AsyncIterator[bytes]:
@@ -49,10 +64,3 @@ async def bounded_chunks(response: httpx.Response, *, max_bytes: int, deadline_a
         if size > max_bytes:
             raise AnswerTooLarge(max_bytes)
         yield chunk
-
-
-async def read_bounded(response: httpx.Response, *, max_bytes: int, deadline_at: float) -> bytes:
-    """The whole body, within the bounds (at most `max_bytes` held)."""
-    return b"".join(
-        [chunk async for chunk in bounded_chunks(response, max_bytes=max_bytes, deadline_at=deadline_at)]
-    )

@@ -9,8 +9,6 @@ part of a message, a repr or a log line. Every answer is read within a size cap 
 
 from __future__ import annotations
 
-import asyncio
-import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +16,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr, ValidationError
 
-from rakuten_connector.clients.bounded import AnswerTooLarge, AnswerTooSlow, deadline_in, read_bounded
+from rakuten_connector.clients.bounded import AnswerTooLarge, AnswerTooSlow, bounded_stream
 from rakuten_connector.clients.cubyn_models import CatalogProduct, FieldError, Parcel, ParcelRequest
 from rakuten_connector.kit.errors import JSON_PARSE_ERRORS
 
@@ -92,18 +90,6 @@ class CubynNotCancellable(CubynPermanentError):
 
 
 @dataclass(frozen=True)
-class Answer:
-    """A whole Cubyn answer, read within bounds."""
-
-    status_code: int
-    headers: httpx.Headers
-    content: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.content)
-
-
-@dataclass(frozen=True)
 class ParcelCreated:
     """Result of `create_parcel`: a new parcel (`created`), or the one this orderRef already has (409)."""
 
@@ -139,25 +125,28 @@ class CubynClient:
     def __repr__(self) -> str:
         return f"CubynClient(base_url={self._base_url!r})"
 
-    async def _request(self, method: str, path: str, **kwargs: Any) -> Answer:
+    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         client = self._http or httpx.AsyncClient(follow_redirects=False)
         headers = {"Accept": "application/json", **kwargs.pop("headers", {})}
-        deadline_at = deadline_in(self._deadline)
         try:
-            async with asyncio.timeout(self._deadline):
+            async with bounded_stream(
+                client,
+                method,
+                f"{self._base_url}{path}",
+                max_bytes=self._max_bytes,
+                deadline=self._deadline,
                 # The key is revealed here only, in no variable a traceback with locals could show.
-                async with client.stream(
-                    method,
-                    f"{self._base_url}{path}",
-                    headers={**headers, "X-Application": self._api_key.get_secret_value()},
-                    timeout=self._timeout,
-                    **kwargs,
-                ) as streamed:
-                    content = await read_bounded(streamed, max_bytes=self._max_bytes, deadline_at=deadline_at)
-                    response = Answer(streamed.status_code, streamed.headers, content)
+                headers={**headers, "X-Application": self._api_key.get_secret_value()},
+                timeout=self._timeout,
+                **kwargs,
+            ) as (streamed, chunks):
+                content = b"".join([chunk async for chunk in chunks])
+                response = httpx.Response(
+                    streamed.status_code, headers=streamed.headers, content=content, request=streamed.request
+                )
         except AnswerTooLarge:
             raise CubynInvalidResponse(f"Cubyn {method} {path} answer exceeds {self._max_bytes} bytes") from None
-        except (AnswerTooSlow, TimeoutError):
+        except AnswerTooSlow:
             raise CubynInvalidResponse(f"Cubyn {method} {path} took longer than {self._deadline:g} s") from None
         except httpx.TimeoutException:
             raise CubynTransientError(f"Cubyn {method} {path} timed out") from None
@@ -275,7 +264,7 @@ class CubynClient:
                 return
 
 
-def _retry_after(response: Answer) -> float | None:
+def _retry_after(response: httpx.Response) -> float | None:
     value = response.headers.get("retry-after")
     try:
         return max(0.0, float(value)) if value is not None else None
@@ -283,7 +272,7 @@ def _retry_after(response: Answer) -> float | None:
         return None
 
 
-def _total_count(response: Answer) -> int | None:
+def _total_count(response: httpx.Response) -> int | None:
     value = response.headers.get("x-total-count")
     try:
         return int(value) if value is not None else None
@@ -291,14 +280,14 @@ def _total_count(response: Answer) -> int | None:
         return None
 
 
-def _json(response: Answer, what: str) -> Any:
+def _json(response: httpx.Response, what: str) -> Any:
     try:
         return response.json()
     except JSON_PARSE_ERRORS:
         raise CubynInvalidResponse(f"Cubyn answered {what} with a body that is not readable JSON") from None
 
 
-def _json_or_empty(response: Answer) -> dict[str, Any]:
+def _json_or_empty(response: httpx.Response) -> dict[str, Any]:
     try:
         body = response.json()
     except JSON_PARSE_ERRORS:
@@ -327,11 +316,11 @@ def _validate_parcel(entry: Any, what: str) -> Parcel:
         raise CubynTransientError(f"Cubyn answered {what} with an unreadable parcel") from None
 
 
-def _parcel(response: Answer, what: str) -> Parcel:
+def _parcel(response: httpx.Response, what: str) -> Parcel:
     return _validate_parcel(_json(response, what), what)
 
 
-def _unexpected(response: Answer, what: str) -> CubynPermanentError:
+def _unexpected(response: httpx.Response, what: str) -> CubynPermanentError:
     if response.status_code == 404:
         return CubynNotFound(f"{what}: not found")
     return CubynPermanentError(

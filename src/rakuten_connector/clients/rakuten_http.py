@@ -18,7 +18,7 @@ import httpx
 import structlog
 from pydantic import SecretStr
 
-from rakuten_connector.clients.bounded import AnswerTooLarge, AnswerTooSlow, bounded_chunks
+from rakuten_connector.clients.bounded import AnswerTooLarge, AnswerTooSlow, bounded_stream
 from rakuten_connector.clients.rakuten_errors import (
     RakutenError,
     RakutenInvalidResponse,
@@ -82,7 +82,7 @@ class RakutenTransport:
         self._clock = clock
 
     def __repr__(self) -> str:
-        return f"RakutenClient(base_url={self._base_url!r}, login={self._login!r})"
+        return f"{type(self).__name__}(base_url={self._base_url!r}, login={self._login!r})"
 
     # -- plumbing ---------------------------------------------------------------------------------------
 
@@ -99,9 +99,12 @@ class RakutenTransport:
         started = time.monotonic()
         status = 0
         try:
-            async with http.stream(
+            async with bounded_stream(
+                http,
                 "POST" if file else "GET",
                 f"{self._base_url}/{endpoint}",
+                max_bytes=self._max_bytes,
+                deadline=self._deadline,
                 # The token is revealed here only, in no variable a traceback with locals could show.
                 params={
                     "action": action,
@@ -113,12 +116,12 @@ class RakutenTransport:
                 files={"file": (file[0], file[1], "text/xml")} if file else None,
                 timeout=self._timeout,
                 follow_redirects=False,
-            ) as response:
+            ) as (response, chunks):
                 status = response.status_code
                 ok = 200 <= status < 300
                 reader.fallback_encoding = reader.fallback_encoding or response.charset_encoding
                 try:
-                    async for chunk in self._chunks(response, action, started):
+                    async for chunk in self._chunks(chunks, action):
                         items = reader.feed(chunk)
                         if ok:
                             for item in items:
@@ -130,6 +133,8 @@ class RakutenTransport:
                     raise _status_error(action, status) from None
                 if not ok:
                     raise _status_error(action, status)
+        except AnswerTooSlow:  # before the headers came
+            raise RakutenTransientError(f"Rakuten {action} took longer than {self._deadline:g} s") from None
         except httpx.TimeoutException:
             raise RakutenTransientError(f"Rakuten {action} timed out") from None
         except httpx.HTTPError as exc:
@@ -143,11 +148,10 @@ class RakutenTransport:
                 await http.aclose()
         log.debug("rakuten_call", action=action, status=status, seconds=round(time.monotonic() - started, 3))
 
-    async def _chunks(self, response: httpx.Response, action: str, started: float) -> AsyncIterator[bytes]:
+    async def _chunks(self, chunks: AsyncIterator[bytes], action: str) -> AsyncIterator[bytes]:
+        """The body; an answer too large is invalid (or, with an error status, that status)."""
         try:
-            async for chunk in bounded_chunks(
-                response, max_bytes=self._max_bytes, deadline_at=started + self._deadline
-            ):
+            async for chunk in chunks:
                 yield chunk
         except AnswerTooLarge:
             raise RakutenInvalidResponse(f"Rakuten {action} answer exceeds {self._max_bytes} bytes") from None

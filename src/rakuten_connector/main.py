@@ -22,7 +22,7 @@ from rakuten_connector.kit.http_metrics import HttpMetrics
 from rakuten_connector.kit.logging import configure_logging
 from rakuten_connector.kit.queue import JobQueue
 from rakuten_connector.kit.rate_limits import RateLimiter
-from rakuten_connector.kit.text_guard import TextGuard
+from rakuten_connector.kit.text_guard import unstorable_text
 from rakuten_connector.orders.router import router as orders_router
 from rakuten_connector.settings import Settings, get_settings
 from rakuten_connector.stock.router import router as stock_router
@@ -68,8 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.dependency_overrides[get_settings] = lambda: settings
     install_error_handlers(app)
 
-    app.add_middleware(TextGuard)  # inside the size limit: reads only bodies that fit
-    app.add_middleware(BodySizeLimit, max_body_size=settings.max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_body_size=settings.max_body_bytes, inspect=unstorable_text)
     app.add_middleware(HttpMetrics, requests=REQUESTS, latency=LATENCY)  # outermost: counts the 413s too
     app.include_router(health_router)
     if settings.metrics_port is None:

@@ -2,20 +2,27 @@
 
 Starlette's own limiter answers in plain text when Content-Length is declared, so the limit lives here:
 a declared length is refused before any byte is read; otherwise the body is read up to the limit and
-handed to the app only when it fits (at most `max_body_size` bytes held per request).
+handed to the app only when it fits (at most `max_body_size` bytes held per request). Checks that need the
+whole body (`inspect`) run on the body read here, so no other layer reads it again.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rakuten_connector.kit.errors import error_response
 
+# Given the request and its whole body: the app that refuses it, or None to let it through.
+Inspector = Callable[[Scope, bytes], ASGIApp | None]
+
 
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, max_body_size: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_size: int, inspect: Inspector | None = None) -> None:
         self.app = app
         self.max_body_size = max_body_size
+        self.inspect = inspect
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         message = f"The request body is larger than {self.max_body_size} bytes."
@@ -47,7 +54,12 @@ class BodySizeLimit:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        await self.app(scope, replay_body(b"".join(chunks), receive), send)
+        body = b"".join(chunks)
+        refusal = self.inspect(scope, body) if self.inspect is not None else None
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        await self.app(scope, replay_body(body, receive), send)
 
 
 def replay_body(body: bytes, receive: Receive) -> Receive:

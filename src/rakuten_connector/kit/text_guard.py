@@ -1,7 +1,7 @@
 """Refuse text no database can store, wherever a request carries it: 422 before any route runs.
 
 PostgreSQL refuses NUL in text, and no UTF-8 codec can write a lone surrogate (which a JSON body can spell
-`\\ud800`): either would reach the database as a 500 after part of the work. This layer checks the path,
+`\\ud800`): either would reach the database as a 500 after part of the work. `unstorable_text` checks the path,
 every query name and value and every string (keys included) of a JSON body. A body is parsed only when its
 bytes hold such an escape, so ordinary requests pay one scan. A body that is not JSON is left to the route.
 """
@@ -13,9 +13,8 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Scope
 
-from rakuten_connector.kit.body_limit import replay_body
 from rakuten_connector.kit.errors import JSON_PARSE_ERRORS, error_response
 
 _SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89abcdefABCDEF])")
@@ -75,42 +74,11 @@ def bad_target_location(scope: Scope) -> Location | None:
     return None
 
 
-async def _read_body(receive: Receive) -> tuple[bytes, bool]:
-    """The whole body, and whether the client went away meanwhile."""
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return b"", True
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks), False
-
-
-class TextGuard:
-    """ASGI middleware; put it inside the body size limit, which bounds what is read here."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        where = bad_target_location(scope)
-        if where is not None:
-            await self._refuse(where, scope, receive, send)
-            return
-        body, gone = await _read_body(receive)
-        if gone:
-            return
-        where = bad_body_location(body)
-        if where is not None:
-            await self._refuse(where, scope, receive, send)
-            return
-        await self.app(scope, replay_body(body, receive), send)
-
-    @staticmethod
-    async def _refuse(where: Location, scope: Scope, receive: Receive, send: Send) -> None:
-        details = [{"loc": where, "type": "string_unstorable", "msg": _MESSAGE}]
-        await error_response(422, "validation_error", _MESSAGE, details)(scope, receive, send)
+def unstorable_text(scope: Scope, body: bytes) -> ASGIApp | None:
+    """The 422 for a request carrying text no database can store, or None; `BodySizeLimit` calls it with the
+    body it read, so the body is read once."""
+    where = bad_target_location(scope) or bad_body_location(body)
+    if where is None:
+        return None
+    details = [{"loc": where, "type": "string_unstorable", "msg": _MESSAGE}]
+    return error_response(422, "validation_error", _MESSAGE, details)

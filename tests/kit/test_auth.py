@@ -9,11 +9,13 @@ import httpx
 import jwt
 import pytest
 
-from rakuten_connector.kit.auth import ALGORITHM, Role, TokenPolicy, decode_token, issue_token
+from rakuten_connector.kit.auth import ALGORITHM, Role, TokenPolicy, decode_token, issue_token, issue_token_for
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.errors import ApiError
 from rakuten_connector.settings import DEFAULT_JWT_AUDIENCE, DEFAULT_JWT_ISSUER, Settings
 from tests.conftest import JWT_SECRET, auth_headers
+
+DEFAULT_POLICY = TokenPolicy.from_settings(Settings())
 
 NOW = int(utcnow().timestamp())
 HOUR = 3600
@@ -84,7 +86,7 @@ async def test_bad_or_missing_tokens_get_401(client: httpx.AsyncClient, method: 
 
 
 def test_issued_tokens_round_trip() -> None:
-    principal = decode_token(JWT_SECRET, issue_token(JWT_SECRET, "m-1", Role.OPERATOR))
+    principal = decode_token(JWT_SECRET, issue_token(JWT_SECRET, "m-1", Role.OPERATOR), DEFAULT_POLICY)
     assert (principal.merchant_id, principal.role, principal.is_operator) == ("m-1", Role.OPERATOR, True)
     claims = jwt.decode(
         issue_token(JWT_SECRET, "m-1"), JWT_SECRET, algorithms=[ALGORITHM], audience=DEFAULT_JWT_AUDIENCE
@@ -100,7 +102,7 @@ async def test_a_token_of_exactly_the_maximum_lifetime_is_accepted(client: httpx
 
 def test_an_audience_list_that_names_this_api_is_accepted() -> None:
     token = _token({"aud": ["another-api", DEFAULT_JWT_AUDIENCE]})
-    assert decode_token(JWT_SECRET, token).merchant_id == "m"
+    assert decode_token(JWT_SECRET, token, DEFAULT_POLICY).merchant_id == "m"
 
 
 def test_the_policy_follows_the_settings() -> None:
@@ -118,3 +120,12 @@ def test_the_policy_follows_the_settings() -> None:
         with pytest.raises(ApiError) as raised:
             decode_token(JWT_SECRET, token, policy)
         assert raised.value.status_code == 401
+
+
+def test_a_token_for_this_deployment_cannot_outlive_what_it_accepts() -> None:
+    settings = Settings(auth_jwt_max_lifetime_seconds=600)
+    policy = TokenPolicy.from_settings(settings)
+    token = issue_token_for(settings, "m", ttl=timedelta(minutes=10))
+    assert decode_token(settings.auth_jwt_secret.get_secret_value(), token, policy).merchant_id == "m"
+    with pytest.raises(ValueError, match="600 s"):
+        issue_token_for(settings, "m", ttl=timedelta(minutes=11))

@@ -43,11 +43,11 @@ class Principal:
 
 @dataclass(frozen=True)
 class TokenPolicy:
-    """What a token must say to be accepted."""
+    """What a token must say to be accepted: this deployment's settings, never defaults."""
 
-    issuer: str = DEFAULT_JWT_ISSUER
-    audience: str = DEFAULT_JWT_AUDIENCE
-    max_lifetime_seconds: int = 86_400
+    issuer: str
+    audience: str
+    max_lifetime_seconds: int
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TokenPolicy:
@@ -80,7 +80,13 @@ def issue_token(
 def issue_token_for(
     settings: Settings, merchant_id: str, role: Role = Role.MERCHANT, ttl: timedelta = timedelta(hours=12)
 ) -> str:
-    """A token this deployment accepts: its secret, issuer and audience."""
+    """A token this deployment accepts: its secret, issuer and audience; ValueError for a validity it
+    would refuse."""
+    if ttl.total_seconds() > settings.auth_jwt_max_lifetime_seconds:
+        raise ValueError(
+            f"the API refuses tokens living longer than {settings.auth_jwt_max_lifetime_seconds} s "
+            "(AUTH_JWT_MAX_LIFETIME_SECONDS)"
+        )
     return issue_token(
         settings.auth_jwt_secret.get_secret_value(),
         merchant_id,
@@ -95,8 +101,7 @@ def _unauthorized(message: str) -> ApiError:
     return ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
 
 
-def decode_token(secret: str, token: str, policy: TokenPolicy | None = None) -> Principal:
-    policy = policy or TokenPolicy()
+def decode_token(secret: str, token: str, policy: TokenPolicy) -> Principal:
     try:
         claims = jwt.decode(
             token,

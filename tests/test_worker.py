@@ -1,4 +1,4 @@
-"""The worker's shutdown after a signal cancelled its running jobs."""
+"""The worker: its shutdown after a signal cancelled its running jobs, and what each job failure becomes."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from arq import Retry, create_pool
 from arq.worker import Worker
 
 from rakuten_connector import worker
+from rakuten_connector.kit.leases import LeaseLost
 from rakuten_connector.kit.queue import redis_settings
 from rakuten_connector.runtime import Runtime
 from rakuten_connector.settings import Settings
@@ -68,3 +69,15 @@ async def test_jobs_that_find_the_database_away_are_retried_later(settings: Sett
             assert await tick(ctx) == 0  # run again at the next tick
     finally:
         await runtime.close()
+
+
+async def test_a_job_whose_lease_was_taken_over_ends_quietly_and_a_bug_is_not_retried() -> None:
+    async def taken_over() -> str:
+        raise LeaseLost("another worker holds the order now")
+
+    async def broken() -> str:
+        raise KeyError("a bug")
+
+    assert await worker._run({"job_try": 1}, "check_order", taken_over()) is None  # no Retry, no failure
+    with pytest.raises(KeyError):
+        await worker._run({"job_try": 1}, "check_order", broken())  # arq records the failure

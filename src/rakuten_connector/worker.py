@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 import uvloop
@@ -37,6 +37,7 @@ from rakuten_connector.webhooks.tasks import handle_event
 
 log = structlog.get_logger(__name__)
 
+T = TypeVar("T")
 JOB_TIMEOUT_SECONDS = 600
 MAX_TRIES = 8
 
@@ -51,7 +52,17 @@ def _retry_delay(ctx: dict[str, Any], exc: Exception) -> float:
     return float(min(60, 2 ** ctx.get("job_try", 1)))
 
 
-async def _run(ctx: dict[str, Any], what: str, coro: Any) -> Any:
+def _database_away(exc: BaseException) -> bool:
+    """The database went away (restart, failover, refusing connections): the pool reconnects later."""
+    return isinstance(exc, DBAPIError | ConnectionError) and is_database_unavailable(exc)
+
+
+TRANSIENT = (RakutenTransientError, RakutenQuotaExceeded, CubynTransientError, checks.OrderBusy)
+
+
+async def _run(ctx: dict[str, Any], what: str, coro: Awaitable[T]) -> T | None:
+    """The job's work; None when its lease was taken over. A transient failure, or the database being
+    away, is tried again later (arq `Retry`); the job re-reads what it had done."""
     try:
         return await coro
     except LeaseLost:
@@ -59,30 +70,22 @@ async def _run(ctx: dict[str, Any], what: str, coro: Any) -> Any:
         # work is theirs now, and this job ends without writing anything more.
         log.info("job_lease_lost", job=what)
         return None
-    except (RakutenTransientError, RakutenQuotaExceeded, CubynTransientError, checks.OrderBusy) as exc:
-        delay = _retry_delay(ctx, exc)
-        log.info("job_retry", job=what, error=type(exc).__name__, defer_seconds=round(delay, 1))
-        raise Retry(defer=delay) from None
-    except (DBAPIError, ConnectionError) as exc:
-        if not is_database_unavailable(exc):
+    except Exception as exc:
+        if not isinstance(exc, TRANSIENT) and not _database_away(exc):
             raise
-        # The database went away (restart, failover, refusing connections): the pool reconnects on the
-        # next try, and the job re-reads what it had done.
         delay = _retry_delay(ctx, exc)
         log.info("job_retry", job=what, error=type(exc).__name__, defer_seconds=round(delay, 1))
         raise Retry(defer=delay) from None
 
 
-async def import_connection(ctx: dict[str, Any], connection_id: str) -> str:
+async def import_connection(ctx: dict[str, Any], connection_id: str) -> str | None:
     rt: Runtime = ctx["runtime"]
-    result: str = await _run(ctx, "import_connection", importer.import_connection(rt, connection_id))
-    return result
+    return await _run(ctx, "import_connection", importer.import_connection(rt, connection_id))
 
 
-async def import_connections(ctx: dict[str, Any], connection_ids: list[str]) -> dict[str, int]:
+async def import_connections(ctx: dict[str, Any], connection_ids: list[str]) -> dict[str, int] | None:
     rt: Runtime = ctx["runtime"]
-    result: dict[str, int] = await _run(ctx, "import_connections", importer.import_connections(rt, connection_ids))
-    return result
+    return await _run(ctx, "import_connections", importer.import_connections(rt, connection_ids))
 
 
 async def check_order(ctx: dict[str, Any], order_id: str) -> None:
@@ -90,40 +93,35 @@ async def check_order(ctx: dict[str, Any], order_id: str) -> None:
     await _run(ctx, "check_order", checks.with_order(rt, order_id, checks.check_order))
 
 
-async def handle_webhook_event(ctx: dict[str, Any], event_id: str) -> str:
+async def handle_webhook_event(ctx: dict[str, Any], event_id: str) -> str | None:
     rt: Runtime = ctx["runtime"]
-    result: str = await _run(ctx, "handle_webhook_event", handle_event(rt, event_id))
-    return result
+    return await _run(ctx, "handle_webhook_event", handle_event(rt, event_id))
 
 
-async def stock_run(ctx: dict[str, Any], connection_id: str) -> str:
+async def stock_run(ctx: dict[str, Any], connection_id: str) -> str | None:
     rt: Runtime = ctx["runtime"]
-    result: str = await _run(ctx, "stock_run", stock_tasks.run_stock(rt, connection_id))
-    return result
+    return await _run(ctx, "stock_run", stock_tasks.run_stock(rt, connection_id))
 
 
-async def stock_sync_run(ctx: dict[str, Any], sync_id: str) -> str:
+async def stock_sync_run(ctx: dict[str, Any], sync_id: str) -> str | None:
     rt: Runtime = ctx["runtime"]
-    result: str = await _run(ctx, "stock_sync_run", stock_tasks.run_sync(rt, sync_id))
-    return result
+    return await _run(ctx, "stock_sync_run", stock_tasks.run_sync(rt, sync_id))
 
 
-async def stock_apply_events(ctx: dict[str, Any], connection_id: str) -> int:
+async def stock_apply_events(ctx: dict[str, Any], connection_id: str) -> int | None:
     rt: Runtime = ctx["runtime"]
-    result: int = await _run(ctx, "stock_apply_events", stock_tasks.apply_events(rt, connection_id))
-    return result
+    return await _run(ctx, "stock_apply_events", stock_tasks.apply_events(rt, connection_id))
 
 
-async def _tick(what: str, coro: Any) -> int:
+async def _tick(what: str, coro: Awaitable[int]) -> int:
     """A cron job runs again at its next tick: while the database is away, it says so and waits for it."""
     try:
-        result: int = await coro
-    except (DBAPIError, ConnectionError) as exc:
-        if not is_database_unavailable(exc):
+        return await coro
+    except Exception as exc:
+        if not _database_away(exc):
             raise
         log.warning("tick_skipped_database_unavailable", job=what, error=type(exc).__name__)
         return 0
-    return result
 
 
 async def stock_tick(ctx: dict[str, Any]) -> int:

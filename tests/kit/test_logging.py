@@ -77,6 +77,7 @@ def test_records_handled_elsewhere_get_redacted_text_through_the_filter() -> Non
             _fail_chained()
         except UpstreamFailed:
             logger.exception("failed", stack_info=True)
+        logger.error(UpstreamFailed(f"https://ws.test/?pwd={CANARY}"))  # a message that is not a string
     finally:
         logger.removeHandler(handler)
     assert "UpstreamFailed" in stream.getvalue()

@@ -59,16 +59,14 @@ def redact_processor(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> M
 
 class RedactingFilter(logging.Filter):
     """Applies the same redaction to records of the standard library's loggers: the message, the exception
-    text (the traceback with its chained causes) and the stack, whichever handler formats them next."""
+    text (the traceback with its chained causes) and the stack, whichever handler formats them next (for
+    loggers whose records may reach handlers other than ours; ours formats with `RedactingFormatter`)."""
 
     _formatter = logging.Formatter()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            record.msg = record.getMessage()
-            record.args = None
-        if isinstance(record.msg, str):
-            record.msg = redact_text(record.msg)
+        record.msg = redact_text(record.getMessage())
+        record.args = None
         if record.exc_info and not record.exc_text:
             # Formatters print `exc_text` when it is set instead of formatting `exc_info` again.
             record.exc_text = self._formatter.formatException(record.exc_info)
@@ -106,7 +104,6 @@ def configure_logging(level: str = "INFO", *, json: bool = True, stream: TextIO 
     root = logging.getLogger()
     root.setLevel(level.upper())
     handler = logging.StreamHandler(out)
-    handler.addFilter(RedactingFilter())
     handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     root.handlers = [handler]
     for name in _NOISY_LOGGERS:

@@ -159,17 +159,22 @@ async def test_a_takeover_is_noticed_at_the_next_renewal_and_stops_the_holder(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     row = await add_connection(sessions)
+    other = await add_connection(sessions, seller_key="other")
     guarded = async_sessionmaker(engine, class_=leases.GuardedSession, expire_on_commit=False)
     async with leases.held(engine, Connection, row, "w", timedelta(seconds=3)) as hold:
         assert hold is not None
         assert leases.current() == (hold,)
         hold.check()  # ours: nothing raised
         await _steal(sessions, row)
-        await wait_until(hold.lost.is_set, what="the takeover to be noticed")  # renewals every second
+        await wait_until(lambda: hold.lost, what="the takeover to be noticed")  # renewals every second
         with pytest.raises(leases.LeaseLost):
             hold.check()
         with pytest.raises(leases.LeaseLost):
             await asyncio.create_task(_rename(guarded, row))  # a task it starts works under it too
+        with pytest.raises(leases.LeaseLost):  # no lease is taken on behalf of a lost one
+            async with leases.held(engine, Connection, other, "w", TTL):
+                pass
+        assert (await _lease(sessions, other))[0] is None
         assert not await hold.release(last_import_error="stale")
     assert leases.current() == ()
     assert (await _lease(sessions, row))[0] == "other"
@@ -202,9 +207,9 @@ async def test_renewals_that_fail_are_retried_and_lose_the_lease_only_past_its_e
         monkeypatch.setattr(lease, "renew", database_away)
         await wait_until(lambda: len(failures) >= 2, what="a renewal retried after it failed")
         if utcnow() < expiry - timedelta(seconds=0.5):  # a loaded machine may be late: only then is it too soon
-            assert not hold.lost.is_set()
+            assert not hold.lost
             hold.check()
-        await wait_until(hold.lost.is_set, what="the lease to be lost once expired")
+        await wait_until(lambda: hold.lost, what="the lease to be lost once expired")
         assert utcnow() >= expiry
         assert failures[1] - failures[0] < timedelta(seconds=1)  # retried sooner than the renewal period
         with pytest.raises(leases.LeaseLost):
@@ -221,6 +226,6 @@ async def test_a_stalled_event_loop_loses_nothing_before_the_expiry(
         time.sleep(3)  # noqa: ASYNC251 - the loop is stuck past a renewal (due every 2 s), not past the expiry
         hold.check()
         await wait_until(lambda: hold.until > first, what="the renewal after the stall")
-        assert not hold.lost.is_set()
+        assert not hold.lost
         owner, until = await _lease(sessions, row)
         assert (owner, until) == (hold.token, hold.until)

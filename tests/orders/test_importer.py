@@ -225,7 +225,7 @@ async def taken_over(sessions: async_sessionmaker[AsyncSession], model: Any, row
         await session.commit()
     holds = leases.current()
     assert holds
-    await wait_for(lambda: all(hold.lost.is_set() for hold in holds), what="the takeover to be noticed")
+    await wait_for(lambda: all(hold.lost for hold in holds), what="the takeover to be noticed")
 
 
 async def test_an_import_taken_over_while_rakuten_answers_stops_and_writes_nothing(

@@ -122,8 +122,16 @@ class Lease:
 
     async def acquire(self, engine: AsyncEngine, row_id: str, token: str, ttl: timedelta) -> Row[Any] | None:
         """Take the lease if the row meets the conditions; returns the columns, or None."""
-        row: Row[Any] | None = (await self._execute(engine, self._take, _lease_params(row_id, token, ttl))).first()
+        row, _ = await self._take_lease(engine, row_id, token, ttl)
         return row
+
+    async def _take_lease(
+        self, engine: AsyncEngine, row_id: str, token: str, ttl: timedelta
+    ) -> tuple[Row[Any] | None, datetime]:
+        """The columns (None if not taken) and the expiry written if taken."""
+        params = _lease_params(row_id, token, ttl)
+        row: Row[Any] | None = (await self._execute(engine, self._take, params)).first()
+        return row, params["lease_until_value"]
 
     async def renew(self, engine: AsyncEngine, row_id: str, token: str, ttl: timedelta) -> datetime | None:
         """Extend the lease if `token` still holds it: returns its new expiry, or None if it is not ours."""
@@ -159,14 +167,16 @@ class Lease:
         renew it while the block runs, release it at the end unless the block did.
 
         Each hold has its own token: two jobs of one worker process exclude each other like two workers do.
+        No lease is taken on behalf of a lost one (LeaseLost): an import whose lease was taken over starts
+        no order.
         """
+        check_current()
         token = f"{owner}:{uuid.uuid4().hex[:12]}"
-        params = _lease_params(row_id, token, ttl)
-        row: Row[Any] | None = (await self._execute(engine, self._take, params)).first()
+        row, until = await self._take_lease(engine, row_id, token, ttl)
         if row is None:
             yield None
             return
-        hold = Hold(self, engine, row_id, token, row, ttl, params["lease_until_value"])
+        hold = Hold(self, engine, row_id, token, row, ttl, until)
         hold._renewer = asyncio.create_task(hold._keep())
         held_before = _CURRENT.set((*_CURRENT.get(), hold))
         try:
@@ -188,23 +198,23 @@ class Hold:
     row: Row[Any]
     ttl: timedelta
     until: datetime  # the expiry last written (by the clock of the statements), hence known to be ours
-    # Set for good once the lease is not ours any more: another owner, or expired without a renewal.
-    lost: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+    # True for good once the lease is not ours any more: another owner, or expired without a renewal.
+    lost: bool = False
     _renewer: asyncio.Task[None] | None = field(default=None, repr=False)
     _stop: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     _released: bool = False
 
     def check(self) -> None:
         """Raise LeaseLost unless the lease is still ours; call before each upstream call or write."""
-        if not self.lost.is_set() and utcnow() >= self.until:
+        if not self.lost and utcnow() >= self.until:
             self._lose("expired before it could be renewed")
-        if self.lost.is_set():
+        if self.lost:
             raise LeaseLost(self.row_id)
 
     def _lose(self, why: str) -> None:
-        if not self.lost.is_set():
+        if not self.lost:
             log.warning("lease_lost", table=self.lease.table.name, row_id=self.row_id, why=why)
-            self.lost.set()
+            self.lost = True
 
     async def stopping(self, seconds: float) -> bool:
         """Wait up to `seconds`; True once the release has begun."""

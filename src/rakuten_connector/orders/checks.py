@@ -47,7 +47,6 @@ async def with_order(rt: Runtime, order_id: str, step: OrderStep) -> None:
     async with leases.held(rt.engine, Order, order_id, rt.owner, lease) as mine:
         if not mine:
             raise OrderBusy(order_id)
-        leases.check_current()
         async with rt.sessions() as session:
             order = await session.get(Order, order_id, options=[selectinload(Order.items)])
             if order is None:

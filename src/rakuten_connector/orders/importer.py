@@ -200,8 +200,7 @@ async def create_parcels(rt: Runtime, connection_id: str) -> None:
     gate = asyncio.Semaphore(PARCEL_CONCURRENCY)
 
     async def one(order_id: str) -> None:
-        async with gate:
-            leases.check_current()  # the connection's lease: no parcel is started once it is lost
+        async with gate:  # no order lease is taken once the connection's lease is lost
             await with_order(rt, order_id, ensure_parcel)
 
     results = await asyncio.gather(*(one(order_id) for order_id in order_ids), return_exceptions=True)

@@ -65,7 +65,7 @@ def test_production_starts_with_real_secrets(monkeypatch: pytest.MonkeyPatch) ->
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     assert settings.app_env is AppEnv.PRODUCTION
     assert len(settings.fernet_keys) == 2
-    assert settings.docs_enabled is False
+    assert settings.docs_served is False
     assert settings.metrics_port is None
 
 
@@ -121,9 +121,9 @@ def test_a_bad_field_value_is_not_echoed(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_docs_default_on_except_in_production(monkeypatch: pytest.MonkeyPatch, env: str, default: bool) -> None:
     production(monkeypatch)
     monkeypatch.setenv("APP_ENV", env)
-    assert Settings(_env_file=None).docs_enabled is default  # type: ignore[call-arg]
+    assert Settings(_env_file=None).docs_served is default  # type: ignore[call-arg]
     monkeypatch.setenv("DOCS_ENABLED", str(not default).lower())
-    assert Settings(_env_file=None).docs_enabled is (not default)  # type: ignore[call-arg]
+    assert Settings(_env_file=None).docs_served is (not default)  # type: ignore[call-arg]
 
 
 @pytest.mark.parametrize("port", ["0", "65536", "-1"])

@@ -60,8 +60,10 @@ def create_engine(url: str, *, pool_size: int = 10, pre_ping: bool = True) -> As
     )
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def session_factory(
+    engine: AsyncEngine, session_class: type[AsyncSession] = AsyncSession
+) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, class_=session_class, expire_on_commit=False)
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

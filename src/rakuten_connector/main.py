@@ -59,9 +59,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Links a merchant's Rakuten France shop to Cubyn fulfilment.",
         lifespan=lifespan,
         # /docs, /redoc and /openapi.json only where the settings allow them (the document still exists).
-        docs_url="/docs" if settings.docs_enabled else None,
-        redoc_url="/redoc" if settings.docs_enabled else None,
-        openapi_url="/openapi.json" if settings.docs_enabled else None,
+        docs_url="/docs" if settings.docs_served else None,
+        redoc_url="/redoc" if settings.docs_served else None,
+        openapi_url="/openapi.json" if settings.docs_served else None,
     )
     app.state.settings = settings
     app.state.secret_box = SecretBox(settings.fernet_keys)

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from rakuten_connector.clients.cubyn import CubynClient
 from rakuten_connector.clients.rakuten import RakutenClient
 from rakuten_connector.connections.models import Connection
-from rakuten_connector.db import create_engine
+from rakuten_connector.db import create_engine, session_factory
 from rakuten_connector.kit.crypto import SecretBox
 from rakuten_connector.kit.leases import GuardedSession, check_request, new_owner
 from rakuten_connector.kit.queue import JobQueue
@@ -69,7 +69,7 @@ class Runtime:
             settings=settings,
             engine=engine,
             # Nothing is committed or sent upstream on behalf of a lease that was lost (kit.leases).
-            sessions=async_sessionmaker(engine, class_=GuardedSession, expire_on_commit=False),
+            sessions=session_factory(engine, GuardedSession),
             pools=tuple(
                 httpx.AsyncClient(
                     follow_redirects=False,

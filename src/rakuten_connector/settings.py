@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     rate_limit_stock_sync: str = "10/minute"
     rate_limit_retry: str = "60/minute"
     log_level: str = "INFO"
-    # /docs, /redoc and /openapi.json: on by default except in production.
+    # /docs, /redoc and /openapi.json: unset means on, except in production (see `docs_served`).
     docs_enabled: bool | None = None
     # When set, `rakuten-connector api` serves /metrics on this port only (not on the API's).
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
@@ -99,9 +99,13 @@ class Settings(BaseSettings):
             problems = self._production_problems(keys)
             if problems:
                 raise ValueError("unsafe production settings: " + "; ".join(problems))
-        if self.docs_enabled is None:
-            self.docs_enabled = self.app_env is not AppEnv.PRODUCTION
         return self
+
+    @property
+    def docs_served(self) -> bool:
+        if self.docs_enabled is None:
+            return self.app_env is not AppEnv.PRODUCTION
+        return self.docs_enabled
 
     def _production_problems(self, keys: list[str]) -> list[str]:
         """What production refuses, each naming its setting and never its value."""

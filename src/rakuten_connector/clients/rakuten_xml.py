@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import TypeVar, cast
+from typing import cast
 from zoneinfo import ZoneInfo
 
 from lxml import etree
@@ -35,7 +35,6 @@ from rakuten_connector.clients.rakuten_models import (
     normalize_label,
 )
 
-T = TypeVar("T")
 Element = etree._Element
 
 PARIS = ZoneInfo("Europe/Paris")

@@ -16,7 +16,7 @@ from rakuten_connector.orders.models import Order, OrderItem, OrderState
 from rakuten_connector.orders.progress import apply_parcel
 from rakuten_connector.runtime import Runtime
 
-CREATED = utcnow() - timedelta(minutes=2)
+CREATED = utcnow() - timedelta(days=2)  # the parcel then moves on over the next day
 
 
 async def _order(rt: Runtime, *, paused: bool, item: dict[str, Any], **fields: Any) -> str:

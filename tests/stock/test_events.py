@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rakuten_connector.connections.models import Connection
-from rakuten_connector.stock.events import Wanted, newest_per_sku, parse_event, set_wanted
+from rakuten_connector.stock.events import UNREADABLE, Wanted, newest_per_sku, read_event, set_wanted
 from rakuten_connector.stock.models import StockItem
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
@@ -34,10 +34,12 @@ def test_the_winner_does_not_depend_on_the_delivery_order(raw: list[tuple[str, i
 
 
 def test_unreadable_events_are_told_apart() -> None:
-    assert parse_event("{") is None
-    assert parse_event('{"type": "stock.updated", "timestamp": "2026-11-27T10:00:00Z", "data": {}}') is None
+    assert str(read_event("{")).startswith(UNREADABLE)
+    no_data = read_event('{"type": "stock.updated", "timestamp": "2026-11-27T10:00:00Z", "data": {}}')
+    assert str(no_data).startswith(UNREADABLE)
+    assert "data.sku" in str(no_data)  # the reason names the field
     ok = '{"type": "stock.updated", "timestamp": "2026-11-27T10:00:00Z", "data": {"sku": "A", "available": 2}}'
-    assert parse_event(ok) == Wanted("A", 2, T0)
+    assert read_event(ok) == Wanted("A", 2, T0)
 
 
 async def test_older_events_change_nothing_and_equal_quantities_do_not_need_a_push(

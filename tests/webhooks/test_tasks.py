@@ -57,21 +57,46 @@ async def _events(sessions: async_sessionmaker[AsyncSession], payloads: list[str
 async def test_a_parcel_event_that_cannot_be_applied_fails_alone_with_its_reason(
     rt: Runtime, sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    poison, good = await _events(
-        sessions, [_parcel_event(1, shipped_at="9999-12-31T23:59:59-01:00"), _parcel_event(1)]
+    unreadable, refused, good = await _events(
+        sessions,
+        [
+            _parcel_event(1, shipped_at="9999-12-31T23:59:59-01:00"),  # stored before the route refused it
+            _parcel_event(1, shipped_at="2026-11-27T10:04:00Z"),
+            _parcel_event(1),
+        ],
     )
     applied: list[Any] = []
 
     async def apply_parcel(rt: Runtime, session: AsyncSession, connection: Any, order: Any, parcel: Any) -> None:
         if parcel.shipped_at is not None:
-            raise OverflowError("date value out of range")  # what storing that date raises
+            raise OverflowError("date value out of range")  # what SQLite says of a value it cannot store
         applied.append(parcel.id)
 
     monkeypatch.setattr(tasks, "apply_parcel", apply_parcel)
-    assert await tasks.handle_event(rt, poison) == "failed"
+    assert await tasks.handle_event(rt, unreadable) == "unreadable"
+    assert await tasks.handle_event(rt, refused) == "failed"
     assert await tasks.handle_event(rt, good) == "applied"
     async with sessions() as session:
         rows = {e.id: (e.status, e.last_error) for e in await session.scalars(select(WebhookEvent))}
-    assert rows[poison] == (EventStatus.FAILED.value, "could not be applied: OverflowError")
+    assert rows[unreadable][0] == EventStatus.FAILED.value
+    assert "UTC" in (rows[unreadable][1] or "")  # the reason, for operators
+    assert rows[refused] == (EventStatus.FAILED.value, "could not be applied: OverflowError")
     assert rows[good] == (EventStatus.PROCESSED.value, None)
     assert applied == [1]
+
+
+async def test_a_bug_while_applying_a_parcel_event_is_not_taken_for_a_bad_event(
+    rt: Runtime, sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the database refusing a value fails the event: anything else is a bug, which arq records and
+    retries, and the event stays pending."""
+    [event] = await _events(sessions, [_parcel_event(1)])
+
+    async def apply_parcel(*_: Any) -> None:
+        raise KeyError("a bug in the connector")
+
+    monkeypatch.setattr(tasks, "apply_parcel", apply_parcel)
+    with pytest.raises(KeyError):
+        await tasks.handle_event(rt, event)
+    async with sessions() as session:
+        assert (await session.get_one(WebhookEvent, event)).status == EventStatus.PENDING.value

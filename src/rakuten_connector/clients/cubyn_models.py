@@ -6,12 +6,13 @@ Requests are written with Cubyn's camelCase names.
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from pydantic.alias_generators import to_camel
+
+from rakuten_connector.kit.clock import UpstreamTime
 
 
 class ParcelStatus(StrEnum):
@@ -103,18 +104,20 @@ class ValidationCheck(_Answer):
 
 
 class Parcel(_Answer):
-    id: int
-    order_ref: str | None = None
-    status: str
+    """A parcel as Cubyn's answers and webhooks give it; values the connector could not store are refused."""
+
+    id: Annotated[int, Field(ge=0, le=2**63 - 1)]
+    order_ref: Annotated[str, StringConstraints(max_length=255)] | None = None
+    status: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     validations: dict[str, ValidationCheck] = Field(default_factory=dict)
-    validated_at: datetime | None = None
+    validated_at: UpstreamTime | None = None
     delivery_mode: str | None = None
     delivery_signed: bool | None = None
     carrier: str | None = None
     carrier_tracking_id: str | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-    shipped_at: datetime | None = None
+    created_at: UpstreamTime | None = None
+    updated_at: UpstreamTime | None = None
+    shipped_at: UpstreamTime | None = None
 
     @field_validator("validations", mode="before")
     @classmethod

@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = structlog.get_logger(__name__)
@@ -144,6 +144,15 @@ def is_database_unavailable(exc: BaseException) -> bool:
         return state.startswith("08") or state in _UNAVAILABLE_SQLSTATES
     # A refused or reset socket, raised by the driver while connecting (not wrapped by SQLAlchemy).
     return isinstance(exc, ConnectionError)
+
+
+def refuses_values(exc: BaseException) -> bool:
+    """The database refused a value of the statement (out of range, bad text): trying again cannot help.
+    SQLite raises OverflowError itself; asyncpg's data exceptions (SQLSTATE class 22: out of range, a NUL
+    the encoding refuses...) reach SQLAlchemy as a plain DBAPIError."""
+    if isinstance(exc, DataError | OverflowError):
+        return True
+    return isinstance(exc, DBAPIError) and sqlstate(exc).startswith("22")
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:

@@ -8,29 +8,31 @@ so racing jobs share the work instead of repeating it; applying one twice is har
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
 import structlog
 from pydantic import ValidationError
-from sqlalchemy import Select, and_, case, or_, select, update
+from sqlalchemy import Select, Table, and_, bindparam, case, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rakuten_connector.kit.clock import as_utc, utcnow
+from rakuten_connector.kit.errors import refuses_values
 from rakuten_connector.runtime import Runtime
 from rakuten_connector.stock.models import StockItem, StockStatus
 from rakuten_connector.stock.scheduling import HasQueue, enqueue_stock_run, touch_state
-from rakuten_connector.stock.sql import DEADLOCK_TRIES, insert_for, is_deadlock, refuses_values
+from rakuten_connector.stock.sql import DEADLOCK_TRIES, insert_for, is_deadlock
 from rakuten_connector.webhooks.models import EventStatus, WebhookEvent
 from rakuten_connector.webhooks.schemas import STOCK_UPDATED, StockUpdated
 
 log = structlog.get_logger(__name__)
 
 BATCH = 500
+REFUSED = "the database refused its values"
 UNREADABLE = "unreadable stock event: a value that cannot be applied"
 APPLY_DEBOUNCE_SECONDS = 0.25
 
@@ -97,30 +99,11 @@ def read_event(payload: str) -> Wanted | str:
     """The wanted quantity an event asks for, or why it cannot be applied (the route refuses such events;
     one stored before that rule, or written by hand, still must not stop the others)."""
     try:
-        event = StockUpdated.model_validate(json.loads(payload))
-        return Wanted(event.data.sku, event.data.available, as_utc(event.timestamp))
+        event = StockUpdated.model_validate_json(payload)
     except ValidationError as exc:
         fields = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
         return f"{UNREADABLE} ({fields})"
-    except (ValueError, OverflowError, RecursionError) as exc:
-        return f"{UNREADABLE} ({type(exc).__name__})"
-
-
-def parse_event(payload: str) -> Wanted | None:
-    read = read_event(payload)
-    return read if isinstance(read, Wanted) else None
-
-
-def _why_unreadable(payload: str) -> str:
-    read = read_event(payload)
-    return read if isinstance(read, str) else UNREADABLE
-
-
-async def _fail_unreadable(session: AsyncSession, connection_id: str, payloads: dict[str, str]) -> None:
-    for event_id, payload in sorted(payloads.items()):
-        reason = _why_unreadable(payload)
-        log.warning("stock_event_failed", connection_id=connection_id, event_id=event_id, reason=reason)
-        await _finish_events(session, [event_id], EventStatus.FAILED, reason)
+    return Wanted(event.data.sku, event.data.available, event.timestamp)
 
 
 def _pending_stock_events(connection_id: str, limit: int) -> Select[str, str]:
@@ -137,68 +120,58 @@ def _pending_stock_events(connection_id: str, limit: int) -> Select[str, str]:
     )
 
 
-async def _finish_events(
-    session: AsyncSession, ids: Iterable[str], status: EventStatus, error: str | None
-) -> None:
-    if ids := sorted(ids):
-        await session.execute(
-            update(WebhookEvent)
-            .where(WebhookEvent.id.in_(ids), WebhookEvent.status == EventStatus.PENDING.value)
-            .values(
-                status=status.value, last_error=error, processed_at=utcnow(), attempts=WebhookEvent.attempts + 1
-            )
-        )
+async def _finish_events(session: AsyncSession, outcomes: dict[str, str | None], status: EventStatus) -> None:
+    """Each pending event of `outcomes` gets `status` and its reason (None: no reason), in one statement."""
+    if not outcomes:
+        return
+    events = cast(Table, WebhookEvent.__table__)
+    await session.execute(
+        update(events)
+        .where(events.c.id == bindparam("b_id"), events.c.status == EventStatus.PENDING.value)
+        .values(
+            status=status.value,
+            last_error=bindparam("b_reason"),
+            processed_at=utcnow(),
+            attempts=events.c.attempts + 1,
+        ),
+        [{"b_id": event_id, "b_reason": reason} for event_id, reason in sorted(outcomes.items())],
+    )
 
 
-async def _apply_batch(rt: Runtime, connection_id: str) -> int:
+async def _apply_batch(rt: Runtime, connection_id: str, limit: int = BATCH) -> int:
+    """Apply up to `limit` pending events; returns how many were taken. A value the database refuses
+    (past every check) sends the batch through one event at a time, so that only that event fails."""
     async with rt.sessions() as session:
-        rows = (await session.execute(_pending_stock_events(connection_id, BATCH))).all()
+        rows = (await session.execute(_pending_stock_events(connection_id, limit))).all()
         if not rows:
             return 0
-        parsed = {event_id: parse_event(payload) for event_id, payload in rows}
-        wanted = [w for w in parsed.values() if w is not None]
+        read = {event_id: read_event(payload) for event_id, payload in rows}
+        wanted = {event_id: w for event_id, w in read.items() if isinstance(w, Wanted)}
+        failed = {event_id: why for event_id, why in read.items() if isinstance(why, str)}
         try:
-            await set_wanted(session, connection_id, list(newest_per_sku(wanted).values()))
+            await set_wanted(session, connection_id, list(newest_per_sku(wanted.values()).values()))
         except (DBAPIError, OverflowError) as exc:
             if not refuses_values(exc):
                 raise
-            # A value the database refuses slipped through: apply this batch one event at a time, so that
-            # only that event fails.
             await session.rollback()
-            return await _apply_one_by_one(rt, connection_id, len(rows))
-        await _finish_events(session, [i for i, w in parsed.items() if w is not None], EventStatus.PROCESSED, None)
-        payloads = {event_id: payload for event_id, payload in rows}
-        await _fail_unreadable(session, connection_id, {i: payloads[i] for i, w in parsed.items() if w is None})
+            if limit > 1:
+                return await _apply_one_at_a_time(rt, connection_id, len(rows))
+            wanted, failed = {}, {rows[0][0]: REFUSED}
+        for event_id, why in failed.items():
+            log.warning("stock_event_failed", connection_id=connection_id, event_id=event_id, reason=why)
+        await _finish_events(session, dict.fromkeys(wanted), EventStatus.PROCESSED)
+        await _finish_events(session, dict(failed), EventStatus.FAILED)
         await touch_state(session, connection_id, utcnow())
         await session.commit()
         return len(rows)
 
 
-async def _apply_one_by_one(rt: Runtime, connection_id: str, count: int) -> int:
+async def _apply_one_at_a_time(rt: Runtime, connection_id: str, count: int) -> int:
     taken = 0
     for _ in range(count):
-        async with rt.sessions() as session:
-            row = (await session.execute(_pending_stock_events(connection_id, 1))).first()
-            if row is None:
-                break
-            taken += 1
-            event_id, payload = row
-            wanted = parse_event(payload)
-            try:
-                await set_wanted(session, connection_id, [wanted] if wanted else [])
-            except (DBAPIError, OverflowError) as exc:
-                if not refuses_values(exc):
-                    raise
-                await session.rollback()
-                log.warning("stock_event_failed", event_id=event_id, error=type(exc).__name__)
-                await _finish_events(session, [event_id], EventStatus.FAILED, "the database refused its values")
-            else:
-                if wanted is None:
-                    await _fail_unreadable(session, connection_id, {event_id: payload})
-                else:
-                    await _finish_events(session, [event_id], EventStatus.PROCESSED, None)
-                await touch_state(session, connection_id, utcnow())
-            await session.commit()
+        if not await _apply_batch(rt, connection_id, 1):
+            break
+        taken += 1
     return taken
 
 

@@ -1,5 +1,4 @@
-"""Statements both backends speak: INSERT ... ON CONFLICT, retrying a transaction that lost a deadlock, and
-telling a value the database cannot store from the database being away."""
+"""Statements both backends speak: INSERT ... ON CONFLICT, and retrying a transaction that lost a deadlock."""
 
 from __future__ import annotations
 
@@ -7,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from sqlalchemy.exc import DataError, DBAPIError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rakuten_connector.kit.errors import sqlstate
@@ -27,18 +26,8 @@ def insert_for(session: AsyncSession, table: Any) -> Any:
     return sqlite_insert(table)
 
 
-def refuses_values(exc: BaseException) -> bool:
-    """The database refused a value of the statement (out of range, bad text): trying again cannot help.
-    SQLite raises OverflowError itself; asyncpg's data exceptions (SQLSTATE class 22: out of range, a NUL
-    the encoding refuses...) reach SQLAlchemy as a plain DBAPIError."""
-    if isinstance(exc, DataError | OverflowError):
-        return True
-    return isinstance(exc, DBAPIError) and sqlstate(exc).startswith("22")
-
-
 def is_deadlock(exc: DBAPIError) -> bool:
-    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-    return code in ("40P01", "40001") or "deadlock" in str(exc.orig).lower()
+    return sqlstate(exc) in ("40P01", "40001") or "deadlock" in str(exc.orig).lower()
 
 
 async def retry_deadlocks(

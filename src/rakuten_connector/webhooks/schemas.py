@@ -8,51 +8,40 @@ would freeze its SKU or parcel for good).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from rakuten_connector.kit.clock import utcnow
+from rakuten_connector.clients.cubyn_models import Parcel
+from rakuten_connector.kit.clock import UpstreamTime
+from rakuten_connector.kit.text_guard import storable
 
 PARCEL_UPDATED = "parcel.updated"
 STOCK_UPDATED = "stock.updated"
 
-
 MAX_QUANTITY = 2**31 - 1  # Rakuten's and the database's integer
-MAX_CLOCK_AHEAD = timedelta(minutes=5)
-
-
-def _a_real_moment(value: datetime) -> datetime:
-    try:
-        in_utc = value.astimezone(UTC)
-    except OverflowError:
-        raise ValueError("this time has no UTC equivalent") from None
-    if in_utc > utcnow() + MAX_CLOCK_AHEAD:
-        raise ValueError("this time is in the future")
-    return in_utc
-
-
-EventTime = Annotated[AwareDatetime, AfterValidator(_a_real_moment)]
 Quantity = Annotated[int, Field(ge=0, le=MAX_QUANTITY)]
+
+
+def _storable_sku(value: str) -> str:
+    if not storable(value):
+        raise ValueError("a SKU may not hold NUL or an unpaired surrogate")
+    return value
 
 
 class Tolerant(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
-class ParcelData(Tolerant):
-    id: Annotated[int, Field(ge=0, le=2**63 - 1)] | Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    orderRef: Annotated[str, StringConstraints(max_length=255)] | None = None  # noqa: N815 - Cubyn's name
-    status: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    updatedAt: EventTime  # noqa: N815
-    createdAt: EventTime | None = None  # noqa: N815
-    validatedAt: EventTime | None = None  # noqa: N815
-    shippedAt: EventTime | None = None  # noqa: N815
+class ParcelEvent(Parcel):
+    """The parcel a `parcel.updated` carries: its `updatedAt` is what orders the events."""
+
+    updated_at: UpstreamTime
 
 
 class StockData(Tolerant):
-    sku: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    sku: Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(_storable_sku)]
     available: Quantity
     movement: Annotated[str, StringConstraints(max_length=64)] | None = None
     delta: Annotated[int, Field(ge=-MAX_QUANTITY, le=MAX_QUANTITY)] | None = None
@@ -65,13 +54,13 @@ class EventEnvelope(Tolerant):
 
 class ParcelUpdated(Tolerant):
     type: str
-    timestamp: EventTime | None = None
-    data: ParcelData
+    timestamp: UpstreamTime | None = None
+    data: ParcelEvent
 
 
 class StockUpdated(Tolerant):
     type: str
-    timestamp: EventTime
+    timestamp: UpstreamTime
     data: StockData
 
 

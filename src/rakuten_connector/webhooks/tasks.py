@@ -2,31 +2,25 @@
 
 from __future__ import annotations
 
-import json
-
 import structlog
 from pydantic import ValidationError
 from sqlalchemy import or_, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rakuten_connector.clients.cubyn_models import Parcel
 from rakuten_connector.connections.models import Connection
 from rakuten_connector.kit.clock import utcnow
+from rakuten_connector.kit.errors import refuses_values
 from rakuten_connector.mapping.parcels import ORDER_REF_PREFIX
 from rakuten_connector.orders.checks import OrderBusy, with_order
 from rakuten_connector.orders.models import Order
 from rakuten_connector.orders.progress import apply_parcel
 from rakuten_connector.runtime import Runtime
 from rakuten_connector.stock.events import request_apply as request_stock_apply
-from rakuten_connector.stock.sql import refuses_values
 from rakuten_connector.webhooks.models import EventStatus, WebhookEvent
-from rakuten_connector.webhooks.schemas import PARCEL_UPDATED, STOCK_UPDATED
+from rakuten_connector.webhooks.schemas import PARCEL_UPDATED, STOCK_UPDATED, ParcelUpdated
 
 log = structlog.get_logger(__name__)
-
-# Errors of the event's own values (never of an upstream or of the database being away): retrying cannot help.
-UNAPPLICABLE = (ArithmeticError, ValueError, TypeError, LookupError, DBAPIError)
 
 
 async def _finish(rt: Runtime, event_id: str, status: EventStatus, error: str | None = None) -> None:
@@ -51,9 +45,9 @@ async def handle_event(rt: Runtime, event_id: str) -> str:
         await session.commit()
         connection_id, payload = event.connection_id, event.payload
     try:
-        parcel = Parcel.model_validate(json.loads(payload)["data"])
-    except (ValidationError, ValueError, KeyError) as exc:
-        await _finish(rt, event_id, EventStatus.FAILED, f"unreadable parcel: {type(exc).__name__}")
+        parcel = ParcelUpdated.model_validate_json(payload).data
+    except ValidationError as exc:
+        await _finish(rt, event_id, EventStatus.FAILED, f"unreadable parcel: {exc.errors()[0]['msg']}")
         return "unreadable"
     conditions = [Order.parcel_id == str(parcel.id)]
     if parcel.order_ref and parcel.order_ref.startswith(ORDER_REF_PREFIX):
@@ -74,8 +68,8 @@ async def handle_event(rt: Runtime, event_id: str) -> str:
 
     try:
         await with_order(rt, order_id, step)
-    except UNAPPLICABLE as exc:
-        if isinstance(exc, DBAPIError) and not refuses_values(exc):
+    except (DBAPIError, OverflowError) as exc:
+        if not refuses_values(exc):
             raise
         # A value the order or the database cannot take slipped past the door: this event fails on its
         # own, with its reason, and the events behind it go on.

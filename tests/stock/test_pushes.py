@@ -204,3 +204,26 @@ async def _ran_since(sessions: async_sessionmaker[AsyncSession]) -> bool:
     async with sessions() as session:
         next_run = await session.scalar(select(StockState.next_run_at))
     return next_run is None or next_run > utcnow()
+
+
+async def test_a_file_in_doubt_for_a_day_is_given_up_and_the_next_file_goes(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with world(stock_settings(settings)) as w:
+        await set_rakuten_inventory(w, {"SKU-1": 0})
+        _, secret = await connect(w)
+        assert (await w.rakuten.put("/_sandbox/settings", json={"upload_delay_seconds": 86400})).status_code == 200
+        await send_event(w, secret, "SKU-1", 5, utcnow() - timedelta(seconds=30))
+        await wait_for(lambda: _is(sessions, ["uploaded"]), what="the first file uploaded")
+        await _wake_stock(sessions, uploaded_at=utcnow() - timedelta(hours=3), next_poll_at=None)
+        await wait_for(lambda: _is(sessions, ["in_doubt"]), what="the file to be in doubt")
+        await _wake_stock(sessions, uploaded_at=utcnow() - timedelta(hours=25), next_poll_at=None)
+        await wait_for(lambda: _first_is(sessions, "expired"), what="the file given up")
+        assert (await w.rakuten.put("/_sandbox/settings", json={"upload_delay_seconds": 0.2})).status_code == 200
+        await wait_pushed(w, {"SKU-1": 5})  # the next file carries the quantity again
+        assert await _file_statuses(sessions) == ["expired", "processed"]
+        assert len(await uploads(w)) == 2
+
+
+async def _first_is(sessions: async_sessionmaker[AsyncSession], status: str) -> bool:
+    return (await _file_statuses(sessions))[:1] == [status]

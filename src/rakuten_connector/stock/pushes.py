@@ -139,7 +139,12 @@ class StockRun:
         if not report.processed:
             return await self.still_processing(file, now)
         if file.status == FileStatus.IN_DOUBT:
-            # Applied late: its SKUs, freed when it went in doubt, are pending again for the next file.
+            # Applied late: its SKUs, freed when it went in doubt, are pending again for the next file (which
+            # says what Rakuten thinks of each again).
+            refused = sum(not product.ok for product in report.products)
+            log.info(
+                "stock_file_processed_late", connection_id=self.connection_id, file_id=file.id, refused=refused
+            )
             file.status, file.processed_at = FileStatus.PROCESSED.value, now
             file.error = "Rakuten processed this file late; its SKUs go again in the next file."
             await self.session.commit()
@@ -161,13 +166,11 @@ class StockRun:
             await free_skus(self.session, file.id)
             log.warning("stock_file_in_doubt", connection_id=self.connection_id, file_id=file.id)
         elif file.status == FileStatus.IN_DOUBT and waited > IN_DOUBT_TIMEOUT:
-            file.status = FileStatus.EXPIRED.value
-            await self.session.commit()
+            await self.end_file(file, FileStatus.EXPIRED, "Rakuten never processed the file; it is given up.")
             return None
         poll = IN_DOUBT_POLL if file.status == FileStatus.IN_DOUBT else self.rt.settings.stock_report_poll_seconds
         file.next_poll_at = now + timedelta(seconds=poll)
-        await self.session.commit()
-        await self.schedule(file.next_poll_at)
+        await self.schedule(file.next_poll_at)  # commits
         return "in_doubt" if file.status == FileStatus.IN_DOUBT else "waiting_report"
 
     async def wake_syncs(self) -> None:

@@ -29,9 +29,9 @@ class StockPage(BaseModel):
 
 
 class StockSyncRequest(BaseModel):
-    """No options yet; unknown fields are refused (and values will not be coerced)."""
+    """No options yet; unknown fields are refused."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid")
 
 
 class StockSyncQueued(BaseModel):

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, case, delete, func, literal, select, update
+from sqlalchemy import ColumnElement, and_, case, delete, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rakuten_connector.clients.cubyn import CubynAuthError, CubynError, CubynTransientError
@@ -235,17 +235,30 @@ async def _count(session: AsyncSession, sync_id: str, *conditions: Any) -> int:
     return int(await session.scalar(query) or 0)
 
 
+def _on_both_sides(sync: StockSync) -> tuple[ColumnElement[bool], ...]:
+    """The sync's entries found on Rakuten and on Cubyn."""
+    entry = StockSyncEntry
+    return (entry.sync_id == sync.id, entry.on_rakuten.is_(True), entry.on_cubyn.is_(True))
+
+
+def _with_their_items(sync: StockSync) -> tuple[ColumnElement[bool], ...]:
+    """Those entries, each with the SKU row it is about."""
+    return (
+        *_on_both_sides(sync),
+        StockItem.connection_id == sync.connection_id,
+        StockItem.sku == StockSyncEntry.sku,
+    )
+
+
 async def _fold_catalogue(
     session: AsyncSession, sync: StockSync, read_at: datetime, skew: timedelta, now: datetime
 ) -> None:
     entry, item = StockSyncEntry, StockItem
-    both = (entry.sync_id == sync.id, entry.on_rakuten, entry.on_cubyn)
-    same_sku = and_(item.connection_id == sync.connection_id, item.sku == entry.sku)
     changed = item.wanted_quantity != entry.cubyn_quantity
     # The catalogue is newer than what older events said: it replaces them.
     await session.execute(
         update(item)
-        .where(same_sku, *both, (item.wanted_at.is_(None)) | (item.wanted_at < read_at))
+        .where(*_with_their_items(sync), (item.wanted_at.is_(None)) | (item.wanted_at < read_at))
         .values(
             wanted_quantity=entry.cubyn_quantity,
             wanted_at=read_at,
@@ -259,8 +272,7 @@ async def _fold_catalogue(
     await session.execute(
         update(item)
         .where(
-            same_sku,
-            *both,
+            *_with_their_items(sync),
             item.wanted_at >= read_at,
             item.wanted_at <= read_at + 2 * skew,
             entry.cubyn_quantity < item.wanted_quantity,
@@ -275,7 +287,7 @@ async def _fold_catalogue(
     )
 
 
-async def compare(session: AsyncSession, sync: StockSync, skew: timedelta = timedelta(0)) -> None:
+async def compare(session: AsyncSession, sync: StockSync, skew: timedelta) -> None:
     """Fold the sync into the SKUs (set-based SQL): catalogue quantities replace older wanted quantities,
     SKUs that differ from Rakuten become pending, equal ones are settled; the SKUs to push are noted.
 
@@ -298,7 +310,16 @@ async def compare(session: AsyncSession, sync: StockSync, skew: timedelta = time
 async def _insert_new_skus(session: AsyncSession, sync: StockSync, read_at: datetime, now: datetime) -> None:
     """SKUs never seen before: wanted = Cubyn's quantity as of the read."""
     entry, item = StockSyncEntry, StockItem
-    columns = ["connection_id", "sku", "wanted_quantity", "wanted_at", "version", "pushed_version", "status"]
+    columns = [
+        "connection_id",
+        "sku",
+        "wanted_quantity",
+        "wanted_at",
+        "version",
+        "pushed_version",
+        "status",
+        "updated_at",
+    ]
     rows = select(
         literal(sync.connection_id, item.connection_id.type),
         entry.sku,
@@ -308,21 +329,20 @@ async def _insert_new_skus(session: AsyncSession, sync: StockSync, read_at: date
         literal(0),
         literal(StockStatus.PENDING.value, item.status.type),
         literal(now, item.updated_at.type),
-    ).where(entry.sync_id == sync.id, entry.on_rakuten, entry.on_cubyn)
-    statement = insert_for(session, item.__table__).from_select([*columns, "updated_at"], rows)
+    ).where(*_on_both_sides(sync))
+    statement = insert_for(session, item.__table__).from_select(columns, rows)
     await session.execute(statement.on_conflict_do_nothing(index_elements=["connection_id", "sku"]))
 
 
 async def _settle_against_rakuten(session: AsyncSession, sync: StockSync, now: datetime) -> None:
     """Compare each SKU's wanted quantity with what the sync read on Rakuten, and note what to wait for."""
     entry, item = StockSyncEntry, StockItem
-    both = (entry.sync_id == sync.id, entry.on_rakuten, entry.on_cubyn)
-    same_sku = and_(item.connection_id == sync.connection_id, item.sku == entry.sku)
+    matched = _with_their_items(sync)
     differs = entry.rakuten_quantity.is_distinct_from(item.wanted_quantity)
     # Different on Rakuten and settled (pushed, or rejected: the sync found it on Rakuten): push again.
     await session.execute(
         update(item)
-        .where(same_sku, *both, item.version == item.pushed_version, differs)
+        .where(*matched, item.version == item.pushed_version, differs)
         .values(version=item.version + 1, status=StockStatus.PENDING.value, updated_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -330,8 +350,7 @@ async def _settle_against_rakuten(session: AsyncSession, sync: StockSync, now: d
     await session.execute(
         update(item)
         .where(
-            same_sku,
-            *both,
+            *matched,
             item.file_id.is_(None),
             entry.rakuten_quantity == item.wanted_quantity,
             (item.status != StockStatus.PUSHED.value) | (item.pushed_version != item.version),
@@ -342,7 +361,7 @@ async def _settle_against_rakuten(session: AsyncSession, sync: StockSync, now: d
     # What this sync waits for: each differing SKU's version reaching Rakuten.
     await session.execute(
         update(entry)
-        .where(*both, same_sku, differs)
+        .where(*matched, differs)
         .values(push_version=item.version)
         .execution_options(synchronize_session=False)
     )

@@ -51,7 +51,6 @@ def create_engine(url: str, *, pool_size: int = 10, pre_ping: bool = True) -> As
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
             cursor.close()
 
         return engine

@@ -4,6 +4,8 @@ the writers of one process take turns in arrival order."""
 from __future__ import annotations
 
 import asyncio
+import gc
+import os
 import sqlite3
 import threading
 import time
@@ -13,7 +15,7 @@ import pytest
 from sqlalchemy import text
 
 from rakuten_connector.db import create_engine
-from rakuten_connector.kit.sqlite import SQLiteConnection, WriteGate
+from rakuten_connector.kit.sqlite import SQLiteConnection, WriteGate, gate_for
 
 
 def _table(path: Path) -> None:
@@ -100,31 +102,68 @@ def test_the_gate_serves_waiters_in_the_order_they_came_and_skips_those_who_gave
     assert served == ["first", "second", "third"]
 
 
-def test_many_writers_of_one_process_never_starve(tmp_path: Path) -> None:
-    """Each writer holds the lock briefly, but there are many and each writes again at once: with plain
-    connections, SQLite's busy handler lets the writer that just committed win again and again while the
-    others time out (a timeout of 1 s failed every run on this machine); the gate serves each in turn."""
+def _wait_for_tickets(gate: WriteGate, count: int) -> None:
+    deadline = time.monotonic() + 30
+    while gate._next_ticket < count:
+        assert time.monotonic() < deadline, "the writer never asked the gate for its turn"
+        time.sleep(0.01)
+
+
+def test_writers_of_one_process_write_in_the_order_they_asked(tmp_path: Path) -> None:
+    """SQLite's busy handler lets whoever retries at the right instant win, so a writer can lose every race
+    until its timeout; through the gate, the writer that asked first writes first."""
     path = tmp_path / "db.sqlite"
     _table(path)
-    failures: list[str] = []
+    gate = gate_for(os.path.realpath(path))
+    holder = sqlite3.connect(path, factory=SQLiteConnection, check_same_thread=False)
+    holder.execute("UPDATE t SET v = v + 1 WHERE id = 1")  # holds the write turn
+    served: list[str] = []
 
-    def writer() -> None:
-        connection = sqlite3.connect(path, timeout=10, factory=SQLiteConnection, check_same_thread=False)
+    def writer(name: str) -> None:
+        connection = sqlite3.connect(path, timeout=30, factory=SQLiteConnection)
         try:
-            for _ in range(15):
-                try:
-                    connection.execute("UPDATE t SET v = v + 1 WHERE id = 1")
-                    time.sleep(0.004)  # work inside the transaction
-                    connection.commit()
-                except sqlite3.OperationalError as exc:
-                    failures.append(str(exc))
-                    connection.rollback()
+            connection.execute("UPDATE t SET v = v + 1 WHERE id = 1")
+            served.append(name)
+            connection.commit()
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=writer) for _ in range(12)]
-    for thread in threads:
+    threads = [threading.Thread(target=writer, args=(name,)) for name in ("first", "second", "third")]
+    tickets = gate._next_ticket
+    for n, thread in enumerate(threads, start=1):
         thread.start()
+        _wait_for_tickets(gate, tickets + n)  # each one waits at the gate before the next comes
+    holder.commit()
     for thread in threads:
-        thread.join()
-    assert not failures, failures[:3]
+        thread.join(30)
+    holder.close()
+    assert served == ["first", "second", "third"]
+
+
+def test_a_connection_dropped_without_close_gives_its_turn_back(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite"
+    _table(path)
+    forgotten = sqlite3.connect(path, factory=SQLiteConnection)
+    forgotten.execute("UPDATE t SET v = v + 1 WHERE id = 1")
+    del forgotten
+    gc.collect()
+    other = sqlite3.connect(path, timeout=2, factory=SQLiteConnection)
+    try:
+        other.execute("UPDATE t SET v = v + 1 WHERE id = 1")
+        other.commit()
+    finally:
+        other.close()
+
+
+def test_in_memory_databases_do_not_wait_for_each_other() -> None:
+    first = sqlite3.connect(":memory:", factory=SQLiteConnection)
+    second = sqlite3.connect(":memory:", factory=SQLiteConnection, timeout=0.5)
+    try:
+        for connection in (first, second):
+            connection.execute("CREATE TABLE t (v INTEGER)")
+            connection.execute("INSERT INTO t VALUES (1)")  # both write at once: two databases
+        first.commit()
+        second.commit()
+    finally:
+        first.close()
+        second.close()

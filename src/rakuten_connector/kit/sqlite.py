@@ -20,6 +20,7 @@ sandboxes share one process (the demo), each request or job on its own pooled co
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -117,9 +118,12 @@ class SQLiteConnection(sqlite3.Connection):
     def __init__(self, database: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(database, *args, **kwargs)
         self._cursors: weakref.WeakSet[sqlite3.Cursor] = weakref.WeakSet()
-        self._gate = gate_for(str(database))
+        # One gate per file, however it is named; an in-memory database is private to its connection.
+        name = os.fsdecode(database)
+        in_memory = name == ":memory:" or name.startswith("file::memory:") or "mode=memory" in name
+        self._gate = None if in_memory else gate_for(os.path.realpath(name))
         self._gate_timeout = float(kwargs.get("timeout", BUSY_TIMEOUT_SECONDS))
-        self._writing = False
+        self._writing: weakref.finalize[Any, Any] | None = None  # the turn, given back even if never closed
 
     def cursor(self, factory: Any = GatedCursor) -> Any:
         opened = super().cursor(factory)
@@ -136,16 +140,20 @@ class SQLiteConnection(sqlite3.Connection):
         return cursor.executemany(sql, seq_of_parameters)
 
     def take_write_turn(self) -> None:
-        if self._writing:
+        if self._writing is not None or self._gate is None:
             return
         if not self._gate.acquire(self._gate_timeout):
             raise sqlite3.OperationalError("database is locked")
-        self._writing = True
+        self._writing = weakref.finalize(self, self._gate.release)
 
     def statement_done(self, cursor: sqlite3.Cursor, *, exhausted: bool = False) -> None:
         """Without a transaction (autocommit), a write ends with its statement: once it returns no rows,
         or once its rows are read."""
-        if self._writing and self.isolation_level is None and (exhausted or cursor.description is None):
+        if (
+            self._writing is not None
+            and self.isolation_level is None
+            and (exhausted or cursor.description is None)
+        ):
             self._end_write_turn()
 
     def statement_failed(self) -> None:
@@ -166,9 +174,9 @@ class SQLiteConnection(sqlite3.Connection):
             self._end_write_turn()
 
     def _end_write_turn(self) -> None:
-        if self._writing:
-            self._writing = False
-            self._gate.release()
+        turn, self._writing = self._writing, None
+        if turn is not None:
+            turn()  # gives the gate back (a finalizer runs at most once)
 
     def commit(self) -> None:
         try:

@@ -105,14 +105,7 @@ class RakutenTransport:
                 f"{self._base_url}/{endpoint}",
                 max_bytes=self._max_bytes,
                 deadline=self._deadline,
-                # The token is revealed here only, in no variable a traceback with locals could show.
-                params={
-                    "action": action,
-                    "login": self._login,
-                    "pwd": self._token.get_secret_value(),
-                    "version": VERSIONS[action],
-                    **(params or {}),
-                },
+                params=self._query(action, params),
                 files={"file": (file[0], file[1], "text/xml")} if file else None,
                 timeout=self._timeout,
                 follow_redirects=False,
@@ -147,6 +140,16 @@ class RakutenTransport:
             if self._http is None:
                 await http.aclose()
         log.debug("rakuten_call", action=action, status=status, seconds=round(time.monotonic() - started, 3))
+
+    def _query(self, action: str, params: Mapping[str, str] | None) -> dict[str, str]:
+        # The token is revealed here only, into the request, in no variable a traceback with locals could show.
+        return {
+            "action": action,
+            "login": self._login,
+            "pwd": self._token.get_secret_value(),
+            "version": VERSIONS[action],
+            **(params or {}),
+        }
 
     async def _chunks(self, chunks: AsyncIterator[bytes], action: str) -> AsyncIterator[bytes]:
         """The body; an answer too large is invalid (or, with an error status, that status)."""

@@ -14,6 +14,7 @@ from rakuten_connector.connections.models import Connection
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.orders.models import Order, OrderState
 from rakuten_connector.orders.recording import ALREADY_IMPORTED, TOO_LONG, record_sales
+from tests.factories import add_connection
 
 HOME = Address("M.", "Jean", "Dupont", "12 rue de la Paix", "", "75002", "Paris", "France", "FR", "0612345678", "")
 
@@ -27,10 +28,8 @@ def _sale(purchase_id: str, item_id: str = "1", sku: str = "SKU-1", status: str 
 async def test_oversized_values_are_skipped_or_clipped_and_the_rest_is_recorded(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
+    connection_id = await add_connection(sessions)
     async with sessions() as session:
-        connection = Connection(merchant_id="m", name="n", seller_id="s", seller_key="s")
-        session.add(connection)
-        await session.commit()
         sales = [
             _sale("100", item_id="11"),
             _sale("101", item_id="12", sku="S" * 300),  # longer than the SKU column
@@ -38,7 +37,7 @@ async def test_oversized_values_are_skipped_or_clipped_and_the_rest_is_recorded(
             _sale("7" * 80, item_id="13"),  # no purchase id we can key on
             _sale("103", item_id="14", shipping_type="Livraison " * 40),  # unknown and very long
         ]
-        recorded = await record_sales(session, connection.id, sales, utcnow())
+        recorded = await record_sales(session, connection_id, sales, utcnow())
         await session.commit()  # on PostgreSQL an overlong value would fail right here
     async with sessions() as session:
         orders = {
@@ -60,14 +59,12 @@ async def test_oversized_values_are_skipped_or_clipped_and_the_rest_is_recorded(
 async def test_a_purchase_listed_twice_in_one_answer_is_one_order(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
+    connection_id = await add_connection(sessions)
     async with sessions() as session:
-        connection = Connection(merchant_id="m", name="n", seller_id="s", seller_key="s")
-        session.add(connection)
-        await session.commit()
         twice = _sale("200", item_id="21")
         second_item = Item("22", "SKU-2", "9", "Produit", "TO_CONFIRM", False, Decimal("10"))
         listing = [twice, _sale("201", item_id="23"), replace(twice, items=(*twice.items, second_item))]
-        recorded = await record_sales(session, connection.id, listing, utcnow())
+        recorded = await record_sales(session, connection_id, listing, utcnow())
         await session.commit()
     async with sessions() as session:
         orders = {

@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from rakuten_connector.connections.models import Connection
 from rakuten_connector.stock.events import UNREADABLE, Wanted, newest_per_sku, read_event, set_wanted
 from rakuten_connector.stock.models import StockItem
+from tests.factories import add_connection
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 
@@ -45,11 +45,8 @@ def test_unreadable_events_are_told_apart() -> None:
 async def test_older_events_change_nothing_and_equal_quantities_do_not_need_a_push(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
+    cid = await add_connection(sessions)
     async with sessions() as session:
-        connection = Connection(merchant_id="m", name="n", seller_id="s", seller_key="s")
-        session.add(connection)
-        await session.commit()
-        cid = connection.id
 
         async def item() -> tuple[int, datetime | None, int, str]:
             session.expire_all()

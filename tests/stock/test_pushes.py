@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.settings import Settings
 from rakuten_connector.stock.models import StockFile, StockState
-from tests.e2e.world import wait_for, world
+from tests.e2e.world import World, wait_for, world
 from tests.stock.helpers import (
     connect,
     rakuten_stock,
@@ -166,19 +166,24 @@ async def _wake_stock(sessions: async_sessionmaker[AsyncSession], **file_changes
         await session.commit()
 
 
+async def _a_file_in_doubt(w: World, sessions: async_sessionmaker[AsyncSession]) -> str:
+    """SKU-1 = 5 sent in a file Rakuten takes but does not process, past its report timeout; returns the
+    webhook secret."""
+    await set_rakuten_inventory(w, {"SKU-1": 0})
+    _, secret = await connect(w)
+    assert (await w.rakuten.put("/_sandbox/settings", json={"upload_delay_seconds": 86400})).status_code == 200
+    await send_event(w, secret, "SKU-1", 5, utcnow() - timedelta(seconds=30))
+    await wait_for(lambda: _is(sessions, ["uploaded"]), what="the first file uploaded")
+    await _wake_stock(sessions, uploaded_at=utcnow() - timedelta(hours=3), next_poll_at=None)
+    await wait_for(lambda: _is(sessions, ["in_doubt"]), what="the file past its report timeout to be in doubt")
+    return secret
+
+
 async def test_a_file_in_doubt_is_read_before_the_next_is_sent_so_an_older_quantity_never_wins(
     settings: Settings, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     async with world(stock_settings(settings)) as w:
-        await set_rakuten_inventory(w, {"SKU-1": 0})
-        _, secret = await connect(w)
-        # Rakuten takes the file but does not process it: no report for hours.
-        assert (await w.rakuten.put("/_sandbox/settings", json={"upload_delay_seconds": 86400})).status_code == 200
-        await send_event(w, secret, "SKU-1", 5, utcnow() - timedelta(seconds=30))
-        await wait_for(lambda: _file_statuses(sessions), what="the first file uploaded")
-        assert await _file_statuses(sessions) == ["uploaded"]
-        await _wake_stock(sessions, uploaded_at=utcnow() - timedelta(hours=3), next_poll_at=None)
-        await wait_for(lambda: _is(sessions, ["in_doubt"]), what="the file past its report timeout to be in doubt")
+        secret = await _a_file_in_doubt(w, sessions)
         # A newer quantity arrives: it must not leave while the old file may still be applied.
         await send_event(w, secret, "SKU-1", 3, utcnow() - timedelta(seconds=5))
         await wait_events_handled(sessions)
@@ -210,13 +215,7 @@ async def test_a_file_in_doubt_for_a_day_is_given_up_and_the_next_file_goes(
     settings: Settings, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     async with world(stock_settings(settings)) as w:
-        await set_rakuten_inventory(w, {"SKU-1": 0})
-        _, secret = await connect(w)
-        assert (await w.rakuten.put("/_sandbox/settings", json={"upload_delay_seconds": 86400})).status_code == 200
-        await send_event(w, secret, "SKU-1", 5, utcnow() - timedelta(seconds=30))
-        await wait_for(lambda: _is(sessions, ["uploaded"]), what="the first file uploaded")
-        await _wake_stock(sessions, uploaded_at=utcnow() - timedelta(hours=3), next_poll_at=None)
-        await wait_for(lambda: _is(sessions, ["in_doubt"]), what="the file to be in doubt")
+        await _a_file_in_doubt(w, sessions)
         await _wake_stock(sessions, uploaded_at=utcnow() - timedelta(hours=25), next_poll_at=None)
         await wait_for(lambda: _first_is(sessions, "expired"), what="the file given up")
         assert (await w.rakuten.put("/_sandbox/settings", json={"upload_delay_seconds": 0.2})).status_code == 200

@@ -219,7 +219,8 @@ class Hold:
     async def stopping(self, seconds: float) -> bool:
         """Wait up to `seconds`; True once the release has begun."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), seconds)
+            async with asyncio.timeout(seconds):  # not wait_for, which can swallow a cancellation on 3.11
+                await self._stop.wait()
         return self._stop.is_set()
 
     async def _keep(self) -> None:

@@ -125,8 +125,11 @@ class WebhookDispatcher:
                         sending.add(self._start(delivery, sending))
                 waits = [d.due - now for d in self._pending if not d.sending]
                 timeout = None if self.held or not waits else max(0.0, min(waits))
+                # asyncio.timeout, not wait_for: on Python 3.11, wait_for returns normally when it is
+                # cancelled just as the event is set (a delivery ending as stop() comes), losing the stop.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout)
+                    async with asyncio.timeout(timeout):
+                        await self._wake.wait()
         finally:
             for task in sending:
                 task.cancel()

@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     import_interval_seconds: int = Field(default=300, ge=1)
     stock_push_min_interval_seconds: int = Field(default=360, ge=1)
     stock_report_poll_seconds: float = Field(default=20.0, gt=0)
+    stock_lost_upload_hold_seconds: float = Field(default=1800.0, ge=0, le=86400)
     stock_clock_skew_seconds: float = Field(default=120.0, ge=0, le=3600)
     stock_file_max_skus: int = Field(default=50_000, ge=1)
     stock_full_sync_enabled: bool = True

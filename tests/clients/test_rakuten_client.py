@@ -17,6 +17,7 @@ from lxml import etree
 from pydantic import SecretStr
 
 from rakuten_connector.clients.rakuten import (
+    RakutenAnswerLost,
     RakutenClient,
     RakutenCredentialsError,
     RakutenInvalidResponse,
@@ -240,8 +241,8 @@ async def test_errorresponse_whatever_the_status(
 @pytest.mark.parametrize(
     ("response", "error", "text"),
     [
-        (httpx.Response(502, text="<html>Bad Gateway</html>"), RakutenTransientError, "HTTP 502"),
-        (httpx.Response(503, text="Service Unavailable"), RakutenTransientError, "HTTP 503"),
+        (httpx.Response(502, text="<html>Bad Gateway</html>"), RakutenAnswerLost, "HTTP 502"),
+        (httpx.Response(503, text="Service Unavailable"), RakutenAnswerLost, "HTTP 503"),
         (httpx.Response(429, text=""), RakutenTransientError, "HTTP 429"),
         (httpx.Response(404, text="Not Found"), RakutenPermanentError, "HTTP 404"),
         (httpx.Response(200, text="<getnewsalesresult><response><sales>"), RakutenInvalidResponse, "unreadable"),
@@ -251,8 +252,12 @@ async def test_errorresponse_whatever_the_status(
 async def test_http_failures(response: httpx.Response, error: type[Exception], text: str) -> None:
     with respx.mock() as mock:
         mock.get(f"{BASE}/sales_ws").mock(return_value=response)
-        with pytest.raises(error, match=text):
+        with pytest.raises(error, match=text) as caught:
             await client().get_new_sales()
+    # A 429 is an answer: Rakuten did nothing. A 5xx or an unreadable answer leaves that unknown.
+    assert isinstance(caught.value, RakutenAnswerLost) == (
+        response.status_code != 429 and error is not RakutenPermanentError
+    )
 
 
 @pytest.mark.parametrize(
@@ -290,13 +295,23 @@ async def test_redirects_are_not_followed() -> None:
 
 
 @pytest.mark.parametrize(
-    "failure", [httpx.ReadTimeout("slow"), httpx.ConnectTimeout("slow"), httpx.ConnectError("down")]
+    ("failure", "maybe_done"),
+    [
+        (httpx.ReadTimeout("slow"), True),
+        (httpx.RemoteProtocolError("dropped"), True),
+        (httpx.ReadError("reset"), True),
+        (httpx.ConnectTimeout("slow"), False),
+        (httpx.ConnectError("down"), False),
+    ],
 )
-async def test_network_failures_are_transient(failure: Exception) -> None:
+async def test_network_failures_are_transient_and_say_whether_rakuten_may_have_acted(
+    failure: Exception, maybe_done: bool
+) -> None:
     with respx.mock() as mock:
-        mock.get(f"{BASE}/sales_ws").mock(side_effect=failure)
-        with pytest.raises(RakutenTransientError):
-            await client().get_new_sales()
+        mock.post(f"{BASE}/stock_ws").mock(side_effect=failure)
+        with pytest.raises(RakutenTransientError) as caught:
+            await client().upload_stock({"SKU-1": 3})
+    assert isinstance(caught.value, RakutenAnswerLost) == maybe_done
 
 
 async def test_response_size_is_capped(rakuten_fixture: Fixture) -> None:

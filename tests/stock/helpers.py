@@ -24,6 +24,7 @@ def stock_settings(base: Settings, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "stock_push_min_interval_seconds": 1,
         "stock_report_poll_seconds": 0.2,
+        "stock_lost_upload_hold_seconds": 1,
         "stock_full_sync_enabled": False,
     }
     values.update(overrides)

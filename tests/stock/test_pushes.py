@@ -215,6 +215,33 @@ async def _ran_since(sessions: async_sessionmaker[AsyncSession]) -> bool:
     return next_run is None or next_run > utcnow()
 
 
+async def test_a_lost_upload_answer_holds_the_next_file_so_the_lost_one_cannot_land_after_it(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with world(stock_settings(settings, stock_lost_upload_hold_seconds=3600)) as w:
+        await set_rakuten_inventory(w, {"SKU-1": 0})
+        _, secret = await connect(w)
+        # Rakuten takes the file but its answer is cut short: the connector never learns the import id.
+        lost = {"truncated_rate": 1.0, "actions": ["genericimportfile"], "times": 1}
+        assert (await w.rakuten.put("/_sandbox/faults", json=lost)).status_code == 200
+        await send_event(w, secret, "SKU-1", 5, utcnow() - timedelta(seconds=30))
+        await wait_for(lambda: _is(sessions, ["in_doubt"]), what="the upload whose answer was lost in doubt")
+        # A newer quantity waits out the hold: the lost file may still be applied after anything sent now.
+        await send_event(w, secret, "SKU-1", 3, utcnow() - timedelta(seconds=5))
+        await wait_events_handled(sessions)
+        for _ in range(3):
+            await _wake_stock(sessions)
+            await wait_for(lambda: _ran_since(sessions), what="a stock run")
+        assert await _file_statuses(sessions) == ["in_doubt"]
+        assert len(await uploads(w)) == 1
+        assert (await stock_items(w))["SKU-1"]["status"] == "pending"
+        # The hold over, the newer quantity goes, whatever became of the lost file.
+        await _wake_stock(sessions, uploaded_at=utcnow() - timedelta(hours=2))
+        await wait_pushed(w, {"SKU-1": 3})
+        assert await _file_statuses(sessions) == ["abandoned", "processed"]
+        assert len(await uploads(w)) == 2
+
+
 async def test_a_file_in_doubt_for_a_day_is_given_up_and_the_next_file_goes(
     settings: Settings, sessions: async_sessionmaker[AsyncSession]
 ) -> None:

@@ -13,6 +13,7 @@ from datetime import date
 import structlog
 
 from rakuten_connector.clients.rakuten_errors import (
+    RakutenAnswerLost,
     RakutenCredentialsError,
     RakutenError,
     RakutenInvalidResponse,
@@ -57,6 +58,7 @@ from rakuten_connector.clients.rakuten_xml import (
 __all__ = [
     "MAX_RESPONSE_BYTES",
     "VERSIONS",
+    "RakutenAnswerLost",
     "RakutenClient",
     "RakutenCredentialsError",
     "RakutenError",

@@ -6,7 +6,9 @@
 | `RakutenQuotaExceeded` | `InvalidUserRights` + "Quota exceeded." | back off this seller until `retry_at` |
 | `RakutenPermanentError` | other `InvalidUserRights`, `ParameterError`, unexpected HTTP codes | record it |
 | `RakutenItemStateError` | a per-item action refused and the item is not in the wanted state | act on `item_status` |
-| `RakutenTransientError` | `ServerError`, 5xx, timeouts, unreadable or hostile answers | retry with backoff |
+| `RakutenTransientError` | `ServerError`, Rakuten unreachable (the request never left) | retry with backoff |
+| `RakutenAnswerLost` | the request left but no readable answer came: timeout, dropped connection, 5xx | retry; an upload may have been taken |
+| `RakutenInvalidResponse` | an answer that is not readable, safe XML (truncated, garbled, too large, DTD) | as `RakutenAnswerLost` |
 
 No message ever carries the token: the client scrubs it from every error it raises.
 """
@@ -75,10 +77,15 @@ class RakutenItemStateError(RakutenPermanentError):
 
 
 class RakutenTransientError(RakutenError):
-    """5xx, timeouts, ServerError, unreadable answers: retry with backoff."""
+    """Worth trying again later: ServerError, Rakuten unreachable, and every lost answer (`RakutenAnswerLost`)."""
 
 
-class RakutenInvalidResponse(RakutenTransientError):
+class RakutenAnswerLost(RakutenTransientError):
+    """The request went out but no readable answer came back: Rakuten may have carried it out (a stock file
+    may have been taken, and applied later, without the connector knowing its import id)."""
+
+
+class RakutenInvalidResponse(RakutenAnswerLost):
     """The answer is not a readable, safe XML document (truncated, garbled, too large, DTD...)."""
 
 

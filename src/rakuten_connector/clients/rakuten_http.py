@@ -20,6 +20,7 @@ from pydantic import SecretStr
 
 from rakuten_connector.clients.bounded import AnswerTooLarge, AnswerTooSlow, bounded_stream
 from rakuten_connector.clients.rakuten_errors import (
+    RakutenAnswerLost,
     RakutenError,
     RakutenInvalidResponse,
     RakutenPermanentError,
@@ -34,6 +35,8 @@ T = TypeVar("T")
 log = structlog.get_logger(__name__)
 
 MAX_RESPONSE_BYTES = 50 * 1024 * 1024
+# Failures before anything reached Rakuten: nothing was done there. Every other failure may have been.
+NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 VERSIONS = {
     "getnewsales": "2017-08-07",
     "getcurrentsales": "2017-08-07",
@@ -127,11 +130,13 @@ class RakutenTransport:
                 if not ok:
                     raise _status_error(action, status)
         except AnswerTooSlow:  # before the headers came
-            raise RakutenTransientError(f"Rakuten {action} took longer than {self._deadline:g} s") from None
+            raise RakutenAnswerLost(f"Rakuten {action} took longer than {self._deadline:g} s") from None
+        except NEVER_SENT as exc:
+            raise RakutenTransientError(f"Rakuten {action} could not be reached: {type(exc).__name__}") from None
         except httpx.TimeoutException:
-            raise RakutenTransientError(f"Rakuten {action} timed out") from None
+            raise RakutenAnswerLost(f"Rakuten {action} timed out") from None
         except httpx.HTTPError as exc:
-            raise RakutenTransientError(f"Rakuten {action} failed: {type(exc).__name__}") from None
+            raise RakutenAnswerLost(f"Rakuten {action} failed: {type(exc).__name__}") from None
         except RakutenError as exc:
             exc.scrub(self._token.get_secret_value())
             log.info("rakuten_call_failed", action=action, status=status, error=type(exc).__name__)
@@ -159,7 +164,7 @@ class RakutenTransport:
         except AnswerTooLarge:
             raise RakutenInvalidResponse(f"Rakuten {action} answer exceeds {self._max_bytes} bytes") from None
         except AnswerTooSlow:
-            raise RakutenTransientError(f"Rakuten {action} took longer than {self._deadline:g} s") from None
+            raise RakutenAnswerLost(f"Rakuten {action} took longer than {self._deadline:g} s") from None
 
     async def _call(
         self,
@@ -195,7 +200,9 @@ class RakutenTransport:
 
 
 def _status_error(action: str, status: int) -> RakutenError:
-    if status >= 500 or status in (408, 429):
+    if status >= 500:  # a gateway's 502/504 says nothing of what the server behind it did
+        return RakutenAnswerLost(f"Rakuten {action} answered HTTP {status}")
+    if status in (408, 429):
         return RakutenTransientError(f"Rakuten {action} answered HTTP {status}")
     if 300 <= status < 400:
         return RakutenPermanentError("HTTP", f"Rakuten {action} answered a redirect (HTTP {status}), not followed")

@@ -1,12 +1,13 @@
 """Coalesced stock files: per connection, at most one file in flight, at most one per
 `STOCK_PUSH_MIN_INTERVAL_SECONDS` and 10 per hour, each carrying the latest quantity of every changed SKU.
 
-One run of `run_stock` does what is due for a connection, under its stock lease: finish a file a dead worker
+One run of `run_stock` does what is due for a connection, under its stock lease: settle a file a dead worker
 left behind, read the report of the file in flight, then send the next file when the limits allow. The file
-is written down (with its SKUs) before the upload and marked uploaded after it: a crash in between leaves a
-`preparing` file that the next run abandons, and its SKUs go in the next file (quantities are absolute, so
-sending them again is safe). One file in flight at a time also means Rakuten never applies an older file
-after a newer one.
+is written down (with its SKUs) before the upload and marked uploaded after it. A file whose fate is unknown
+(a crash in between leaves it `preparing`; a lost answer leaves it without an import id; a report that does
+not come in time) is in doubt: its SKUs go in the next file (quantities are absolute, so sending them again
+is safe), and that file waits until the doubtful one is settled. One file in flight at a time also means
+Rakuten never applies an older file after a newer one.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rakuten_connector.clients.rakuten import (
+    RakutenAnswerLost,
     RakutenCredentialsError,
     RakutenError,
     RakutenPermanentError,
@@ -112,11 +114,8 @@ class StockRun:
         if file is None:
             return None
         now = utcnow()
-        if file.status == FileStatus.PREPARING or file.import_id is None:
-            # Only the lease holder writes files: a preparing file here was left by a worker that died.
-            log.warning("stock_file_abandoned", connection_id=self.connection_id, file_id=file.id)
-            await self.end_file(file, FileStatus.ABANDONED, "The upload was interrupted; resent in the next file.")
-            return None
+        if file.import_id is None:
+            return await self.settle_unknown_upload(file, now)
         if file.next_poll_at is not None and file.next_poll_at > now:
             await self.schedule(file.next_poll_at)
             return "waiting_report"
@@ -156,15 +155,40 @@ class StockRun:
         await self.wake_syncs()
         return None
 
+    async def doubt(self, file: StockFile, error: str) -> None:
+        """The file may still be applied by Rakuten: its SKUs are freed for the next file (which carries their
+        current quantities), and that next file waits until this one is settled."""
+        file.status = FileStatus.IN_DOUBT.value
+        file.error = error
+        await free_skus(self.session, file.id)
+        log.warning("stock_file_in_doubt", connection_id=self.connection_id, file_id=file.id, reason=error)
+
+    async def settle_unknown_upload(self, file: StockFile, now: datetime) -> str | None:
+        """A file that may or may not have reached Rakuten, with no import id to read its report by: a worker
+        died during its upload (only the lease holder writes files, so a `preparing` file here is a dead
+        worker's) or Rakuten's answer was lost. The next file waits out the hold, the time Rakuten takes to
+        apply a file, so that this one cannot be applied after it."""
+        if file.status == FileStatus.PREPARING:
+            file.uploaded_at = file.created_at  # at the latest, the upload began then
+            await self.doubt(file, "The upload was interrupted; Rakuten may have taken the file.")
+        hold = timedelta(seconds=self.rt.settings.stock_lost_upload_hold_seconds)
+        until = (file.uploaded_at or file.created_at) + hold
+        if until > now:
+            await self.schedule(until)  # commits
+            return "in_doubt"
+        await self.end_file(
+            file, FileStatus.ABANDONED, "The upload's outcome is unknown; its SKUs went again in the next file."
+        )
+        return None
+
     async def still_processing(self, file: StockFile, now: datetime) -> str | None:
         """A file Rakuten has not processed yet. Past the report timeout it goes in doubt: its SKUs are freed
         for the next file, which waits until this one's report is final (or until Rakuten forgot it)."""
         waited = now - (file.uploaded_at or now)
         if file.status == FileStatus.UPLOADED and waited > REPORT_TIMEOUT:
-            file.status = FileStatus.IN_DOUBT.value
-            file.error = "Rakuten did not process the file in time; its report is read before the next file."
-            await free_skus(self.session, file.id)
-            log.warning("stock_file_in_doubt", connection_id=self.connection_id, file_id=file.id)
+            await self.doubt(
+                file, "Rakuten did not process the file in time; its report is read before the next file."
+            )
         elif file.status == FileStatus.IN_DOUBT and waited > IN_DOUBT_TIMEOUT:
             await self.end_file(file, FileStatus.EXPIRED, "Rakuten never processed the file; it is given up.")
             return None
@@ -230,6 +254,16 @@ class StockRun:
 
     async def upload_failed(self, file_id: str, exc: RakutenError) -> str:
         file = await self.session.get_one(StockFile, file_id)
+        if isinstance(exc, RakutenAnswerLost):
+            file.uploaded_at = utcnow()
+            await self.doubt(
+                file, f"Rakuten's answer to the upload was lost ({exc}); it may still apply the file."
+            )
+            self.state.failures += 1
+            self.state.last_error = "A stock upload's outcome is unknown; the next file waits until it is settled."
+            hold = timedelta(seconds=self.rt.settings.stock_lost_upload_hold_seconds)
+            await self.schedule(file.uploaded_at + max(hold, backoff(self.state.failures)))  # commits
+            return "answer_lost"
         await self.end_file(file, FileStatus.FAILED, f"Rakuten refused the upload: {exc}")
         if isinstance(exc, RakutenCredentialsError):
             return await self.credentials_refused()

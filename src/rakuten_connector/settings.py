@@ -15,6 +15,8 @@ from limits import parse as parse_rate
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from rakuten_connector.kit.backoff import Backoff
+
 # Well-known values that make local runs work out of the box. Production refuses them.
 DEVELOPMENT_SECRET_KEY = "ZGV2ZWxvcG1lbnQta2V5LWRvLW5vdC11c2UtaW4tcHI="  # noqa: S105
 DEVELOPMENT_JWT_SECRET = "development-jwt-secret-do-not-use-in-production"  # noqa: S105
@@ -61,6 +63,18 @@ class Settings(BaseSettings):
     stock_full_sync_enabled: bool = True
     stock_full_sync_hour: int = Field(default=2, ge=0, le=23)
     upstream_timeout_seconds: float = Field(default=20.0, gt=0)
+    # Waits before trying again (exponential, full jitter: attempt n waits up to min(cap, base * 2**(n-1))).
+    retry_job_base_seconds: float = Field(default=2.0, gt=0)
+    retry_job_cap_seconds: float = Field(default=60.0, gt=0)
+    retry_job_max_tries: int = Field(default=8, ge=1, le=100)
+    retry_order_base_seconds: float = Field(default=10.0, gt=0)
+    retry_order_cap_seconds: float = Field(default=1800.0, gt=0)
+    retry_order_max_attempts: int = Field(default=12, ge=1, le=1000)
+    retry_import_base_seconds: float = Field(default=15.0, gt=0)
+    retry_import_cap_seconds: float = Field(default=240.0, gt=0)
+    retry_stock_base_seconds: float = Field(default=10.0, gt=0)
+    retry_stock_cap_seconds: float = Field(default=1800.0, gt=0)
+    retry_stock_sync_max_attempts: int = Field(default=5, ge=1, le=100)
     # How long a worker's hold on a connection or an order lasts without renewal (a killed worker's
     # work is taken over after this).
     lease_seconds: int = Field(default=60, ge=2)
@@ -101,6 +115,38 @@ class Settings(BaseSettings):
             if problems:
                 raise ValueError("unsafe production settings: " + "; ".join(problems))
         return self
+
+    @model_validator(mode="after")
+    def _check_backoffs(self) -> Self:
+        for name in ("job", "order", "import", "stock"):
+            if getattr(self, f"retry_{name}_base_seconds") > getattr(self, f"retry_{name}_cap_seconds"):
+                raise ValueError(
+                    f"RETRY_{name.upper()}_BASE_SECONDS must not exceed RETRY_{name.upper()}_CAP_SECONDS"
+                )
+        return self
+
+    @property
+    def job_backoff(self) -> Backoff:
+        """A job that failed on something passing (arq `Retry`)."""
+        return Backoff(self.retry_job_base_seconds, self.retry_job_cap_seconds, self.retry_job_max_tries)
+
+    @property
+    def order_backoff(self) -> Backoff:
+        """An order whose parcel could not be created yet (its `next_check_at`)."""
+        return Backoff(self.retry_order_base_seconds, self.retry_order_cap_seconds, self.retry_order_max_attempts)
+
+    @property
+    def import_backoff(self) -> Backoff:
+        """A connection whose poll failed (its `next_import_at`); never longer than the import interval."""
+        cap = min(self.retry_import_cap_seconds, self.import_interval_seconds)
+        return Backoff(min(self.retry_import_base_seconds, cap), cap)
+
+    @property
+    def stock_backoff(self) -> Backoff:
+        """A connection's stock file or report that failed, and a full sync's interrupted read."""
+        return Backoff(
+            self.retry_stock_base_seconds, self.retry_stock_cap_seconds, self.retry_stock_sync_max_attempts
+        )
 
     @property
     def docs_served(self) -> bool:

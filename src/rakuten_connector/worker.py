@@ -39,7 +39,6 @@ log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 JOB_TIMEOUT_SECONDS = 600
-MAX_TRIES = 8
 
 
 def _retry_delay(ctx: dict[str, Any], exc: Exception) -> float:
@@ -49,7 +48,8 @@ def _retry_delay(ctx: dict[str, Any], exc: Exception) -> float:
         return exc.retry_after
     if isinstance(exc, checks.OrderBusy):
         return 2.0
-    return float(min(60, 2 ** ctx.get("job_try", 1)))
+    rt: Runtime = ctx["runtime"]
+    return rt.settings.job_backoff.seconds(ctx.get("job_try", 1))
 
 
 def _database_away(exc: BaseException) -> bool:
@@ -171,7 +171,7 @@ def build_worker(settings: Settings, **overrides: Any) -> Worker:
         "max_jobs": MAX_JOBS,
         "job_timeout": JOB_TIMEOUT_SECONDS,
         "keep_result": 0,
-        "max_tries": MAX_TRIES,
+        "max_tries": settings.retry_job_max_tries,
         "poll_delay": 0.2,
         "handle_signals": True,
     }

@@ -136,17 +136,16 @@ async def test_a_sync_that_cannot_read_ends_failed_with_the_reason(settings: Set
         assert (await w.rakuten.put("/_sandbox/faults", json=failing)).status_code == 200
         answer = await w.api.post(f"/v1/connections/{connection_id}/stock-syncs", headers=w.headers)
         rt = Runtime.start(w.settings)
+        most = w.settings.retry_stock_sync_max_attempts
         try:
-            outcomes = [await syncs.run_sync(rt, answer.json()["id"]) for _ in range(syncs.MAX_ATTEMPTS + 1)]
+            outcomes = [await syncs.run_sync(rt, answer.json()["id"]) for _ in range(most + 1)]
         finally:
             await rt.close()
-        assert outcomes == ["retry_later"] * syncs.MAX_ATTEMPTS + ["failed"]
+        assert outcomes == ["retry_later"] * most + ["failed"]
         result = (
             await w.api.get(
                 f"/v1/connections/{connection_id}/stock-syncs/{answer.json()['id']}", headers=w.headers
             )
         ).json()
         assert result["status"] == "failed"
-        assert result["error"].startswith(
-            f"Gave up after {syncs.MAX_ATTEMPTS} attempts: Temporary error while reading"
-        )
+        assert result["error"].startswith(f"Gave up after {most} attempts: Temporary error while reading")

@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from rakuten_connector.kit.backoff import Backoff
+
 T = TypeVar("T")
+
+QUICK = Backoff(base=0.5, cap=2.0, max_attempts=3)  # within one job: a blip, not an outage
 
 
 async def retry_transient(
     call: Callable[[], Awaitable[T]],
     transient: tuple[type[BaseException], ...],
-    delays: Sequence[float] = (0.5, 1.5),
+    backoff: Backoff = QUICK,
 ) -> T:
-    """`call()`, again after each delay while it raises one of `transient`; the last error propagates."""
-    for delay in delays:
+    """`call()`, again after a jittered wait while it raises one of `transient`, at most
+    `backoff.max_attempts` calls in all; the last error propagates."""
+    if backoff.max_attempts is None:
+        raise ValueError("retry_transient needs a bounded backoff")
+    attempt = 1
+    while True:
         try:
             return await call()
         except transient:
-            await asyncio.sleep(delay)
-    return await call()
+            if backoff.exhausted(attempt):
+                raise
+            await asyncio.sleep(backoff.seconds(attempt))
+            attempt += 1

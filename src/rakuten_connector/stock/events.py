@@ -7,7 +7,6 @@ so racing jobs share the work instead of repeating it; applying one twice is har
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from rakuten_connector.kit.errors import refuses_values
 from rakuten_connector.runtime import Runtime
 from rakuten_connector.stock.models import StockItem, StockStatus
 from rakuten_connector.stock.scheduling import HasQueue, enqueue_stock_run, touch_state
-from rakuten_connector.stock.sql import DEADLOCK_TRIES, insert_for, is_deadlock
+from rakuten_connector.stock.sql import insert_for, retry_deadlocks
 from rakuten_connector.webhooks.models import EventStatus, WebhookEvent
 from rakuten_connector.webhooks.schemas import STOCK_UPDATED, StockUpdated
 
@@ -187,22 +186,11 @@ async def request_apply(rt: HasQueue, connection_id: str) -> bool:
     )
 
 
-async def _apply_batch_retrying(rt: Runtime, connection_id: str) -> int:
-    for attempt in range(1, DEADLOCK_TRIES + 1):
-        try:
-            return await _apply_batch(rt, connection_id)
-        except DBAPIError as exc:
-            if attempt == DEADLOCK_TRIES or not is_deadlock(exc):
-                raise
-            await asyncio.sleep(0.05 * attempt)
-    raise AssertionError("unreachable")
-
-
 async def apply_pending(rt: Runtime, connection_id: str) -> int:
     """Apply every pending stock event of the connection; returns how many were taken."""
     total = 0
     while True:
-        taken = await _apply_batch_retrying(rt, connection_id)
+        taken = await retry_deadlocks(lambda: _apply_batch(rt, connection_id))
         total += taken
         if taken < BATCH:
             break

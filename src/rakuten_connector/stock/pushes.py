@@ -51,14 +51,9 @@ log = structlog.get_logger(__name__)
 REPORT_TIMEOUT = timedelta(hours=2)
 IN_DOUBT_TIMEOUT = timedelta(hours=24)  # then the file is taken as never to be applied
 IN_DOUBT_POLL = 300.0
-BACKOFF_SECONDS = (10, 30, 60, 300, 900, 1800)
 RAKUTEN_REFUSED = (
     "Rakuten refused the seller ID and token: generate a new token in Rakuten and update the connection."
 )
-
-
-def backoff(failures: int) -> timedelta:
-    return timedelta(seconds=BACKOFF_SECONDS[min(max(failures, 1), len(BACKOFF_SECONDS)) - 1])
 
 
 def quota_retry(exc: RakutenQuotaExceeded) -> datetime:
@@ -72,6 +67,10 @@ class StockRun:
         self.rt, self.session, self.connection, self.state = rt, session, connection, state
         self.connection_id = connection.id
         self.scheduled = False
+
+    def backoff(self) -> timedelta:
+        """The wait after the connection's latest run of failures (`state.failures`)."""
+        return self.rt.settings.stock_backoff.delay(self.state.failures)
 
     async def reload(self) -> None:
         await self.session.refresh(self.state)
@@ -131,9 +130,7 @@ class StockRun:
             return None
         except RakutenError as exc:
             self.state.failures += 1
-            await self.block(
-                now + backoff(self.state.failures), f"Rakuten's import report could not be read: {exc}"
-            )
+            await self.block(now + self.backoff(), f"Rakuten's import report could not be read: {exc}")
             return "report_error"
         if not report.processed:
             return await self.still_processing(file, now)
@@ -150,7 +147,7 @@ class StockRun:
             return None
         file_id, sku_count = file.id, file.sku_count
         await retry_deadlocks(
-            self.session, lambda: apply_report(self.session, file_id, sku_count, report), self.reload
+            lambda: apply_report(self.session, file_id, sku_count, report), self.session, self.reload
         )
         await self.wake_syncs()
         return None
@@ -232,7 +229,7 @@ class StockRun:
             return "waiting_interval"
         max_skus = self.rt.settings.stock_file_max_skus
         file_id = await retry_deadlocks(
-            self.session, lambda: prepare_file(self.session, self.connection_id, max_skus), self.reload
+            lambda: prepare_file(self.session, self.connection_id, max_skus), self.session, self.reload
         )
         rows = await self.session.execute(
             select(StockItem.sku, StockItem.sent_quantity).where(StockItem.file_id == file_id)
@@ -262,7 +259,7 @@ class StockRun:
             self.state.failures += 1
             self.state.last_error = "A stock upload's outcome is unknown; the next file waits until it is settled."
             hold = timedelta(seconds=self.rt.settings.stock_lost_upload_hold_seconds)
-            await self.schedule(file.uploaded_at + max(hold, backoff(self.state.failures)))  # commits
+            await self.schedule(file.uploaded_at + max(hold, self.backoff()))  # commits
             return "answer_lost"
         await self.end_file(file, FileStatus.FAILED, f"Rakuten refused the upload: {exc}")
         if isinstance(exc, RakutenCredentialsError):
@@ -272,7 +269,7 @@ class StockRun:
             return "quota"
         self.state.failures += 1
         log.warning("stock_upload_failed", connection_id=self.connection_id, error=type(exc).__name__)
-        await self.block(utcnow() + backoff(self.state.failures), f"The stock file could not be sent: {exc}")
+        await self.block(utcnow() + self.backoff(), f"The stock file could not be sent: {exc}")
         return "upload_failed"
 
 

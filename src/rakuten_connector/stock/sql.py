@@ -9,10 +9,11 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rakuten_connector.kit.backoff import Backoff
 from rakuten_connector.kit.errors import sqlstate
 
 T = TypeVar("T")
-DEADLOCK_TRIES = 5
+DEADLOCK_TRIES = Backoff(base=0.05, cap=0.5, max_attempts=5)
 
 
 def insert_for(session: AsyncSession, table: Any) -> Any:
@@ -31,20 +32,23 @@ def is_deadlock(exc: DBAPIError) -> bool:
 
 
 async def retry_deadlocks(
-    session: AsyncSession,
     work: Callable[[], Awaitable[T]],
+    session: AsyncSession | None = None,
     reload: Callable[[], Awaitable[None]] | None = None,
 ) -> T:
-    """Run `work` (which commits) again when PostgreSQL chose it as a deadlock victim. The rollback expires
-    every object of the session: `reload` refreshes those the caller keeps using."""
-    for attempt in range(1, DEADLOCK_TRIES + 1):
+    """Run `work` (which commits) again when the database chose it as a deadlock victim. When `work` uses
+    `session`, it is rolled back first, which expires every object of the session: `reload` refreshes those
+    the caller keeps using."""
+    attempt = 1
+    while True:
         try:
             return await work()
         except DBAPIError as exc:
-            if attempt == DEADLOCK_TRIES or not is_deadlock(exc):
+            if DEADLOCK_TRIES.exhausted(attempt) or not is_deadlock(exc):
                 raise
-            await session.rollback()
+            if session is not None:
+                await session.rollback()
             if reload is not None:
                 await reload()
-            await asyncio.sleep(0.05 * attempt)
-    raise AssertionError("unreachable")
+            await asyncio.sleep(DEADLOCK_TRIES.seconds(attempt))
+            attempt += 1

@@ -4,8 +4,8 @@ Phases: read Rakuten's export and Cubyn's catalogue (both streamed, written to `
 batches: memory stays flat), compare in SQL, then let the coalesced pushes carry every SKU whose quantity
 differs (as few files as the limits allow, split above `STOCK_FILE_MAX_SKUS`) until the reports are in.
 Every step is written down; a run that dies is picked up again by the tick (`next_run_at` is a watchdog).
-Reading restarts from the beginning (Rakuten's page tokens do not survive); after `MAX_ATTEMPTS` interrupted
-readings the sync ends `failed` with the reason.
+Reading restarts from the beginning (Rakuten's page tokens do not survive); after `RETRY_STOCK_SYNC_MAX_ATTEMPTS`
+interrupted readings the sync ends `failed` with the reason.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from rakuten_connector.stock.models import (
     SyncPhase,
     SyncStatus,
 )
-from rakuten_connector.stock.pushes import RAKUTEN_REFUSED, backoff, quota_retry
+from rakuten_connector.stock.pushes import RAKUTEN_REFUSED, quota_retry
 from rakuten_connector.stock.scheduling import (
     can_push,
     enqueue_stock_run,
@@ -49,7 +49,6 @@ from rakuten_connector.stock.sql import insert_for, retry_deadlocks
 
 log = structlog.get_logger(__name__)
 
-MAX_ATTEMPTS = 5
 BATCH = 2000
 PUSH_CHECK = timedelta(seconds=30)
 PUSH_TIMEOUT = timedelta(hours=48)
@@ -89,7 +88,7 @@ async def run_sync(rt: Runtime, sync_id: str) -> str:
                     return outcome
             if sync.phase == SyncPhase.COMPARING:
                 skew = timedelta(seconds=rt.settings.stock_clock_skew_seconds)
-                await retry_deadlocks(session, lambda: compare(session, sync, skew), lambda: session.refresh(sync))
+                await retry_deadlocks(lambda: compare(session, sync, skew), session, lambda: session.refresh(sync))
                 await enqueue_stock_run(rt, sync.connection_id, utcnow())
             return await _check_pushes(rt, session, sync)
 
@@ -113,9 +112,10 @@ async def finish(session: AsyncSession, sync: StockSync, status: SyncStatus, err
 
 async def _read_both(rt: Runtime, session: AsyncSession, connection: Connection, sync: StockSync) -> str | None:
     sync.attempts += 1
-    if sync.attempts > MAX_ATTEMPTS:
+    policy = rt.settings.stock_backoff
+    if policy.exhausted(sync.attempts - 1):  # this attempt would be one too many
         reason = sync.error or "The sync was interrupted too many times."
-        await finish(session, sync, SyncStatus.FAILED, f"Gave up after {MAX_ATTEMPTS} attempts: {reason}")
+        await finish(session, sync, SyncStatus.FAILED, f"Gave up after {policy.max_attempts} attempts: {reason}")
         return "failed"
     await session.commit()
     try:
@@ -133,7 +133,7 @@ async def _read_both(rt: Runtime, session: AsyncSession, connection: Connection,
         # Not the sync's fault: this attempt does not count.
         return await _retry_later(rt, session, sync, quota_retry(exc), f"Rakuten quota: {exc}", counts=False)
     except (RakutenTransientError, CubynTransientError) as exc:
-        at = utcnow() + backoff(sync.attempts)
+        at = utcnow() + rt.settings.stock_backoff.delay(sync.attempts)
         return await _retry_later(rt, session, sync, at, f"Temporary error while reading: {exc}", counts=True)
     except (RakutenError, CubynError) as exc:
         await finish(session, sync, SyncStatus.FAILED, f"The inventory could not be read: {exc}")

@@ -22,13 +22,13 @@ from typing import Any
 
 import httpx
 import uvicorn
+from _scratch import scratch_database, scratch_redis_db
 from cryptography.fernet import Fernet
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rakuten_connector.connections.models import Connection, ConnectionState, seller_key
 from rakuten_connector.kit.crypto import SecretBox, new_webhook_secret
-from rakuten_connector.kit.databases import scratch_database, scratch_redis_db
 from rakuten_connector.sandbox.cubyn import LifecycleDelays, create_cubyn_sandbox
 from rakuten_connector.sandbox.rakuten import create_rakuten_sandbox
 from rakuten_connector.sandbox.serve import free_port

@@ -12,9 +12,9 @@ from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 
 from _memory import PeakRss
+from _scratch import scratch_database, scratch_redis_db
 from cryptography.fernet import Fernet
 
-from rakuten_connector.kit.databases import scratch_database, scratch_redis_db
 from rakuten_connector.migrate import upgrade
 from rakuten_connector.sandbox.serve import free_port
 from rakuten_connector.settings import AppEnv, Settings

@@ -26,12 +26,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from rakuten_connector.db import create_engine, session_factory
 from rakuten_connector.kit.auth import Role, issue_token
-from rakuten_connector.kit.databases import scratch_database, scratch_redis_db
 from rakuten_connector.kit.logging import configure_logging
 from rakuten_connector.main import create_app
 from rakuten_connector.migrate import upgrade
 from rakuten_connector.models import Base
 from rakuten_connector.settings import AppEnv, Settings
+from tests.scratch import scratch_database, scratch_redis_db
 
 RAKUTEN_URL = "https://rakuten.test"
 CUBYN_URL = "https://cubyn.test/v2"

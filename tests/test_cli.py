@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from rakuten_connector import cli
 from rakuten_connector.cli import app
-from rakuten_connector.kit.auth import ALGORITHM, Role, TokenPolicy, decode_token
+from rakuten_connector.kit.auth import ALGORITHM, Role, decode_token
 from rakuten_connector.kit.logging import configure_logging
 from rakuten_connector.settings import get_settings
 from tests.conftest import LOGS
@@ -25,7 +25,7 @@ def test_token_prints_a_jwt_the_api_accepts(args: list[str], role: str) -> None:
     assert result.exit_code == 0, result.output
     settings = get_settings()
     secret = settings.auth_jwt_secret.get_secret_value()
-    principal = decode_token(secret, result.output.strip(), TokenPolicy.from_settings(settings))
+    principal = decode_token(secret, result.output.strip(), settings.token_policy)
     assert (principal.merchant_id, principal.role) == ("m-42", Role(role))
     claims = jwt.decode(result.output.strip(), secret, algorithms=[ALGORITHM], audience=settings.auth_jwt_audience)
     assert claims["iss"] == settings.auth_jwt_issuer
@@ -41,9 +41,7 @@ def test_token_follows_the_configured_issuer_and_audience(monkeypatch: pytest.Mo
         settings = get_settings()
         assert (settings.auth_jwt_issuer, settings.auth_jwt_audience) == ("idp.example", "connector-eu")
         secret = settings.auth_jwt_secret.get_secret_value()
-        assert (
-            decode_token(secret, result.output.strip(), TokenPolicy.from_settings(settings)).merchant_id == "m-1"
-        )
+        assert decode_token(secret, result.output.strip(), settings.token_policy).merchant_id == "m-1"
     finally:
         get_settings.cache_clear()
 

@@ -14,10 +14,10 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Connection as SyncConnection
 
 from rakuten_connector.db import create_engine
-from rakuten_connector.kit.databases import scratch_database
 from rakuten_connector.migrate import alembic_config, upgrade
 from rakuten_connector.models import Base
 from tests.conftest import POSTGRES_ADMIN_URL
+from tests.scratch import scratch_database
 
 
 @pytest.fixture

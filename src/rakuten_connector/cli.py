@@ -10,9 +10,10 @@ import prometheus_client
 import typer
 import uvicorn
 
-from rakuten_connector.kit.auth import Role, issue_token_for
+from rakuten_connector.kit.auth import Role
 from rakuten_connector.kit.logging import configure_logging
 from rakuten_connector.settings import get_settings
+from rakuten_connector.tokens import issue_token_for
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Rakuten France <-> Cubyn connector.")
 

@@ -1,18 +1,36 @@
-"""Database engine and sessions (SQLAlchemy 2 async): SQLite by default, PostgreSQL through asyncpg."""
+"""Database engine and sessions (SQLAlchemy 2 async): SQLite by default, PostgreSQL through asyncpg; the
+statements both backends speak (INSERT ... ON CONFLICT) and retrying a transaction that lost a deadlock."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated, Any
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
-from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, TypeDecorator, event
-from sqlalchemy.engine import Dialect
+from sqlalchemy import MetaData, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
-from rakuten_connector.kit.clock import as_utc
+from rakuten_connector.kit.backoff import Backoff
+from rakuten_connector.kit.columns import UTCDateTime
+from rakuten_connector.kit.errors import sqlstate
 from rakuten_connector.kit.sqlite import BUSY_TIMEOUT_SECONDS, SQLiteConnection
+
+__all__ = [
+    "NAMING",
+    "Base",
+    "UTCDateTime",
+    "create_engine",
+    "insert_for",
+    "insert_ignore",
+    "is_deadlock",
+    "retry_deadlocks",
+    "session_factory",
+]
+
+T = TypeVar("T")
+DEADLOCK_TRIES = Backoff(base=0.05, cap=0.5, max_attempts=5)
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -25,19 +43,6 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-
-
-class UTCDateTime(TypeDecorator[Any]):
-    """Aware UTC datetimes on every backend (SQLite keeps no zone)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
-        return None if value is None else as_utc(value)
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
-        return None if value is None else as_utc(value)
 
 
 def create_engine(url: str, *, pool_size: int = 10, pre_ping: bool = True) -> AsyncEngine:
@@ -65,27 +70,48 @@ def session_factory(
     return async_sessionmaker(engine, class_=session_class, expire_on_commit=False)
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request; the route commits, an error rolls back."""
-    factory: async_sessionmaker[AsyncSession] = request.app.state.sessions
-    async with factory() as session:
-        yield session
+def insert_for(session: AsyncSession, table: Any) -> Any:
+    """The dialect's INSERT, which has `on_conflict_do_nothing` / `on_conflict_do_update` and `excluded`."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+        return pg_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+    return sqlite_insert(table)
 
 
 async def insert_ignore(
     session: AsyncSession, table: Any, values: dict[str, Any], conflict_columns: list[str]
 ) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING on both backends; True when the row was inserted."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        statement: Any = pg_insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict_columns)
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        statement = sqlite_insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict_columns)
+    statement = insert_for(session, table).values(**values).on_conflict_do_nothing(index_elements=conflict_columns)
     result = await session.execute(statement)
     return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def is_deadlock(exc: DBAPIError) -> bool:
+    return sqlstate(exc) in ("40P01", "40001") or "deadlock" in str(exc.orig).lower()
+
+
+async def retry_deadlocks(
+    work: Callable[[], Awaitable[T]],
+    session: AsyncSession | None = None,
+    reload: Callable[[], Awaitable[None]] | None = None,
+) -> T:
+    """Run `work` (which commits) again when the database chose it as a deadlock victim. When `work` uses
+    `session`, it is rolled back first, which expires every object of the session: `reload` refreshes those
+    the caller keeps using."""
+    attempt = 1
+    while True:
+        try:
+            return await work()
+        except DBAPIError as exc:
+            if DEADLOCK_TRIES.exhausted(attempt) or not is_deadlock(exc):
+                raise
+            if session is not None:
+                await session.rollback()
+            if reload is not None:
+                await reload()
+            await asyncio.sleep(DEADLOCK_TRIES.seconds(attempt))
+            attempt += 1

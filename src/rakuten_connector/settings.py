@@ -15,6 +15,7 @@ from limits import parse as parse_rate
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from rakuten_connector.kit.auth import DEFAULT_JWT_AUDIENCE, DEFAULT_JWT_ISSUER, TokenPolicy
 from rakuten_connector.kit.backoff import Backoff
 
 # Well-known values that make local runs work out of the box. Production refuses them.
@@ -25,8 +26,6 @@ JWT_SECRET_MIN_CHARS = 32
 JWT_SECRET_MIN_DISTINCT = 10
 JWT_SECRET_MIN_BITS = 100
 # Who signs the API's tokens and whom they are for (the `iss` and `aud` claims every token must carry).
-DEFAULT_JWT_ISSUER = "rakuten-connector"
-DEFAULT_JWT_AUDIENCE = "rakuten-connector-api"
 
 
 class AppEnv(StrEnum):
@@ -124,6 +123,11 @@ class Settings(BaseSettings):
                     f"RETRY_{name.upper()}_BASE_SECONDS must not exceed RETRY_{name.upper()}_CAP_SECONDS"
                 )
         return self
+
+    @property
+    def token_policy(self) -> TokenPolicy:
+        """What a bearer token must say to be accepted by this deployment."""
+        return TokenPolicy(self.auth_jwt_issuer, self.auth_jwt_audience, self.auth_jwt_max_lifetime_seconds)
 
     @property
     def job_backoff(self) -> Backoff:

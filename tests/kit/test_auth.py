@@ -9,13 +9,21 @@ import httpx
 import jwt
 import pytest
 
-from rakuten_connector.kit.auth import ALGORITHM, Role, TokenPolicy, decode_token, issue_token, issue_token_for
+from rakuten_connector.kit.auth import (
+    ALGORITHM,
+    DEFAULT_JWT_AUDIENCE,
+    DEFAULT_JWT_ISSUER,
+    Role,
+    decode_token,
+    issue_token,
+)
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.errors import ApiError
-from rakuten_connector.settings import DEFAULT_JWT_AUDIENCE, DEFAULT_JWT_ISSUER, Settings
+from rakuten_connector.settings import Settings
+from rakuten_connector.tokens import issue_token_for
 from tests.conftest import JWT_SECRET, auth_headers
 
-DEFAULT_POLICY = TokenPolicy.from_settings(Settings())
+DEFAULT_POLICY = Settings().token_policy
 
 NOW = int(utcnow().timestamp())
 HOUR = 3600
@@ -109,7 +117,7 @@ def test_the_policy_follows_the_settings() -> None:
     settings = Settings(
         auth_jwt_issuer="idp.example", auth_jwt_audience="connector", auth_jwt_max_lifetime_seconds=600
     )
-    policy = TokenPolicy.from_settings(settings)
+    policy = settings.token_policy
     assert (policy.issuer, policy.audience, policy.max_lifetime_seconds) == ("idp.example", "connector", 600)
     good = issue_token(JWT_SECRET, "m", ttl=timedelta(minutes=10), issuer="idp.example", audience="connector")
     assert decode_token(JWT_SECRET, good, policy).merchant_id == "m"
@@ -124,7 +132,7 @@ def test_the_policy_follows_the_settings() -> None:
 
 def test_a_token_for_this_deployment_cannot_outlive_what_it_accepts() -> None:
     settings = Settings(auth_jwt_max_lifetime_seconds=600)
-    policy = TokenPolicy.from_settings(settings)
+    policy = settings.token_policy
     token = issue_token_for(settings, "m", ttl=timedelta(minutes=10))
     assert decode_token(settings.auth_jwt_secret.get_secret_value(), token, policy).merchant_id == "m"
     with pytest.raises(ValueError, match="600 s"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from rakuten_connector.carriers.schemas import CarrierMappingList, CarrierMappingOut
-from rakuten_connector.kit.auth import CurrentPrincipal
+from rakuten_connector.deps import CurrentPrincipal
 from rakuten_connector.mapping.carriers import carrier_mapping_rows
 
 router = APIRouter(prefix="/v1", tags=["carrier mappings"])

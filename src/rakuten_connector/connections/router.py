@@ -16,11 +16,11 @@ from rakuten_connector.connections.schemas import (
     ConnectionUpdate,
     WebhookEndpoint,
 )
-from rakuten_connector.db import SessionDep
-from rakuten_connector.kit.auth import CurrentPrincipal
-from rakuten_connector.kit.deps import (
+from rakuten_connector.deps import (
     CheckerDep,
+    CurrentPrincipal,
     SecretBoxDep,
+    SessionDep,
     SettingsDep,
     limit_connect,
     limit_connect_when,

@@ -10,15 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from typing import Annotated
 
 import jwt
-from fastapi import Depends, Request
 
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.errors import ApiError
-from rakuten_connector.settings import DEFAULT_JWT_AUDIENCE, DEFAULT_JWT_ISSUER, Settings, get_settings
 
+DEFAULT_JWT_ISSUER = "rakuten-connector"
+DEFAULT_JWT_AUDIENCE = "rakuten-connector-api"
 ALGORITHM = "HS256"
 # Clock skew tolerated between the issuer and this API, on `exp` and `iat`.
 LEEWAY_SECONDS = 30
@@ -43,15 +42,11 @@ class Principal:
 
 @dataclass(frozen=True)
 class TokenPolicy:
-    """What a token must say to be accepted: this deployment's settings, never defaults."""
+    """What a token must say to be accepted (a deployment's settings build it: `Settings.token_policy`)."""
 
     issuer: str
     audience: str
     max_lifetime_seconds: int
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> TokenPolicy:
-        return cls(settings.auth_jwt_issuer, settings.auth_jwt_audience, settings.auth_jwt_max_lifetime_seconds)
 
 
 def issue_token(
@@ -75,26 +70,6 @@ def issue_token(
         "exp": int((now + ttl).timestamp()),
     }
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
-
-
-def issue_token_for(
-    settings: Settings, merchant_id: str, role: Role = Role.MERCHANT, ttl: timedelta = timedelta(hours=12)
-) -> str:
-    """A token this deployment accepts: its secret, issuer and audience; ValueError for a validity it
-    would refuse."""
-    if ttl.total_seconds() > settings.auth_jwt_max_lifetime_seconds:
-        raise ValueError(
-            f"the API refuses tokens living longer than {settings.auth_jwt_max_lifetime_seconds} s "
-            "(AUTH_JWT_MAX_LIFETIME_SECONDS)"
-        )
-    return issue_token(
-        settings.auth_jwt_secret.get_secret_value(),
-        merchant_id,
-        role,
-        ttl,
-        issuer=settings.auth_jwt_issuer,
-        audience=settings.auth_jwt_audience,
-    )
 
 
 def _unauthorized(message: str) -> ApiError:
@@ -136,16 +111,11 @@ def decode_token(secret: str, token: str, policy: TokenPolicy) -> Principal:
     return Principal(subject=subject, merchant_id=merchant_id, role=parsed_role)
 
 
-def current_principal(request: Request, settings: Annotated[Settings, Depends(get_settings)]) -> Principal:
-    header = request.headers.get("authorization")
+def bearer_token(header: str | None) -> str:
+    """The token of an `Authorization: Bearer <token>` header; 401 when there is none."""
     if not header:
         raise _unauthorized("Authentication is required.")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise _unauthorized("The Authorization header must be 'Bearer <token>'.")
-    return decode_token(
-        settings.auth_jwt_secret.get_secret_value(), token.strip(), TokenPolicy.from_settings(settings)
-    )
-
-
-CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+    return token.strip()

@@ -37,8 +37,8 @@ from sqlalchemy import BindParameter, ColumnElement, Row, Table, Update, bindpar
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from rakuten_connector.db import UTCDateTime
 from rakuten_connector.kit.clock import utcnow
+from rakuten_connector.kit.columns import UTCDateTime
 
 # What the conditions and columns of a Lease may refer to: the leased row's id, the time it is taken.
 ROW: BindParameter[str] = bindparam("lease_row")

@@ -8,10 +8,8 @@ from fastapi import APIRouter, Depends, Query, status
 
 from rakuten_connector.connections import service as connections
 from rakuten_connector.connections.models import Connection, ConnectionState
-from rakuten_connector.db import SessionDep
-from rakuten_connector.kit.auth import CurrentPrincipal
+from rakuten_connector.deps import CurrentPrincipal, QueueDep, SessionDep, limit_import, limit_retry
 from rakuten_connector.kit.clock import utcnow
-from rakuten_connector.kit.deps import QueueDep, limit_import, limit_retry
 from rakuten_connector.kit.errors import ApiError
 from rakuten_connector.kit.rate_limits import RATE_LIMITED_RESPONSE
 from rakuten_connector.orders import service

@@ -30,7 +30,7 @@ from redis.exceptions import RedisError
 from rich.console import Console
 from starlette.types import ASGIApp
 
-from rakuten_connector.kit.auth import Role, issue_token_for
+from rakuten_connector.kit.auth import Role
 from rakuten_connector.main import create_app
 from rakuten_connector.migrate import upgrade
 from rakuten_connector.sandbox.cubyn import LifecycleDelays, create_cubyn_sandbox
@@ -38,6 +38,7 @@ from rakuten_connector.sandbox.demo_view import DemoView
 from rakuten_connector.sandbox.rakuten import create_rakuten_sandbox
 from rakuten_connector.sandbox.serve import free_port
 from rakuten_connector.settings import Settings
+from rakuten_connector.tokens import issue_token_for
 from rakuten_connector.worker import running_in_background
 
 MERCHANT_ID = "demo-merchant"

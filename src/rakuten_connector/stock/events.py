@@ -19,12 +19,12 @@ from sqlalchemy import Select, Table, and_, bindparam, case, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rakuten_connector.db import insert_for, retry_deadlocks
 from rakuten_connector.kit.clock import as_utc, utcnow
 from rakuten_connector.kit.errors import refuses_values
 from rakuten_connector.runtime import Runtime
 from rakuten_connector.stock.models import StockItem, StockStatus
 from rakuten_connector.stock.scheduling import HasQueue, enqueue_stock_run, touch_state
-from rakuten_connector.stock.sql import insert_for, retry_deadlocks
 from rakuten_connector.webhooks.models import EventStatus, WebhookEvent
 from rakuten_connector.webhooks.schemas import STOCK_UPDATED, StockUpdated
 

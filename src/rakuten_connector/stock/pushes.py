@@ -28,6 +28,7 @@ from rakuten_connector.clients.rakuten import (
 )
 from rakuten_connector.connections.models import Connection
 from rakuten_connector.connections.service import mark_credentials_invalid
+from rakuten_connector.db import retry_deadlocks
 from rakuten_connector.kit import leases
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.runtime import Runtime
@@ -44,7 +45,6 @@ from rakuten_connector.stock.models import (
     SyncPhase,
 )
 from rakuten_connector.stock.scheduling import can_push, enqueue_stock_run, enqueue_sync_run
-from rakuten_connector.stock.sql import retry_deadlocks
 
 log = structlog.get_logger(__name__)
 

@@ -7,9 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 
 from rakuten_connector.connections import service as connections
-from rakuten_connector.db import SessionDep
-from rakuten_connector.kit.auth import CurrentPrincipal
-from rakuten_connector.kit.deps import QueueDep, limit_stock_sync
+from rakuten_connector.deps import CurrentPrincipal, QueueDep, SessionDep, limit_stock_sync
 from rakuten_connector.kit.errors import error_body
 from rakuten_connector.kit.rate_limits import RATE_LIMITED_RESPONSE
 from rakuten_connector.stock import service

@@ -26,6 +26,7 @@ from rakuten_connector.clients.rakuten import (
 )
 from rakuten_connector.connections.models import Connection
 from rakuten_connector.connections.service import mark_credentials_invalid
+from rakuten_connector.db import insert_for, retry_deadlocks
 from rakuten_connector.kit import leases
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.runtime import Runtime
@@ -45,7 +46,6 @@ from rakuten_connector.stock.scheduling import (
     touch_state,
     why_not_pushing,
 )
-from rakuten_connector.stock.sql import insert_for, retry_deadlocks
 
 log = structlog.get_logger(__name__)
 

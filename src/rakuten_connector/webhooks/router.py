@@ -7,8 +7,7 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from rakuten_connector.db import SessionDep
-from rakuten_connector.kit.deps import QueueDep, SecretBoxDep
+from rakuten_connector.deps import QueueDep, SecretBoxDep, SessionDep
 from rakuten_connector.webhooks import service
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])

@@ -1,18 +1,40 @@
-"""Typed FastAPI dependencies shared by the routers."""
+"""Every typed FastAPI dependency of the routers: settings, the request's database session, the caller
+(its bearer token), the secret box, the credential checker, the job queue, and the rate limits."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rakuten_connector.connections.checks import CredentialChecker, LiveCredentialChecker
-from rakuten_connector.kit.auth import CurrentPrincipal, Principal
+from rakuten_connector.kit.auth import Principal, bearer_token, decode_token
 from rakuten_connector.kit.crypto import SecretBox
 from rakuten_connector.kit.queue import JobQueue
 from rakuten_connector.kit.rate_limits import RateLimiter
 from rakuten_connector.settings import Settings, get_settings
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session per request; the route commits, an error rolls back."""
+    factory: async_sessionmaker[AsyncSession] = request.app.state.sessions
+    async with factory() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def current_principal(request: Request, settings: SettingsDep) -> Principal:
+    token = bearer_token(request.headers.get("authorization"))
+    return decode_token(settings.auth_jwt_secret.get_secret_value(), token, settings.token_policy)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
 def get_secret_box(request: Request) -> SecretBox:
@@ -26,7 +48,6 @@ def get_credential_checker(
     return LiveCredentialChecker(settings, request.app.state.http)
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 SecretBoxDep = Annotated[SecretBox, Depends(get_secret_box)]
 CheckerDep = Annotated[CredentialChecker, Depends(get_credential_checker)]
 

@@ -1,4 +1,4 @@
-"""Throw-away PostgreSQL databases and Redis dbs for the test runs and the benchmarks."""
+"""Throw-away PostgreSQL databases and Redis dbs for the test runs and the benchmarks (not shipped)."""
 
 from __future__ import annotations
 

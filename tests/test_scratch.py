@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
-from rakuten_connector.kit.databases import scratch_redis_db
 from tests.conftest import REDIS_BASE_URL
+from tests.scratch import scratch_redis_db
 
 
 async def test_a_run_that_flushes_its_db_keeps_it_from_other_runs() -> None:

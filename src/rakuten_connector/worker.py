@@ -46,8 +46,6 @@ def _retry_delay(ctx: dict[str, Any], exc: Exception) -> float:
         return max(1.0, (exc.retry_at - utcnow()).total_seconds())
     if isinstance(exc, CubynRateLimited) and exc.retry_after:
         return exc.retry_after
-    if isinstance(exc, checks.OrderBusy):
-        return 2.0
     rt: Runtime = ctx["runtime"]
     return rt.settings.job_backoff.seconds(ctx.get("job_try", 1))
 

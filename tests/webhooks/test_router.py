@@ -19,7 +19,10 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from rakuten_connector.kit.queue import job_id
 from rakuten_connector.main import create_app
+from rakuten_connector.orders import tasks as order_tasks
+from rakuten_connector.runtime import Runtime
 from rakuten_connector.sandbox.serve import free_port
 from rakuten_connector.settings import Settings
 from rakuten_connector.webhooks.models import WebhookEvent
@@ -104,8 +107,27 @@ async def test_signed_event_is_stored_then_queued(
     assert json.loads(event.payload) == PARCEL_EVENT
     redis = Redis.from_url(settings.redis_url)
     try:
-        assert await redis.exists(f"arq:job:webhook:{event.id}") == 1
+        assert await redis.exists(f"arq:job:{job_id('webhook', event.id, event.received_at)}") == 1
     finally:
+        await redis.aclose()
+
+
+async def test_the_sweep_queues_a_pending_event_under_the_id_the_route_gave_it(
+    hook: Hook, sessions: async_sessionmaker[AsyncSession], settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A busy queue: the event is still waiting for its job when the sweep finds it pending past its grace.
+    # The sweep's job must collapse into the route's, or every slow event runs twice and the queue falls
+    # further behind.
+    redis = Redis.from_url(settings.redis_url)
+    rt = Runtime.start(settings)
+    try:
+        assert (await hook.send(PARCEL_EVENT)).status_code == 200
+        queued = await redis.zcard("arq:queue")
+        monkeypatch.setattr(order_tasks, "EVENT_GRACE", timedelta(0))
+        assert await order_tasks.sweep(rt) == 0
+        assert await redis.zcard("arq:queue") == queued
+    finally:
+        await rt.close()
         await redis.aclose()
 
 

@@ -7,6 +7,7 @@ job is dropped with a warning and a periodic sweep rebuilds it from the database
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -19,6 +20,21 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 log = structlog.get_logger(__name__)
+
+
+def job_id(
+    prefix: str, key: str, due: datetime, now: datetime | None = None, period: timedelta | None = None
+) -> str:
+    """The one arq job id of work `key` of kind `prefix` due at `due`: enqueueing the same work twice while
+    its job is queued or running collapses into one job.
+
+    arq refuses an id while a job with it is queued, running or kept, and a job killed with SIGKILL keeps
+    its id for about `job_timeout`. With `now` and `period`, the id is renewed every `period` while the work
+    stays overdue, so a periodic sweep can queue it again well before that (the database lease still lets
+    only one of them run).
+    """
+    generation = max(0, int((now - due) / period)) if now is not None and period else 0
+    return f"{prefix}:{key}:{due.timestamp():.3f}:{generation}"
 
 
 def redis_settings(redis_url: str, *, retries: int = 8) -> RedisSettings:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import or_, select, update
 
 from rakuten_connector.connections.models import Connection, ConnectionState
 from rakuten_connector.kit.clock import utcnow
+from rakuten_connector.kit.queue import job_id
 from rakuten_connector.orders.models import Order, OrderState
 from rakuten_connector.runtime import Runtime
 from rakuten_connector.webhooks.models import EventStatus, WebhookEvent
@@ -25,17 +26,6 @@ SWEPT_STATES = (
     OrderState.SHIPPED.value,
     OrderState.NEEDS_ATTENTION.value,
 )
-
-
-def job_id(prefix: str, key: str, due: datetime, now: datetime, period: timedelta) -> str:
-    """An arq job id for work due at `due`, renewed every `period` while the work stays overdue.
-
-    arq refuses an id while a job with it is queued, running or kept, and a job killed with SIGKILL keeps
-    its id for about `job_timeout`: the generation lets the next tick enqueue it again well before that
-    (the database lease still lets only one of them run).
-    """
-    generation = max(0, int((now - due) / period))
-    return f"{prefix}:{key}:{due.timestamp()}:{generation}"
 
 
 def _requeue_period(rt: Runtime) -> timedelta:

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, Query, status
 from rakuten_connector.connections import service as connections
 from rakuten_connector.deps import CurrentPrincipal, QueueDep, SessionDep, limit_stock_sync
 from rakuten_connector.kit.errors import error_body
+from rakuten_connector.kit.queue import job_id
 from rakuten_connector.kit.rate_limits import RATE_LIMITED_RESPONSE
 from rakuten_connector.stock import service
 from rakuten_connector.stock.models import StockItem, StockStatus, StockSync, SyncStatus
-from rakuten_connector.stock.scheduling import job_id
 from rakuten_connector.stock.schemas import (
     StockItemOut,
     StockPage,

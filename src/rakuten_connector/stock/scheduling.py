@@ -17,7 +17,7 @@ from rakuten_connector.connections.models import Connection
 from rakuten_connector.connections.scheduling import phase_seconds
 from rakuten_connector.db import insert_ignore
 from rakuten_connector.kit.clock import utcnow
-from rakuten_connector.kit.queue import JobQueue
+from rakuten_connector.kit.queue import JobQueue, job_id
 from rakuten_connector.stock.models import StockState
 
 
@@ -55,10 +55,6 @@ async def touch_state(session: AsyncSession, connection_id: str, now: datetime) 
         .values(next_run_at=case((current.is_(None) | (current > now), now), else_=current))
         .execution_options(synchronize_session=False)
     )
-
-
-def job_id(prefix: str, key: str, at: datetime) -> str:
-    return f"{prefix}:{key}:{at.timestamp():.3f}"
 
 
 async def enqueue_stock_run(rt: HasQueue, connection_id: str, at: datetime) -> bool:

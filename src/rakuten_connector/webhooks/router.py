@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from rakuten_connector.deps import QueueDep, SecretBoxDep, SessionDep
+from rakuten_connector.kit.queue import job_id
 from rakuten_connector.webhooks import service
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
@@ -34,7 +35,9 @@ async def receive_cubyn_event(
     headers = {k.lower(): v for k, v in request.headers.items()}
     received = await service.receive(session, box, connection_id, body, headers)
     await session.commit()
-    if received.needs_handling and received.event_id:
-        # After the commit: if Redis is away the event waits in the database for the sweep.
-        await queue.enqueue("handle_webhook_event", received.event_id, job_id=f"webhook:{received.event_id}")
+    if received.needs_handling and received.event_id and received.received_at:
+        # After the commit: if Redis is away the event waits in the database for the sweep, which queues it
+        # under this same id (so a slow queue never gets it twice).
+        job = job_id("webhook", received.event_id, received.received_at)
+        await queue.enqueue("handle_webhook_event", received.event_id, job_id=job)
     return WebhookAck(status="duplicate" if received.duplicate else "accepted")

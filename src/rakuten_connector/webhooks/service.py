@@ -6,6 +6,7 @@ import binascii
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -14,6 +15,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from rakuten_connector.connections.models import Connection
 from rakuten_connector.db import insert_ignore
+from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.crypto import SecretBox
 from rakuten_connector.kit.errors import ApiError, NotFound, parse_json_body
 from rakuten_connector.webhooks.models import EventStatus, WebhookEvent
@@ -27,6 +29,7 @@ class Received:
     event_id: str | None
     event_type: str | None
     duplicate: bool
+    received_at: datetime | None = None
 
     @property
     def needs_handling(self) -> bool:
@@ -88,7 +91,7 @@ async def receive(
         details = [{"loc": [str(p) for p in e["loc"]], "msg": e["msg"]} for e in exc.errors()]
         message = "The event lacks the fields of its type, or holds values that cannot be applied."
         raise ApiError(400, "invalid_event", message, details) from None
-    event_id = str(uuid.uuid4())
+    event_id, received_at = str(uuid.uuid4()), utcnow()
     known = envelope.type in KNOWN_EVENTS
     inserted = await insert_ignore(
         session,
@@ -101,9 +104,10 @@ async def receive(
             "payload": body.decode(),
             "status": (EventStatus.PENDING if known else EventStatus.IGNORED).value,
             "attempts": 0,
+            "received_at": received_at,
         },
         ["connection_id", "webhook_id"],
     )
     if not inserted:  # the same delivery raced us
         return Received(None, None, duplicate=True)
-    return Received(event_id, envelope.type, duplicate=False)
+    return Received(event_id, envelope.type, duplicate=False, received_at=received_at)

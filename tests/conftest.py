@@ -21,6 +21,7 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 from fastapi import FastAPI
+from redis.asyncio import Redis
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -152,16 +153,22 @@ async def _tasks_end_with_their_test() -> AsyncIterator[None]:
 
 
 @pytest.fixture
-async def sessions(engine: AsyncEngine) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+async def sessions(engine: AsyncEngine, settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     before = asyncio.all_tasks()
     factory = session_factory(engine)
     yield factory
     await no_task_left_behind(before)
-    # Each test starts from empty tables.
+    # Each test starts from empty tables and an empty queue: a job a test left queued would otherwise run
+    # in the next test's worker, against rows that are gone or belong to another world.
     async with factory() as session:
         for table in reversed(Base.metadata.sorted_tables):
             await session.execute(delete(table))
         await session.commit()
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        await redis.flushdb()
+    finally:
+        await redis.aclose()
 
 
 @pytest.fixture

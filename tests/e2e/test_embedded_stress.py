@@ -24,6 +24,7 @@ from tests.waiting import wait_until
 BURST_SECONDS = 60
 QUICK = LifecycleDelays(validate=0.3, pick=0.3, pack=0.3, ship=0.3)
 DONE_STATES = {"shipped", "skipped"}
+pytestmark = pytest.mark.usefixtures("sessions")  # its rows and jobs are cleaned after it, pass or fail
 
 
 @asynccontextmanager

@@ -14,7 +14,7 @@ from rakuten_connector.sandbox.serve import free_port
 from rakuten_connector.settings import Settings
 from tests.e2e.processes import environment
 
-pytestmark = pytest.mark.processes
+pytestmark = [pytest.mark.processes, pytest.mark.usefixtures("sessions")]
 
 
 def _start(settings: Settings, log: Path) -> subprocess.Popen[bytes]:

@@ -34,16 +34,16 @@ async def test_lists_the_table() -> None:
     assert by_type["Recommandé"] == {
         "label": "By registered post",
         "rakuten_shipping_type": "Recommandé",
-        "cubyn_delivery_mode": "STANDARD",
+        "delivery_mode": "STANDARD",
         "delivery_signed": True,
         "available": True,
     }
-    assert by_type["Point relais Mondial Relay"]["cubyn_delivery_mode"] == "RELAY"
-    assert by_type["Express"]["cubyn_delivery_mode"] == "EXPRESS"
+    assert by_type["Point relais Mondial Relay"]["delivery_mode"] == "RELAY"
+    assert by_type["Express"]["delivery_mode"] == "EXPRESS"
     assert by_type["So Colissimo"] == {
         "label": "So Colissimo",
         "rakuten_shipping_type": "So Colissimo",
-        "cubyn_delivery_mode": None,
+        "delivery_mode": None,
         "delivery_signed": False,
         "available": False,
     }

@@ -1,4 +1,4 @@
-"""Every connection route and error code of design.md section 4, over the ASGI app."""
+"""Every connection route and its error codes, over the ASGI app."""
 
 from __future__ import annotations
 

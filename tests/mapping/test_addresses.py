@@ -15,9 +15,9 @@ from rakuten_connector.mapping.addresses import (
     fit_city,
     map_recipient,
     map_relay_point,
-    normalise_email,
-    normalise_phone,
-    normalise_zip,
+    normalize_email,
+    normalize_phone,
+    normalize_zip,
     shorten_at_word,
     wrap_address_lines,
     wrap_words,
@@ -107,7 +107,7 @@ def test_country_code(alpha2: str | None, name: str | None, expected: str | None
     ],
 )
 def test_phone(raw: str | None, expected: str | None) -> None:
-    assert normalise_phone(raw) == expected
+    assert normalize_phone(raw) == expected
 
 
 def test_phone_falls_back_to_the_second_number() -> None:
@@ -134,7 +134,7 @@ def test_phone_falls_back_to_the_second_number() -> None:
     ],
 )
 def test_email(raw: str | None, expected: str | None) -> None:
-    assert normalise_email(raw) == expected
+    assert normalize_email(raw) == expected
 
 
 @pytest.mark.parametrize(
@@ -150,7 +150,7 @@ def test_email(raw: str | None, expected: str | None) -> None:
     ],
 )
 def test_zip(raw: str, country: str, expected: str | None) -> None:
-    assert normalise_zip(raw, country) == expected
+    assert normalize_zip(raw, country) == expected
 
 
 @pytest.mark.parametrize(

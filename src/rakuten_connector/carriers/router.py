@@ -20,7 +20,7 @@ async def list_carrier_mappings(principal: CurrentPrincipal) -> CarrierMappingLi
             CarrierMappingOut(
                 label=row.label,
                 rakuten_shipping_type=row.rakuten_shipping_type,
-                cubyn_delivery_mode=row.delivery_mode,
+                delivery_mode=row.delivery_mode,
                 delivery_signed=row.delivery_signed,
                 available=row.available,
             )

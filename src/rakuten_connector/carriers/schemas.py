@@ -8,7 +8,7 @@ from rakuten_connector.clients.cubyn_models import DeliveryMode
 class CarrierMappingOut(BaseModel):
     label: str
     rakuten_shipping_type: str
-    cubyn_delivery_mode: DeliveryMode | None
+    delivery_mode: DeliveryMode | None
     delivery_signed: bool
     available: bool
 

@@ -75,7 +75,7 @@ log = structlog.get_logger(__name__)
 MAX_COMMENT_CHARS = 400
 SHIPPING_FROM_FRANCE = "249"  # Rakuten's numeric code for France (not ISO 250)
 SALES_WS, STOCK_WS = "sales_ws", "stock_ws"
-# Success statuses of the per-item actions (compared normalised).
+# Success statuses of the per-item actions (compared normalized).
 _SUCCESS = {
     "acceptsale": "accepted",
     "refusesale": "refused",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Literal
 
 from sqlalchemy import func, select
 from sqlalchemy import update as sa_update
@@ -19,6 +20,8 @@ from rakuten_connector.kit.crypto import SecretBox, new_webhook_secret
 from rakuten_connector.kit.errors import ApiError, NotFound
 from rakuten_connector.orders.models import Order, OrderState
 from rakuten_connector.stock import service as stock_service
+
+Upstream = Literal["rakuten", "cubyn"]
 
 
 @dataclass(frozen=True)
@@ -191,6 +194,22 @@ async def order_counts(session: AsyncSession, connection_ids: list[str]) -> dict
     for connection_id, state, count in (await session.execute(query)).all():
         counts[connection_id][state] = count
     return counts
+
+
+# What the merchant reads when an upstream refuses the connection's credentials (on the connection, its
+# last import and any stock sync that stopped for it).
+REFUSED_BY = {
+    "rakuten": "Rakuten refused the seller ID and token: generate a new token in Rakuten and update the connection.",
+    "cubyn": "Cubyn refused the application key: update the connection with a valid key.",
+}
+
+
+async def credentials_refused(session: AsyncSession, connection: Connection, upstream: Upstream) -> str:
+    """Rakuten or Cubyn refused the connection's credentials: nothing calls either for it until the merchant
+    gives working ones (a PATCH checked live). Commits; returns the reason shown to the merchant."""
+    reason = REFUSED_BY[upstream]
+    await mark_credentials_invalid(session, connection, reason)
+    return reason
 
 
 async def mark_credentials_invalid(session: AsyncSession, connection: Connection, reason: str) -> None:

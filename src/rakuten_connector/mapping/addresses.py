@@ -1,6 +1,6 @@
 """Rakuten address -> Cubyn recipient, within Cubyn's field limits (the create-parcel body).
 
-- Text is NFC-normalised and its whitespace collapsed (several spaces, tabs, newlines become one space).
+- Text is NFC-normalized and its whitespace collapsed (several spaces, tabs, newlines become one space).
 - Address lines are wrapped at word boundaries over line1, line2 and additionalInformation: never a word
   dropped. A single word longer than a line (it happens: "Résidencedeslilasbâtimentcescalier4") is cut
   inside the word as a last resort, which keeps every character. If three lines cannot hold the text,
@@ -180,7 +180,7 @@ def country_code(alpha2: str | None, name: str | None) -> str | None:
     return _COUNTRY_NAMES.get(_fold(clean_text(name))) if name else None
 
 
-def normalise_zip(zipcode: str | None, country: str) -> str | None:
+def normalize_zip(zipcode: str | None, country: str) -> str | None:
     value = clean_text(zipcode)
     if len(value) > ZIP_MAX:
         value = value.replace(" ", "")
@@ -192,7 +192,7 @@ def normalise_zip(zipcode: str | None, country: str) -> str | None:
 _COUNTRY_TRUNK = re.compile(r"^(\+\d{1,3})\s*\(0\)")
 
 
-def normalise_phone(phone: str | None) -> str | None:
+def normalize_phone(phone: str | None) -> str | None:
     value = _COUNTRY_TRUNK.sub(r"\1", clean_text(phone))
     digits = "".join(c for c in value if c in "0123456789")
     result = f"+{digits}" if value.startswith("+") else digits
@@ -202,7 +202,7 @@ def normalise_phone(phone: str | None) -> str | None:
 _EMAIL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 
 
-def normalise_email(email: str | None) -> str | None:
+def normalize_email(email: str | None) -> str | None:
     value = (email or "").strip()
     return value if len(value) <= EMAIL_MAX and _EMAIL.match(value) else None
 
@@ -231,7 +231,7 @@ def map_recipient(address: RakutenAddress | None, email: str | None) -> CubynRec
         )
     if not lines:
         return AddressUnmappable("The delivery address has no street.")
-    zipcode = normalise_zip(address.zipcode, country)
+    zipcode = normalize_zip(address.zipcode, country)
     if zipcode is None:
         shown = clean_text(address.zipcode)
         why = "is missing" if not shown else f'"{shown}" is longer than {ZIP_MAX} characters'
@@ -241,12 +241,12 @@ def map_recipient(address: RakutenAddress | None, email: str | None) -> CubynRec
         shown = clean_text(address.city)
         why = "is missing" if not shown else f'"{shown}" is longer than {FIELD_MAX} characters'
         return AddressUnmappable(f"The city of the delivery address {why}.")
-    phone = normalise_phone(address.phone1) or normalise_phone(address.phone2)
+    phone = normalize_phone(address.phone1) or normalize_phone(address.phone2)
     padded = [*lines, None, None]
     return CubynRecipient(
         first_name=shorten_at_word(first) or None,
         last_name=shorten_at_word(last),
-        email=normalise_email(email),
+        email=normalize_email(email),
         phone=phone,
         address=ParcelAddress(
             line1=lines[0],

@@ -1,6 +1,6 @@
 """Rakuten `shippingtype` -> Cubyn delivery mode.
 
-The table keeps Rakuten's exact strings; lookups compare them after Unicode normalisation, accent
+The table keeps Rakuten's exact strings; lookups compare them after Unicode normalization, accent
 removal, case folding and whitespace collapsing, so `"  recommande "` finds `Recommandé`. Any other
 string is an explicit `ShippingTypeUnavailable` carrying the Rakuten string: the order is not imported.
 """
@@ -62,7 +62,7 @@ CARRIER_MAPPINGS: tuple[CarrierMapping, ...] = (
 )
 
 
-def normalise_shipping_type(value: str) -> str:
+def normalize_shipping_type(value: str) -> str:
     """Comparison key: NFKD without combining marks, case-folded, whitespace collapsed."""
     decomposed = unicodedata.normalize("NFKD", value)
     without_accents = "".join(c for c in decomposed if not unicodedata.combining(c))
@@ -70,14 +70,14 @@ def normalise_shipping_type(value: str) -> str:
 
 
 _BY_KEY: dict[str, CarrierMapping] = {
-    normalise_shipping_type(m.rakuten_shipping_type): m for m in CARRIER_MAPPINGS
+    normalize_shipping_type(m.rakuten_shipping_type): m for m in CARRIER_MAPPINGS
 }
 
 
 def map_shipping_type(shipping_type: str | None) -> ShippingTypeMapped | ShippingTypeUnavailable:
     """The Cubyn delivery mode for a Rakuten shipping type, or why there is none."""
     raw = shipping_type or ""
-    row = _BY_KEY.get(normalise_shipping_type(raw))
+    row = _BY_KEY.get(normalize_shipping_type(raw))
     if row is None or row.delivery_mode is None:
         shown = raw.strip() or "(none)"
         reason = f'The Rakuten delivery mode "{shown}" is not available with Cubyn fulfilment.'

@@ -27,7 +27,7 @@ from rakuten_connector.clients.rakuten import (
     RakutenQuotaExceeded,
 )
 from rakuten_connector.connections.models import Connection
-from rakuten_connector.connections.service import mark_credentials_invalid
+from rakuten_connector.connections.service import credentials_refused
 from rakuten_connector.db import retry_deadlocks
 from rakuten_connector.kit import leases
 from rakuten_connector.kit.clock import utcnow
@@ -51,9 +51,6 @@ log = structlog.get_logger(__name__)
 REPORT_TIMEOUT = timedelta(hours=2)
 IN_DOUBT_TIMEOUT = timedelta(hours=24)  # then the file is taken as never to be applied
 IN_DOUBT_POLL = 300.0
-RAKUTEN_REFUSED = (
-    "Rakuten refused the seller ID and token: generate a new token in Rakuten and update the connection."
-)
 
 
 def quota_retry(exc: RakutenQuotaExceeded) -> datetime:
@@ -97,7 +94,7 @@ class StockRun:
         await self.session.commit()
 
     async def credentials_refused(self) -> str:
-        await mark_credentials_invalid(self.session, self.connection, RAKUTEN_REFUSED)
+        await credentials_refused(self.session, self.connection, "rakuten")
         return "credentials_invalid"
 
     # -- the file in flight -------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from rakuten_connector.clients.rakuten import (
     RakutenTransientError,
 )
 from rakuten_connector.connections.models import Connection
-from rakuten_connector.connections.service import mark_credentials_invalid
+from rakuten_connector.connections.service import credentials_refused
 from rakuten_connector.db import insert_for, retry_deadlocks
 from rakuten_connector.kit import leases
 from rakuten_connector.kit.clock import utcnow
@@ -38,7 +38,7 @@ from rakuten_connector.stock.models import (
     SyncPhase,
     SyncStatus,
 )
-from rakuten_connector.stock.pushes import RAKUTEN_REFUSED, quota_retry
+from rakuten_connector.stock.pushes import quota_retry
 from rakuten_connector.stock.scheduling import (
     can_push,
     enqueue_stock_run,
@@ -52,7 +52,6 @@ log = structlog.get_logger(__name__)
 BATCH = 2000
 PUSH_CHECK = timedelta(seconds=30)
 PUSH_TIMEOUT = timedelta(hours=48)
-CUBYN_REFUSED = "Cubyn refused the application key: update the connection with a valid key."
 READING = (SyncPhase.READING_RAKUTEN.value, SyncPhase.READING_CUBYN.value)
 
 
@@ -122,12 +121,10 @@ async def _read_both(rt: Runtime, session: AsyncSession, connection: Connection,
         await read_rakuten(rt, session, connection, sync)
         await read_cubyn(rt, session, connection, sync)
     except RakutenCredentialsError:
-        await mark_credentials_invalid(session, connection, RAKUTEN_REFUSED)
-        await finish(session, sync, SyncStatus.FAILED, RAKUTEN_REFUSED)
+        await finish(session, sync, SyncStatus.FAILED, await credentials_refused(session, connection, "rakuten"))
         return "failed"
     except CubynAuthError:
-        await mark_credentials_invalid(session, connection, CUBYN_REFUSED)
-        await finish(session, sync, SyncStatus.FAILED, CUBYN_REFUSED)
+        await finish(session, sync, SyncStatus.FAILED, await credentials_refused(session, connection, "cubyn"))
         return "failed"
     except RakutenQuotaExceeded as exc:
         # Not the sync's fault: this attempt does not count.

@@ -25,18 +25,11 @@ from rakuten_connector.deps import (
     limit_connect,
     limit_connect_when,
 )
-from rakuten_connector.kit.errors import error_body
+from rakuten_connector.kit.errors import NOT_FOUND, error_responses
 from rakuten_connector.kit.rate_limits import RATE_LIMITED_RESPONSE
 from rakuten_connector.settings import Settings
 
 router = APIRouter(prefix="/v1/connections", tags=["connections"])
-
-
-def _error(description: str, code: str) -> dict[str, object]:
-    return {
-        "description": description,
-        "content": {"application/json": {"example": error_body(code, description)}},
-    }
 
 
 def to_out(connection: Connection, settings: Settings, orders: dict[str, int]) -> ConnectionOut:
@@ -67,9 +60,13 @@ async def _one(session: SessionDep, connection: Connection, settings: Settings) 
     status_code=status.HTTP_201_CREATED,
     dependencies=[Depends(limit_connect)],
     responses={
-        409: _error("A live connection already has this seller ID.", "seller_already_connected"),
-        422: _error("Rakuten or Cubyn refused the credentials.", "rakuten_credentials_invalid"),
-        503: _error("Rakuten or Cubyn did not answer; nothing was saved.", "rakuten_unavailable"),
+        **error_responses(
+            {
+                409: ("seller_already_connected", "A live connection already has this seller ID."),
+                422: ("rakuten_credentials_invalid", "Rakuten (or Cubyn: `cubyn_credentials_invalid`) refused."),
+                503: ("rakuten_unavailable", "Rakuten or Cubyn did not answer; nothing was saved."),
+            }
+        ),
         **RATE_LIMITED_RESPONSE,
     },
 )
@@ -100,7 +97,7 @@ async def list_connections(
     return ConnectionList(items=[to_out(c, settings, counts[c.id]) for c in connections])
 
 
-@router.get("/{connection_id}", responses={404: _error("No such connection.", "not_found")})
+@router.get("/{connection_id}", responses=error_responses(NOT_FOUND))
 async def get_connection(
     connection_id: str, principal: CurrentPrincipal, session: SessionDep, settings: SettingsDep
 ) -> ConnectionOut:
@@ -111,10 +108,14 @@ async def get_connection(
 @router.patch(
     "/{connection_id}",
     responses={
-        404: _error("No such connection.", "not_found"),
-        409: _error("The connection is disconnected.", "connection_disconnected"),
-        422: _error("Rakuten or Cubyn refused the new credentials.", "rakuten_credentials_invalid"),
-        503: _error("Rakuten or Cubyn did not answer; nothing was changed.", "rakuten_unavailable"),
+        **error_responses(
+            {
+                **NOT_FOUND,
+                409: ("connection_disconnected", "The connection is disconnected."),
+                422: ("rakuten_credentials_invalid", "Rakuten (or Cubyn) refused the new credentials."),
+                503: ("rakuten_unavailable", "Rakuten or Cubyn did not answer; nothing was changed."),
+            }
+        ),
         **RATE_LIMITED_RESPONSE,
     },
 )
@@ -140,7 +141,7 @@ async def update_connection(
 @router.delete(
     "/{connection_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={404: _error("No such connection.", "not_found")},
+    responses=error_responses(NOT_FOUND),
 )
 async def delete_connection(connection_id: str, principal: CurrentPrincipal, session: SessionDep) -> Response:
     connection = await service.get_visible(session, principal, connection_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
@@ -75,6 +76,26 @@ def parse_json_body(body: bytes) -> Any:
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details}}
+
+
+def error_responses(answers: Mapping[int, tuple[str, str]]) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI `responses` of a route's errors, `{status: (code, description)}`, each with an example
+    in the error shape."""
+    return {
+        status: {
+            "description": description,
+            "content": {"application/json": {"example": error_body(code, description)}},
+        }
+        for status, (code, description) in answers.items()
+    }
+
+
+NOT_FOUND = {404: ("not_found", "No such connection (or not the caller's), or nothing of that id in it.")}
+CONNECTION_BUSY = (
+    "connection_paused",
+    "The connection is paused, disconnected (`connection_disconnected`) or its credentials were refused "
+    "(`connection_credentials_invalid`).",
+)
 
 
 def error_response(

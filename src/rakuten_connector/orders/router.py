@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 
 from rakuten_connector.connections import service as connections
-from rakuten_connector.connections.models import Connection, ConnectionState
+from rakuten_connector.connections.usable import must_take_work
 from rakuten_connector.deps import CurrentPrincipal, QueueDep, SessionDep, limit_import, limit_retry
 from rakuten_connector.kit.clock import utcnow
-from rakuten_connector.kit.errors import ApiError
+from rakuten_connector.kit.errors import CONNECTION_BUSY, NOT_FOUND, error_responses
 from rakuten_connector.kit.rate_limits import RATE_LIMITED_RESPONSE
 from rakuten_connector.orders import service
 from rakuten_connector.orders.models import Order, OrderState
@@ -24,15 +24,6 @@ from rakuten_connector.orders.schemas import (
 )
 
 router = APIRouter(prefix="/v1/connections/{connection_id}", tags=["orders"])
-
-
-def _must_be_able_to_import(connection: Connection) -> None:
-    if connection.state == ConnectionState.DISCONNECTED:
-        raise ApiError(409, "connection_disconnected", "This connection is disconnected.")
-    if connection.state == ConnectionState.CREDENTIALS_INVALID:
-        raise ApiError(409, "connection_credentials_invalid", "Rakuten refused the token: update it first.")
-    if connection.paused:
-        raise ApiError(409, "connection_paused", "This connection is paused: resume it first.")
 
 
 def to_out(order: Order) -> OrderOut:
@@ -63,14 +54,14 @@ def to_out(order: Order) -> OrderOut:
     "/imports",
     status_code=status.HTTP_202_ACCEPTED,
     dependencies=[Depends(limit_import)],
-    responses={404: {}, 409: {}, **RATE_LIMITED_RESPONSE},
+    responses={**error_responses({**NOT_FOUND, 409: CONNECTION_BUSY}), **RATE_LIMITED_RESPONSE},
 )
 async def import_now(
     connection_id: str, principal: CurrentPrincipal, session: SessionDep, queue: QueueDep
 ) -> Accepted:
     """Import now, without waiting for the next tick."""
     connection = await connections.get_visible(session, principal, connection_id)
-    _must_be_able_to_import(connection)
+    must_take_work(connection)
     now = utcnow()
     connection.next_import_at = now  # the scheduler picks it up even if Redis loses the job
     await session.commit()
@@ -80,7 +71,10 @@ async def import_now(
     return Accepted()
 
 
-@router.get("/orders", responses={400: {}, 404: {}})
+@router.get(
+    "/orders",
+    responses=error_responses({**NOT_FOUND, 400: ("invalid_cursor", "The cursor is not one this API gave.")}),
+)
 async def list_orders(
     connection_id: str,
     principal: CurrentPrincipal,
@@ -95,7 +89,7 @@ async def list_orders(
     return OrderPage(items=[to_out(o) for o in orders], next_cursor=next_cursor)
 
 
-@router.get("/orders/{purchase_id}", responses={404: {}})
+@router.get("/orders/{purchase_id}", responses=error_responses(NOT_FOUND))
 async def get_order(
     connection_id: str, purchase_id: str, principal: CurrentPrincipal, session: SessionDep
 ) -> OrderDetail:
@@ -114,7 +108,10 @@ async def get_order(
     "/orders/{purchase_id}/retry",
     status_code=status.HTTP_202_ACCEPTED,
     dependencies=[Depends(limit_retry)],
-    responses={404: {}, 409: {}, **RATE_LIMITED_RESPONSE},
+    responses={
+        **error_responses({**NOT_FOUND, 409: ("order_not_retryable", "Only failed or needs-attention orders.")}),
+        **RATE_LIMITED_RESPONSE,
+    },
 )
 async def retry_order(
     connection_id: str, purchase_id: str, principal: CurrentPrincipal, session: SessionDep, queue: QueueDep

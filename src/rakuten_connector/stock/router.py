@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, status
 
 from rakuten_connector.connections import service as connections
 from rakuten_connector.deps import CurrentPrincipal, QueueDep, SessionDep, limit_stock_sync
-from rakuten_connector.kit.errors import error_body
+from rakuten_connector.kit.errors import NOT_FOUND, error_responses
 from rakuten_connector.kit.queue import job_id
 from rakuten_connector.kit.rate_limits import RATE_LIMITED_RESPONSE
 from rakuten_connector.stock import service
@@ -26,13 +26,6 @@ from rakuten_connector.stock.schemas import (
 router = APIRouter(prefix="/v1/connections/{connection_id}", tags=["stock"])
 
 
-def _error(description: str, code: str) -> dict[str, object]:
-    return {
-        "description": description,
-        "content": {"application/json": {"example": error_body(code, description)}},
-    }
-
-
 def to_out(item: StockItem) -> StockItemOut:
     return StockItemOut(
         sku=item.sku,
@@ -45,7 +38,10 @@ def to_out(item: StockItem) -> StockItemOut:
     )
 
 
-@router.get("/stock", responses={400: {}, 404: {}})
+@router.get(
+    "/stock",
+    responses=error_responses({**NOT_FOUND, 400: ("invalid_cursor", "The cursor is not one this API gave.")}),
+)
 async def list_stock(
     connection_id: str,
     principal: CurrentPrincipal,
@@ -66,8 +62,16 @@ async def list_stock(
     status_code=status.HTTP_202_ACCEPTED,
     dependencies=[Depends(limit_stock_sync)],
     responses={
-        404: {},
-        409: _error("A stock sync is already queued or running, or stock update is off.", "stock_sync_running"),
+        **error_responses(
+            {
+                **NOT_FOUND,
+                409: (
+                    "stock_sync_running",
+                    "A stock sync is already queued or running; or `stock_sync_disabled`, `connection_paused`, "
+                    "`connection_disconnected`, `connection_credentials_invalid`.",
+                ),
+            }
+        ),
         **RATE_LIMITED_RESPONSE,
     },
 )
@@ -111,7 +115,7 @@ async def sync_out(session: SessionDep, sync: StockSync) -> StockSyncOut:
     )
 
 
-@router.get("/stock-syncs/{sync_id}", responses={404: {}})
+@router.get("/stock-syncs/{sync_id}", responses=error_responses(NOT_FOUND))
 async def get_stock_sync(
     connection_id: str, sync_id: str, principal: CurrentPrincipal, session: SessionDep
 ) -> StockSyncOut:

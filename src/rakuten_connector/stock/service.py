@@ -8,7 +8,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rakuten_connector.connections.models import Connection, ConnectionState
+from rakuten_connector.connections.models import Connection
+from rakuten_connector.connections.usable import must_take_work
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.cursors import decode_cursor, encode_cursor
 from rakuten_connector.kit.errors import ApiError, NotFound
@@ -47,14 +48,7 @@ async def list_items(
 
 
 def _must_be_able_to_sync(connection: Connection) -> None:
-    if connection.state == ConnectionState.DISCONNECTED:
-        raise ApiError(409, "connection_disconnected", "This connection is disconnected.")
-    if connection.state == ConnectionState.CREDENTIALS_INVALID:
-        raise ApiError(
-            409, "connection_credentials_invalid", "Rakuten or Cubyn refused the credentials: update them."
-        )
-    if connection.paused:
-        raise ApiError(409, "connection_paused", "This connection is paused: resume it first.")
+    must_take_work(connection)
     if not connection.stock_sync_enabled:
         raise ApiError(
             409, "stock_sync_disabled", "Stock update is turned off for this connection: turn it on first."

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from rakuten_connector.deps import QueueDep, SecretBoxDep, SessionDep
+from rakuten_connector.kit.errors import error_responses
 from rakuten_connector.kit.queue import job_id
 from rakuten_connector.webhooks import service
 
@@ -20,12 +21,14 @@ class WebhookAck(BaseModel):
 
 @router.post(
     "/cubyn/{connection_id}",
-    responses={
-        400: {"description": "Signed, but not valid JSON or lacking the fields of its type."},
-        401: {"description": "Missing or wrong signature, or a timestamp more than 5 minutes away."},
-        404: {"description": "Unknown connection."},
-        410: {"description": "Disconnected connection: stop sending."},
-    },
+    responses=error_responses(
+        {
+            400: ("invalid_event", "Signed, but lacking the fields of its type (or `malformed_json`)."),
+            401: ("invalid_signature", "Missing or wrong signature, or a timestamp more than 5 minutes away."),
+            404: ("not_found", "Unknown connection."),
+            410: ("connection_disconnected", "Disconnected connection: stop sending."),
+        }
+    ),
 )
 async def receive_cubyn_event(
     connection_id: str, request: Request, session: SessionDep, box: SecretBoxDep, queue: QueueDep

@@ -1,0 +1,18 @@
+"""Whether a connection takes work the merchant asks for now (an import, a stock sync)."""
+
+from __future__ import annotations
+
+from rakuten_connector.connections.models import Connection, ConnectionState
+from rakuten_connector.kit.errors import ApiError
+
+
+def must_take_work(connection: Connection) -> None:
+    """409 for a connection that is disconnected, whose credentials were refused, or that is paused."""
+    if connection.state == ConnectionState.DISCONNECTED:
+        raise ApiError(409, "connection_disconnected", "This connection is disconnected.")
+    if connection.state == ConnectionState.CREDENTIALS_INVALID:
+        raise ApiError(
+            409, "connection_credentials_invalid", "Rakuten or Cubyn refused the credentials: update them first."
+        )
+    if connection.paused:
+        raise ApiError(409, "connection_paused", "This connection is paused: resume it first.")

@@ -30,7 +30,7 @@ from rakuten_connector.connections.models import Connection, ConnectionState, se
 from rakuten_connector.kit.crypto import SecretBox, new_webhook_secret
 from rakuten_connector.kit.databases import scratch_database, scratch_redis_db
 from rakuten_connector.sandbox.cubyn import LifecycleDelays, create_cubyn_sandbox
-from rakuten_connector.sandbox.rakuten import create_rakuten_sandbox
+from rakuten_connector.sandbox.rakuten.app import create_rakuten_sandbox
 from rakuten_connector.sandbox.serve import free_port
 from rakuten_connector.settings import AppEnv, Settings
 

@@ -35,7 +35,7 @@ from rakuten_connector.main import create_app
 from rakuten_connector.migrate import upgrade
 from rakuten_connector.sandbox.cubyn import LifecycleDelays, create_cubyn_sandbox
 from rakuten_connector.sandbox.demo_view import DemoView
-from rakuten_connector.sandbox.rakuten import create_rakuten_sandbox
+from rakuten_connector.sandbox.rakuten.app import create_rakuten_sandbox
 from rakuten_connector.sandbox.serve import free_port
 from rakuten_connector.settings import Settings
 from rakuten_connector.worker import running_in_background

@@ -16,7 +16,7 @@ import pytest
 from rich.console import Console
 
 from rakuten_connector.sandbox import demo
-from rakuten_connector.sandbox.cubyn_runtime import LifecycleDelays
+from rakuten_connector.sandbox.cubyn.models import LifecycleDelays
 from rakuten_connector.settings import Settings
 from tests.conftest import LOGS
 from tests.waiting import wait_until

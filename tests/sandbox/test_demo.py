@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from rakuten_connector.connections.models import Connection
 from rakuten_connector.orders.models import Order, OrderState
 from rakuten_connector.sandbox import demo
-from rakuten_connector.sandbox.cubyn_runtime import LifecycleDelays
+from rakuten_connector.sandbox.cubyn.models import LifecycleDelays
 from rakuten_connector.sandbox.serve import free_port
 from rakuten_connector.settings import Settings
 

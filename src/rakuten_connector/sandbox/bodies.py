@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
 
 
@@ -19,6 +19,12 @@ class ControlBody(BaseModel):
     """A control API body: unknown fields are refused."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class StatusIn(ControlBody):
+    """Force any status (both simulators have a route for it)."""
+
+    status: str = Field(min_length=1)
 
 
 B = TypeVar("B", bound=BaseModel)

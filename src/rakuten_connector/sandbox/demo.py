@@ -33,7 +33,8 @@ from starlette.types import ASGIApp
 from rakuten_connector.kit.auth import Role, issue_token_for
 from rakuten_connector.main import create_app
 from rakuten_connector.migrate import upgrade
-from rakuten_connector.sandbox.cubyn import LifecycleDelays, create_cubyn_sandbox
+from rakuten_connector.sandbox.cubyn.app import create_cubyn_sandbox
+from rakuten_connector.sandbox.cubyn.models import LifecycleDelays
 from rakuten_connector.sandbox.demo_view import DemoView
 from rakuten_connector.sandbox.rakuten.app import create_rakuten_sandbox
 from rakuten_connector.sandbox.serve import free_port

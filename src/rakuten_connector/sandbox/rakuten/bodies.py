@@ -72,10 +72,6 @@ class SalesIn(ControlBody):
     sales: list[SaleIn] = Field(min_length=1)
 
 
-class StatusIn(ControlBody):
-    status: str = Field(min_length=1)
-
-
 class AdvertIn(ControlBody):
     sku: str
     stock: int = Field(ge=0)

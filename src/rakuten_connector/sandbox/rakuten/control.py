@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from rakuten_connector.sandbox.bodies import read_body
+from rakuten_connector.sandbox.bodies import StatusIn, read_body
 from rakuten_connector.sandbox.rakuten.bodies import (
     ClockIn,
     Faults,
@@ -22,7 +22,6 @@ from rakuten_connector.sandbox.rakuten.bodies import (
     SellerIn,
     SellerPatch,
     SettingsIn,
-    StatusIn,
 )
 from rakuten_connector.sandbox.rakuten.faker import GenerateOptions, generate_sales
 from rakuten_connector.sandbox.rakuten.models import WAITING, SbAddress, SbAdvert, SbItem, SbSale, Seller

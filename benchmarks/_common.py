@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from _scratch import scratch_database, scratch_redis_db
 from cryptography.fernet import Fernet
 from sqlalchemy import insert
@@ -29,9 +28,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rakuten_connector.connections.models import Connection, ConnectionState, seller_key
 from rakuten_connector.kit.crypto import SecretBox, new_webhook_secret
-from rakuten_connector.sandbox.cubyn import LifecycleDelays, create_cubyn_sandbox
-from rakuten_connector.sandbox.rakuten import create_rakuten_sandbox
-from rakuten_connector.sandbox.serve import free_port
+from rakuten_connector.sandbox.cubyn.app import create_cubyn_sandbox
+from rakuten_connector.sandbox.cubyn.models import LifecycleDelays
+from rakuten_connector.sandbox.rakuten.app import create_rakuten_sandbox
+from rakuten_connector.sandbox.serve import free_port, serve
 from rakuten_connector.settings import AppEnv, Settings
 
 POSTGRES_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -82,7 +82,12 @@ def _serve_sandbox(kind: str, port: int) -> None:
         # No lifecycle: parcels stay CREATED, so the figures are about creating them and nothing else.
         delays = LifecycleDelays(validate=None, pick=None, pack=None, ship=None)
         app = create_cubyn_sandbox(delays=delays, seed=1)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+    async def main() -> None:
+        async with serve(app, port=port):
+            await asyncio.Event().wait()
+
+    asyncio.run(main())
 
 
 @contextmanager

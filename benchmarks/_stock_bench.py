@@ -45,8 +45,8 @@ async def free_redis() -> AsyncIterator[str]:
 
 
 def _serve_sandboxes(rakuten_port: int, cubyn_port: int) -> None:
-    from rakuten_connector.sandbox.cubyn import create_cubyn_sandbox
-    from rakuten_connector.sandbox.rakuten import create_rakuten_sandbox
+    from rakuten_connector.sandbox.cubyn.app import create_cubyn_sandbox
+    from rakuten_connector.sandbox.rakuten.app import create_rakuten_sandbox
     from rakuten_connector.sandbox.serve import serve
 
     async def main() -> None:

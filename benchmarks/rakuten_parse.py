@@ -24,9 +24,9 @@ from _memory import PeakRss
 
 from rakuten_connector.clients.rakuten_reader import read_stream
 from rakuten_connector.clients.rakuten_xml import ADVERT_TAG, SALE_TAG, parse_advert, parse_sale
-from rakuten_connector.sandbox.rakuten_faker import GenerateOptions, generate_sales
-from rakuten_connector.sandbox.rakuten_render import render_sales
-from rakuten_connector.sandbox.rakuten_state import RakutenWorld
+from rakuten_connector.sandbox.rakuten.faker import GenerateOptions, generate_sales
+from rakuten_connector.sandbox.rakuten.render import render_sales
+from rakuten_connector.sandbox.rakuten.state import RakutenWorld
 
 CHUNK = 64 * 1024
 T = TypeVar("T")

@@ -106,7 +106,7 @@ def demo(
 
     from rich.console import Console
 
-    from rakuten_connector.sandbox import demo as demo_module
+    from rakuten_connector.demo import run as demo_module
 
     settings = get_settings()
     log_path = Path(tempfile.gettempdir()) / "rakuten-connector-demo.log"

@@ -21,7 +21,8 @@ from rakuten_connector.clients.cubyn import (
 from rakuten_connector.clients.cubyn_models import ParcelAddress, ParcelItem, ParcelRequest
 from rakuten_connector.mapping.parcels import ParcelPlan, sale_to_parcel
 from rakuten_connector.mapping.types import AddressRecord, ItemRecord, RelayPointRecord, SaleRecord
-from rakuten_connector.sandbox.cubyn import LifecycleDelays, create_cubyn_sandbox
+from rakuten_connector.sandbox.cubyn.app import create_cubyn_sandbox
+from rakuten_connector.sandbox.cubyn.models import LifecycleDelays
 from rakuten_connector.sandbox.serve import serve
 
 

@@ -21,7 +21,7 @@ from rakuten_connector.clients.rakuten import (
     RakutenTransientError,
 )
 from rakuten_connector.clients.rakuten_models import ItemOutcome, TrackingUpdate
-from rakuten_connector.sandbox.rakuten import create_rakuten_sandbox
+from rakuten_connector.sandbox.rakuten.app import create_rakuten_sandbox
 from rakuten_connector.sandbox.serve import serve
 
 _logins = itertools.count(1)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from rakuten_connector.sandbox.cubyn_runtime import LifecycleDelays
+from rakuten_connector.sandbox.cubyn.models import LifecycleDelays
 from rakuten_connector.sandbox.serve import free_port
 from rakuten_connector.settings import Settings
 from tests.conftest import LOGS, auth_headers

@@ -8,7 +8,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rakuten_connector.connections.models import Connection
-from rakuten_connector.sandbox.cubyn_runtime import LifecycleDelays
+from rakuten_connector.sandbox.cubyn.models import LifecycleDelays
 from rakuten_connector.settings import Settings
 from tests.e2e.world import World, sale, wait_for, world
 

@@ -15,8 +15,9 @@ import httpx
 import pytest
 from rich.console import Console
 
-from rakuten_connector.sandbox import demo
-from rakuten_connector.sandbox.cubyn_runtime import LifecycleDelays
+from rakuten_connector.demo import run
+from rakuten_connector.demo.shop import MERCHANT_ID, OUT_OF_STOCK_SKU, SKUS, DemoShop, generate_sales
+from rakuten_connector.sandbox.cubyn.models import LifecycleDelays
 from rakuten_connector.settings import Settings
 from tests.conftest import LOGS
 from tests.waiting import wait_until
@@ -28,8 +29,8 @@ pytestmark = pytest.mark.usefixtures("sessions")  # its rows and jobs are cleane
 
 
 @asynccontextmanager
-async def running_demo(settings: Settings) -> AsyncIterator[demo.DemoShop]:
-    options = demo.DemoOptions(
+async def running_demo(settings: Settings) -> AsyncIterator[DemoShop]:
+    options = run.DemoOptions(
         port=0,
         sales=30,
         import_interval_seconds=5,
@@ -39,10 +40,10 @@ async def running_demo(settings: Settings) -> AsyncIterator[demo.DemoShop]:
         seed=11,
     )
     stop = asyncio.Event()
-    ready: asyncio.Future[demo.DemoShop] = asyncio.get_running_loop().create_future()
+    ready: asyncio.Future[DemoShop] = asyncio.get_running_loop().create_future()
     console = Console(file=io.StringIO(), width=140)
     running = asyncio.create_task(
-        demo.run_demo(settings, options, stop, console=console, live=False, on_ready=ready)
+        run.run_demo(settings, options, stop, console=console, live=False, on_ready=ready)
     )
     try:
         yield await asyncio.wait_for(asyncio.shield(ready), 60)
@@ -52,7 +53,7 @@ async def running_demo(settings: Settings) -> AsyncIterator[demo.DemoShop]:
 
 
 async def _burst(
-    shop: demo.DemoShop, api: httpx.AsyncClient, rakuten: httpx.AsyncClient, cubyn: httpx.AsyncClient
+    shop: DemoShop, api: httpx.AsyncClient, rakuten: httpx.AsyncClient, cubyn: httpx.AsyncClient
 ) -> dict[str, Any]:
     """For a minute: a few sales every second, warehouse movements as fast as the sandbox sends them, a
     full sync half-way."""
@@ -62,11 +63,11 @@ async def _burst(
     started, sync, movements, last_sale = loop.time(), None, 0, 0.0
     while loop.time() - started < BURST_SECONDS:
         if loop.time() - last_sale >= 1.0:
-            await demo.generate_sales(rakuten, shop.login, rng.randint(1, 3), rng)
+            await generate_sales(rakuten, shop.login, rng.randint(1, 3), rng)
             last_sale = loop.time()
-        sku = rng.choice(demo.SKUS)
+        sku = rng.choice(SKUS)
         body = {"sku": sku, "delta": rng.choice([-2, -1, 1, 3]), "movement": "ADJUSTMENT"}
-        answer = await cubyn.post(f"/_sandbox/merchants/{demo.MERCHANT_ID}/stock-movements", json=body)
+        answer = await cubyn.post(f"/_sandbox/merchants/{MERCHANT_ID}/stock-movements", json=body)
         assert answer.status_code == 200, answer.text
         movements += 1
         if sync is None and loop.time() - started > BURST_SECONDS / 2:
@@ -78,7 +79,7 @@ async def _burst(
     return {"sync": sync, "movements": movements}
 
 
-async def _orders(api: httpx.AsyncClient, shop: demo.DemoShop) -> list[dict[str, Any]]:
+async def _orders(api: httpx.AsyncClient, shop: DemoShop) -> list[dict[str, Any]]:
     headers = {"Authorization": f"Bearer {shop.token}"}
     items: list[dict[str, Any]] = []
     cursor: str | None = None
@@ -93,7 +94,7 @@ async def _orders(api: httpx.AsyncClient, shop: demo.DemoShop) -> list[dict[str,
 
 
 def _waits_for_stock(order: dict[str, Any]) -> bool:
-    return any(item["sku"] == demo.OUT_OF_STOCK_SKU for item in order["items"])
+    return any(item["sku"] == OUT_OF_STOCK_SKU for item in order["items"])
 
 
 async def test_a_minute_of_sales_and_stock_events_on_sqlite_goes_through_without_a_lock(
@@ -139,7 +140,7 @@ async def test_a_minute_of_sales_and_stock_events_on_sqlite_goes_through_without
         assert (await api.get(sync_url, headers=headers)).json()["status"] == "succeeded"
 
         async def stock_differences() -> dict[str, tuple[int, int | None]]:
-            products = (await cubyn.get(f"/_sandbox/merchants/{demo.MERCHANT_ID}/products")).json()
+            products = (await cubyn.get(f"/_sandbox/merchants/{MERCHANT_ID}/products")).json()
             wanted = {p["sku"]: p["stock"]["available"] for p in products["products"]}
             inventory = (await rakuten.get(f"/_sandbox/sellers/{shop.login}/inventory")).json()
             published = {a["sku"]: a["stock"] for a in inventory["adverts"]}

@@ -11,7 +11,7 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from rakuten_connector.sandbox.cubyn_runtime import LifecycleDelays
+from rakuten_connector.sandbox.cubyn.models import LifecycleDelays
 from rakuten_connector.settings import Settings
 from tests.e2e.processes import system
 from tests.e2e.world import World, wait_for

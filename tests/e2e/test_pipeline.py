@@ -7,7 +7,7 @@ from collections.abc import Awaitable
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from rakuten_connector.sandbox.cubyn_runtime import LifecycleDelays
+from rakuten_connector.sandbox.cubyn.models import LifecycleDelays
 from rakuten_connector.settings import Settings
 from tests.e2e.world import sale, wait_for, world
 

@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 
 from rakuten_connector.main import create_app
-from rakuten_connector.sandbox.cubyn import create_cubyn_sandbox
-from rakuten_connector.sandbox.cubyn_runtime import LifecycleDelays
-from rakuten_connector.sandbox.rakuten import create_rakuten_sandbox
+from rakuten_connector.sandbox.cubyn.app import create_cubyn_sandbox
+from rakuten_connector.sandbox.cubyn.models import LifecycleDelays
+from rakuten_connector.sandbox.rakuten.app import create_rakuten_sandbox
 from rakuten_connector.sandbox.serve import free_port, serve
 from rakuten_connector.settings import Settings
 from rakuten_connector.worker import running_in_background

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from rakuten_connector.mapping.parcels import ParcelPlan, SaleSkipped, SkipCode, order_ref, sale_to_parcel
 from rakuten_connector.mapping.types import AddressRecord, ItemRecord, RelayPointRecord, SaleRecord
-from rakuten_connector.sandbox.cubyn_state import validate_parcel_body
+from rakuten_connector.sandbox.cubyn.validation import validate_parcel_body
 
 DELIVERY = AddressRecord(
     civility="Mme",

@@ -20,7 +20,7 @@ from rakuten_connector.orders import importer
 from rakuten_connector.orders.models import Order, OrderItem, OrderState
 from rakuten_connector.orders.recording import ALREADY_IMPORTED
 from rakuten_connector.runtime import Runtime
-from rakuten_connector.sandbox.cubyn_runtime import LifecycleDelays
+from rakuten_connector.sandbox.cubyn.models import LifecycleDelays
 from rakuten_connector.settings import Settings
 from tests.clients.test_cubyn_client import PARCEL
 from tests.conftest import CUBYN_URL, RAKUTEN_URL, use_secret

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from rakuten_connector.sandbox.cubyn_webhooks import WebhookDispatcher
+from rakuten_connector.sandbox.cubyn.webhooks import WebhookDispatcher
 
 
 async def test_a_stop_that_comes_as_a_delivery_ends_is_not_lost() -> None:

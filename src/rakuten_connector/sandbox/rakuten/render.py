@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from lxml import etree
 
-from rakuten_connector.sandbox.rakuten_state import (
+from rakuten_connector.sandbox.rakuten.models import (
     SbAddress,
     SbAdvert,
     SbItem,
@@ -38,6 +38,7 @@ ROOTS = {
     "genericimportreport": "genericimportreportresult",
 }
 STOCK_ACTIONS = frozenset({"export", "genericimportfile", "genericimportreport"})
+XML_MEDIA_TYPE = "text/xml; charset=ISO-8859-1"
 
 
 class _Doc:

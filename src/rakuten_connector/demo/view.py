@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Console, Group, RenderableType
@@ -21,12 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from rakuten_connector.connections.models import Connection
 from rakuten_connector.db import create_engine, session_factory
+from rakuten_connector.demo.shop import DemoShop
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.orders.models import Order, OrderEvent, OrderState
 from rakuten_connector.settings import Settings
-
-if TYPE_CHECKING:
-    from rakuten_connector.sandbox.demo import DemoShop
 
 STATE_STYLES = {
     OrderState.IMPORTING: "cyan",

@@ -15,7 +15,7 @@ import httpx
 from standardwebhooks import Webhook
 
 from rakuten_connector.kit.clock import utcnow
-from rakuten_connector.sandbox.cubyn_state import iso
+from rakuten_connector.sandbox.cubyn.render import iso
 
 ReleaseOrder = Literal["fifo", "reverse", "shuffle"]
 

@@ -9,8 +9,10 @@ import httpx
 import pytest
 from lxml import etree
 
-from rakuten_connector.sandbox.rakuten import VERSIONS, RakutenSandbox, create_rakuten_sandbox
-from rakuten_connector.sandbox.rakuten_faker import ALL_TYPES, BILLING_ONLY_TYPES, HOME_TYPES, RELAY_TYPES
+from rakuten_connector.sandbox.rakuten.app import create_rakuten_sandbox
+from rakuten_connector.sandbox.rakuten.faker import ALL_TYPES, BILLING_ONLY_TYPES, HOME_TYPES, RELAY_TYPES
+from rakuten_connector.sandbox.rakuten.simulator import RakutenSandbox
+from rakuten_connector.sandbox.rakuten.webservices import VERSIONS
 
 LOGIN, TOKEN = "boutique", "tok-123"
 

@@ -5,7 +5,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from rakuten_connector.sandbox.rakuten import RakutenSandbox, create_rakuten_sandbox
+from rakuten_connector.sandbox.rakuten.app import create_rakuten_sandbox
+from rakuten_connector.sandbox.rakuten.simulator import RakutenSandbox
 
 
 @pytest.fixture

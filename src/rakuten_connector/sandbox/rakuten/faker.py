@@ -12,16 +12,11 @@ import unicodedata
 from datetime import timedelta
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from rakuten_connector.sandbox.rakuten_state import (
-    RakutenWorld,
-    SbAddress,
-    SbItem,
-    SbRelayPoint,
-    SbSale,
-    Seller,
-)
+from rakuten_connector.sandbox.bodies import ControlBody
+from rakuten_connector.sandbox.rakuten.models import SbAddress, SbItem, SbRelayPoint, SbSale, Seller
+from rakuten_connector.sandbox.rakuten.state import RakutenWorld
 
 HOME_TYPES = ("Normal", "Suivi", "Recommandé", "Express")
 RELAY_TYPES = ("Point relais Mondial Relay", "Relai Kiala")
@@ -50,10 +45,8 @@ HEADLINES = ("Cafetière à piston 1 L", "Livre « Les Misérables » \u2013 éd
 RELAY_SHOPS = ("Tabac Presse de la Gare", "Épicerie Chez Loïc", "Pressing Müller", "Librairie L'Écume des Pages")
 
 
-class GenerateOptions(BaseModel):
+class GenerateOptions(ControlBody):
     """Body of `POST /_sandbox/sellers/{login}/sales/generate`."""
-
-    model_config = ConfigDict(extra="forbid")
 
     count: int = Field(default=10, ge=1, le=20_000)
     seed: int = 0

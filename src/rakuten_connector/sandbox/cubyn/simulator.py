@@ -1,50 +1,25 @@
-"""Runtime of the Cubyn sandbox shared by its contract and control routes: lifecycle scheduling, injected
-faults, and small JSON helpers."""
+"""The Cubyn simulator shared by its contract and control routes: the state, the lifecycle scheduling, the
+injected faults and the webhook dispatcher. `app.state.sandbox` is its `CubynSandbox`."""
 
 from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from rakuten_connector.sandbox.cubyn_state import Application, CubynState, SandboxParcel
-from rakuten_connector.sandbox.cubyn_webhooks import WebhookDispatcher
-
-MOVEMENTS = ("INBOUND", "RETURN", "FULFILMENT", "ADJUSTMENT")
-
-
-@dataclass
-class LifecycleDelays:
-    """Seconds before each step happens on its own; None: only when forced through the control API."""
-
-    validate: float | None = 0.5
-    pick: float | None = 1.0
-    pack: float | None = 1.0
-    ship: float | None = 1.0
-    in_transit: float | None = None
-    deliver: float | None = None
-
-
-@dataclass
-class Faults:
-    latency_ms: float = 0.0
-    error_rate: float = 0.0  # share of contract calls answered `error_status`
-    error_status: int = 503
-    rate_limit_rate: float = 0.0  # share of contract calls answered 429
-    retry_after: int = 1
-    errors_next: int = 0  # the next N contract calls fail with `error_status`
-    rate_limits_next: int = 0  # the next N contract calls answer 429
-    malformed_next: int = 0  # the next N contract calls answer 200 with a body that is not JSON
-    duplicate_deliveries: bool = False
-    reorder_deliveries: bool = False
+from rakuten_connector.sandbox.cubyn.bodies import Faults
+from rakuten_connector.sandbox.cubyn.models import Application, LifecycleDelays, SandboxParcel
+from rakuten_connector.sandbox.cubyn.state import CubynState
+from rakuten_connector.sandbox.cubyn.webhooks import WebhookDispatcher
 
 
 class SandboxError(Exception):
+    """Answered as Cubyn does: `{"message", ...extra}` with `status_code`."""
+
     def __init__(self, status_code: int, message: str, **extra: Any) -> None:
         super().__init__(message)
         self.status_code, self.message, self.extra = status_code, message, extra
@@ -90,10 +65,16 @@ class CubynSandbox:
         self.faults = Faults()
         self.delays = replace(self.initial_delays)
 
+    def set_faults(self, faults: Faults) -> None:
+        self.faults = faults
+        self.dispatcher.duplicate = faults.duplicate_deliveries
+        self.dispatcher.reorder = faults.reorder_deliveries
+
     async def inject_faults(self) -> Response | None:
-        faults = self.faults
-        if faults.latency_ms > 0:
-            await asyncio.sleep(faults.latency_ms / 1000)
+        """The answer a contract call gets instead of its own, if a fault hits it."""
+        if self.faults.latency_ms > 0:
+            await asyncio.sleep(self.faults.latency_ms / 1000)
+        faults = self.faults  # as they are now: a PUT may have come during the latency
         if faults.errors_next > 0 or (faults.error_rate and self.rng.random() < faults.error_rate):
             faults.errors_next = max(0, faults.errors_next - 1)
             return JSONResponse({"message": "Sandbox: injected server error"}, status_code=faults.error_status)
@@ -107,46 +88,17 @@ class CubynSandbox:
         return None
 
 
-def message_response(status_code: int, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"message": message, **extra}, status_code=status_code)
+def sandbox_of(request: Request) -> CubynSandbox:
+    """The simulator of the app serving `request`."""
+    sandbox = request.app.state.sandbox
+    assert isinstance(sandbox, CubynSandbox)
+    return sandbox
 
 
-async def json_body(request: Request) -> Any:
-    raw = await request.body()
-    if not raw:
-        return {}
-    try:
-        return await request.json()
-    except ValueError:
-        raise SandboxError(400, "The body is not valid JSON.") from None
-
-
-async def json_object(request: Request) -> dict[str, Any]:
-    body = await json_body(request)
-    if not isinstance(body, dict):
-        raise SandboxError(400, "The body must be a JSON object.")
-    return body
-
-
-Handler = Callable[[Request], Awaitable[Response]]
-
-
-def guarded(handler: Handler) -> Handler:
-    """Answers a `SandboxError` raised by `handler` as Cubyn does: `{"message", ...}`."""
-
-    async def endpoint(request: Request) -> Response:
-        try:
-            return await handler(request)
-        except SandboxError as exc:
-            return message_response(exc.status_code, exc.message, **exc.extra)
-
-    return endpoint
-
-
-def parcel_from_path(state: CubynState, request: Request, app: Application | None) -> SandboxParcel:
+def parcel_from_path(request: Request, app: Application | None) -> SandboxParcel:
     """The `{parcel_id}` of the path; 404 when unknown or (with `app`) another application's."""
     try:
-        parcel = state.parcels.get(int(request.path_params["parcel_id"]))
+        parcel = sandbox_of(request).state.parcels.get(int(request.path_params["parcel_id"]))
     except ValueError:
         parcel = None
     if parcel is None or (app is not None and parcel.application is not app):

@@ -1,7 +1,7 @@
 """In-memory state of the Cubyn sandbox: applications, catalogues, parcels and their lifecycle.
 
 Synchronous and event-loop free: every change reports what happened through `emit` (webhook events) and
-the app schedules the next lifecycle step. See `sandbox/cubyn.py` for the HTTP side.
+`on_change` (the simulator schedules the next lifecycle step). See `app.py` for the HTTP side.
 """
 
 from __future__ import annotations
@@ -9,183 +9,16 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from rakuten_connector.kit.clock import utcnow
+from rakuten_connector.sandbox.cubyn.models import CARRIERS, SHIPPED_OR_LATER, Application, Product, SandboxParcel
+from rakuten_connector.sandbox.cubyn.render import parcel_json, product_json
 
-FIELD_MAX, ZIP_MAX, EMAIL_MAX, PHONE_MIN, PHONE_MAX = 35, 8, 70, 4, 13
-DELIVERY_MODES = ("STANDARD", "EXPRESS", "RELAY")
-CARRIERS = {"STANDARD": "COLISSIMO", "EXPRESS": "CHRONOPOST", "RELAY": "MONDIAL_RELAY"}
-STEPS = ("validate", "pick", "pack", "ship", "in_transit", "deliver")
-SHIPPED_OR_LATER = frozenset(
-    {
-        "SHIPPED",
-        "CARRIER_IN_TRANSIT",
-        "CARRIER_OUT_FOR_DELIVERY",
-        "CARRIER_FAILED_ATTEMPT",
-        "CARRIER_EXCEPTION",
-        "CARRIER_DELIVERED",
-        "RETURNING",
-        "RETURNED",
-    }
-)
 _ZIP_COUNTRIES = frozenset({"FR", "MC"})
-_COUNTRY = re.compile(r"^[A-Z]{2}$")
 
-Emit = Callable[["Application", str, dict[str, Any]], None]
-
-
-def iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-@dataclass
-class Application:
-    id: int
-    key: str
-    name: str
-    merchant_id: str
-    webhook_url: str | None = None
-    webhook_secret: str | None = None
-
-    def public(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "key": self.key,
-            "name": self.name,
-            "merchant_id": self.merchant_id,
-            "webhook_url": self.webhook_url,
-        }
-
-
-@dataclass
-class Product:
-    sku: str
-    name: str
-    available: int
-    stored: int
-
-
-@dataclass
-class SandboxParcel:
-    id: int
-    application: Application
-    order_ref: str
-    body: dict[str, Any]
-    items: dict[str, int]
-    created_at: datetime
-    updated_at: datetime
-    status: str = "CREATED"
-    validations: dict[str, dict[str, Any]] = field(
-        default_factory=lambda: {"address": {"status": "PENDING"}, "stock": {"status": "PENDING"}}
-    )
-    validated_at: datetime | None = None
-    carrier: str | None = None
-    carrier_tracking_id: str | None = None
-    shipped_at: datetime | None = None
-    generation: int = 0  # bumped on every change: a scheduled step of an older generation does nothing
-
-    @property
-    def delivery_mode(self) -> str:
-        return str(self.body.get("deliveryMode"))
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "orderRef": self.order_ref,
-            "status": self.status,
-            "validations": {name: dict(check) for name, check in self.validations.items()},
-            "validatedAt": iso(self.validated_at),
-            "deliveryMode": self.delivery_mode,
-            "deliverySigned": bool(self.body.get("deliverySigned")),
-            "carrier": self.carrier,
-            "carrierTrackingId": self.carrier_tracking_id,
-            "createdAt": iso(self.created_at),
-            "updatedAt": iso(self.updated_at),
-            "shippedAt": iso(self.shipped_at),
-        }
-
-    def check_failed(self) -> bool:
-        return any(check.get("status") == "FAILED" for check in self.validations.values())
-
-
-def _text(
-    errors: list[dict[str, str]],
-    body: dict[str, Any],
-    name: str,
-    path: str,
-    *,
-    required: bool,
-    max_len: int = FIELD_MAX,
-    min_len: int = 1,
-) -> None:
-    value = body.get(name)
-    if value is None or value == "":
-        if required:
-            errors.append({"field": path, "message": "is required"})
-        return
-    if not isinstance(value, str):
-        errors.append({"field": path, "message": "must be a string"})
-    elif len(value) > max_len:
-        errors.append({"field": path, "message": f"must be at most {max_len} characters"})
-    elif len(value) < min_len:
-        errors.append({"field": path, "message": f"must be at least {min_len} characters"})
-
-
-def validate_parcel_body(body: Any) -> list[dict[str, str]]:
-    """The create-parcel field checks of the contract: the `errors` of a 400, empty when valid."""
-    if not isinstance(body, dict):
-        return [{"field": "body", "message": "must be a JSON object"}]
-    errors: list[dict[str, str]] = []
-    _text(errors, body, "orderRef", "orderRef", required=True, max_len=100)
-    has_org = isinstance(body.get("organizationName"), str) and bool(body["organizationName"])
-    _text(errors, body, "lastName", "lastName", required=not has_org)
-    _text(errors, body, "firstName", "firstName", required=False)
-    _text(errors, body, "organizationName", "organizationName", required=False)
-    _text(errors, body, "phone", "phone", required=False, max_len=PHONE_MAX, min_len=PHONE_MIN)
-    _text(errors, body, "email", "email", required=False, max_len=EMAIL_MAX)
-    email = body.get("email")
-    if isinstance(email, str) and email and ("@" not in email or "." not in email):
-        errors.append({"field": "email", "message": "must be an e-mail address"})
-    address = body.get("address")
-    if not isinstance(address, dict):
-        errors.append({"field": "address", "message": "is required"})
-    else:
-        _text(errors, address, "line1", "address.line1", required=True)
-        _text(errors, address, "line2", "address.line2", required=False)
-        _text(errors, address, "additionalInformation", "address.additionalInformation", required=False)
-        _text(errors, address, "zip", "address.zip", required=True, max_len=ZIP_MAX)
-        _text(errors, address, "city", "address.city", required=True)
-        country = address.get("country")
-        if not isinstance(country, str) or not _COUNTRY.match(country):
-            errors.append({"field": "address.country", "message": "must be an ISO 3166-1 alpha-2 code"})
-    mode = body.get("deliveryMode")
-    if mode not in DELIVERY_MODES:
-        errors.append({"field": "deliveryMode", "message": f"must be one of {', '.join(DELIVERY_MODES)}"})
-    if body.get("deliverySigned") not in (None, True, False):
-        errors.append({"field": "deliverySigned", "message": "must be a boolean"})
-    relay = body.get("relayPoint")
-    if mode == "RELAY" and not isinstance(relay, dict):
-        errors.append({"field": "relayPoint", "message": "is required for RELAY"})
-    if isinstance(relay, dict):
-        _text(errors, relay, "id", "relayPoint.id", required=True, max_len=64)
-        if not isinstance(relay.get("country"), str) or not _COUNTRY.match(relay["country"]):
-            errors.append({"field": "relayPoint.country", "message": "must be an ISO 3166-1 alpha-2 code"})
-    items = body.get("items")
-    if not isinstance(items, list) or not items:
-        errors.append({"field": "items", "message": "must hold at least one item"})
-        return errors
-    for index, item in enumerate(items):
-        if not isinstance(item, dict):
-            errors.append({"field": f"items[{index}]", "message": "must be an object"})
-            continue
-        _text(errors, item, "sku", f"items[{index}].sku", required=True, max_len=255)
-        quantity = item.get("quantity")
-        if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 1:
-            errors.append({"field": f"items[{index}].quantity", "message": "must be an integer >= 1"})
-    return errors
+Emit = Callable[[Application, str, dict[str, Any]], None]
 
 
 class CubynState:
@@ -232,9 +65,7 @@ class CubynState:
         )
 
     def product_json(self, merchant_id: str, product: Product) -> dict[str, Any]:
-        reserved = self.reserved(merchant_id, product.sku)
-        stock = {"available": product.available, "reserved": reserved, "stored": product.stored}
-        return {"sku": product.sku, "name": product.name, "stock": stock}
+        return product_json(product, self.reserved(merchant_id, product.sku))
 
     def seed(self, merchant_id: str, sku: str, available: int, name: str | None = None) -> Product:
         product = Product(sku, name or sku, max(0, available), max(0, available))
@@ -275,7 +106,7 @@ class CubynState:
     def _changed(self, parcel: SandboxParcel) -> None:
         parcel.updated_at = self.now()
         parcel.generation += 1
-        self._emit(parcel.application, "parcel.updated", parcel.to_json())
+        self._emit(parcel.application, "parcel.updated", parcel_json(parcel))
         self._on_change(parcel)
 
     def next_step(self, parcel: SandboxParcel) -> str | None:

@@ -18,7 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from rakuten_connector.sandbox.cubyn import LifecycleDelays, create_cubyn_sandbox
+from rakuten_connector.sandbox.cubyn.app import create_cubyn_sandbox
+from rakuten_connector.sandbox.cubyn.models import LifecycleDelays
 from rakuten_connector.sandbox.serve import serve
 from tests.waiting import wait_until
 

@@ -1,0 +1,1 @@
+"""The Cubyn API simulator: `app.create_cubyn_sandbox()` builds it."""

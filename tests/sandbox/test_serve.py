@@ -1,0 +1,45 @@
+"""The one uvicorn helper: a real socket for the block, and, embedded, the program's signal handlers left
+alone (the demo runs several servers in one loop and handles Ctrl-C itself)."""
+
+from __future__ import annotations
+
+import signal
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from rakuten_connector.sandbox.serve import free_port, serve
+
+
+async def hello(_: Request) -> Response:
+    return PlainTextResponse("hello")
+
+
+APP = Starlette(routes=[Route("/", hello)])
+
+
+@pytest.mark.parametrize("embedded", [False, True])
+async def test_serves_until_the_block_ends(embedded: bool) -> None:
+    before = signal.getsignal(signal.SIGINT)
+    port = free_port()
+    async with serve(APP, port=port, embedded=embedded) as url, httpx.AsyncClient() as http:
+        assert url == f"http://127.0.0.1:{port}"
+        assert (await http.get(url)).text == "hello"
+        if embedded:
+            assert signal.getsignal(signal.SIGINT) is before
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(httpx.ConnectError):
+            await http.get(url)
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+async def test_a_server_that_cannot_start_says_so() -> None:
+    async with serve(APP) as url:
+        port = int(url.rsplit(":", 1)[1])
+        with pytest.raises(RuntimeError, match=f"port {port} could not start"):
+            async with serve(APP, port=port, embedded=True):
+                pass

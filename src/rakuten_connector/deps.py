@@ -1,5 +1,6 @@
 """Every typed FastAPI dependency of the routers: settings, the request's database session, the caller
-(its bearer token), the secret box, the credential checker, the job queue, and the rate limits."""
+(its bearer token), the secret box, the credential checker, the jobs to send after the commit, and the
+rate limits."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from rakuten_connector.connections.checks import CredentialChecker, LiveCredentialChecker
 from rakuten_connector.kit.auth import Principal, bearer_token, decode_token
 from rakuten_connector.kit.crypto import SecretBox
-from rakuten_connector.kit.queue import JobQueue
+from rakuten_connector.kit.queue import AfterCommit, JobQueue
 from rakuten_connector.kit.rate_limits import RateLimiter
 from rakuten_connector.settings import Settings, get_settings
 
@@ -52,12 +53,14 @@ SecretBoxDep = Annotated[SecretBox, Depends(get_secret_box)]
 CheckerDep = Annotated[CredentialChecker, Depends(get_credential_checker)]
 
 
-def get_queue(request: Request) -> JobQueue:
+def get_jobs(request: Request) -> AfterCommit:
+    """The jobs this request asks for, sent only after its transaction committed (`await jobs.commit(session)`):
+    a route has no other way to queue work."""
     queue: JobQueue = request.app.state.queue
-    return queue
+    return AfterCommit(queue)
 
 
-QueueDep = Annotated[JobQueue, Depends(get_queue)]
+JobsDep = Annotated[AfterCommit, Depends(get_jobs)]
 
 
 # -- rate limits on the routes that cost upstream calls or jobs --------------------------------------------

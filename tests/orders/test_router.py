@@ -182,7 +182,7 @@ async def test_retry_a_failed_order(
         assert order.next_check_at is not None
     redis = Redis.from_url(settings.redis_url)
     try:
-        assert await redis.keys(f"arq:job:order:{order.id}:retry:*")
+        assert await redis.keys(f"arq:job:order-retry:{order.id}:*")
     finally:
         await redis.aclose()
     refused = await client.post(f"/v1/connections/{connection_id}/orders/{imported}/retry", headers=A)

@@ -1,12 +1,17 @@
 """The job queue (arq on Redis). Redis only carries work: the database stays the source of truth.
 
-Enqueueing never fails a request that already committed its change: when Redis does not answer, the
-job is dropped with a warning and a periodic sweep rebuilds it from the database.
+A job is a `Job` (its function's name, arguments, one id from `job_id`, when it may start), built by the
+typed helpers of each domain's `jobs.py`. Work asked for inside a transaction goes through `AfterCommit`,
+which sends it only once the transaction committed: a worker never starts a job before the rows it is about
+exist. Sending never fails a change that already committed: when Redis does not answer, the job is dropped
+with a warning and a periodic sweep rebuilds it from the database.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,6 +40,14 @@ def job_id(
     """
     generation = max(0, int((now - due) / period)) if now is not None and period else 0
     return f"{prefix}:{key}:{due.timestamp():.3f}:{generation}"
+
+
+@dataclass(frozen=True)
+class Job:
+    function: str
+    args: tuple[Any, ...]
+    id: str
+    defer_until: datetime | None = None  # None: as soon as a worker is free
 
 
 def redis_settings(redis_url: str, *, retries: int = 8) -> RedisSettings:
@@ -69,17 +82,44 @@ class JobQueue:
             return False
         return job is not None
 
-    async def enqueue_many(self, jobs: list[tuple[str, Any, str]], concurrency: int = 32) -> int:
-        """Enqueue (function, argument, job id) jobs, several at a time; returns how many were queued."""
+    async def send(self, jobs: Iterable[Job], concurrency: int = 32) -> int:
+        """Queue `jobs`, several at a time; returns how many were queued (the others were already queued
+        under their id, or Redis is away)."""
         gate = asyncio.Semaphore(concurrency)
 
-        async def one(function: str, argument: Any, job_id: str) -> bool:
+        async def one(job: Job) -> bool:
+            options = {"_defer_until": job.defer_until} if job.defer_until is not None else {}
             async with gate:
-                return await self.enqueue(function, argument, job_id=job_id)
+                return await self.enqueue(job.function, *job.args, job_id=job.id, **options)
 
-        return sum(await asyncio.gather(*(one(*job) for job in jobs)))
+        return sum(await asyncio.gather(*(one(job) for job in jobs)))
+
+    async def enqueue_many(self, jobs: list[tuple[str, Any, str]], concurrency: int = 32) -> int:
+        """Enqueue (function, argument, job id) jobs, several at a time; returns how many were queued."""
+        return await self.send(
+            (Job(function, (argument,), job_id) for function, argument, job_id in jobs), concurrency
+        )
 
     async def close(self) -> None:
         if self._pool is not None:
             await self._pool.aclose()
             self._pool = None
+
+
+class AfterCommit:
+    """The jobs a transaction asks for, sent once it committed (never before: the job's worker must find
+    the rows it is about). A request or a job gets one, adds jobs while it works, and ends with
+    `commit(session)`; if the transaction fails, nothing is sent."""
+
+    def __init__(self, queue: JobQueue) -> None:
+        self._queue = queue
+        self._jobs: list[Job] = []
+
+    def add(self, *jobs: Job) -> None:
+        self._jobs.extend(jobs)
+
+    async def commit(self, session: Any) -> int:
+        """Commit `session` (an AsyncSession), then send the jobs; returns how many were queued."""
+        await session.commit()
+        jobs, self._jobs = self._jobs, []
+        return await self._queue.send(jobs)

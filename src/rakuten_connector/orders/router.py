@@ -8,11 +8,12 @@ from fastapi import APIRouter, Depends, Query, status
 
 from rakuten_connector.connections import service as connections
 from rakuten_connector.connections.usable import must_take_work
-from rakuten_connector.deps import CurrentPrincipal, QueueDep, SessionDep, limit_import, limit_retry
+from rakuten_connector.deps import CurrentPrincipal, JobsDep, SessionDep, limit_import, limit_retry
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.errors import CONNECTION_BUSY, NOT_FOUND, error_responses
 from rakuten_connector.kit.rate_limits import RATE_LIMITED_RESPONSE
 from rakuten_connector.orders import service
+from rakuten_connector.orders.jobs import import_now_job, retry_order_job
 from rakuten_connector.orders.models import Order, OrderState
 from rakuten_connector.orders.schemas import (
     Accepted,
@@ -57,17 +58,15 @@ def to_out(order: Order) -> OrderOut:
     responses={**error_responses({**NOT_FOUND, 409: CONNECTION_BUSY}), **RATE_LIMITED_RESPONSE},
 )
 async def import_now(
-    connection_id: str, principal: CurrentPrincipal, session: SessionDep, queue: QueueDep
+    connection_id: str, principal: CurrentPrincipal, session: SessionDep, jobs: JobsDep
 ) -> Accepted:
     """Import now, without waiting for the next tick."""
     connection = await connections.get_visible(session, principal, connection_id)
     must_take_work(connection)
     now = utcnow()
     connection.next_import_at = now  # the scheduler picks it up even if Redis loses the job
-    await session.commit()
-    await queue.enqueue(
-        "import_connection", connection.id, job_id=f"import:{connection.id}:manual:{now.timestamp()}"
-    )
+    jobs.add(import_now_job(connection.id, now))
+    await jobs.commit(session)
     return Accepted()
 
 
@@ -114,12 +113,12 @@ async def get_order(
     },
 )
 async def retry_order(
-    connection_id: str, purchase_id: str, principal: CurrentPrincipal, session: SessionDep, queue: QueueDep
+    connection_id: str, purchase_id: str, principal: CurrentPrincipal, session: SessionDep, jobs: JobsDep
 ) -> Accepted:
     """Retry a failed or needs-attention order."""
     connection = await connections.get_visible(session, principal, connection_id)
     order = await service.get_order(session, connection.id, purchase_id)
     service.request_retry(session, order)
-    await session.commit()
-    await queue.enqueue("check_order", order.id, job_id=f"order:{order.id}:retry:{utcnow().timestamp()}")
+    jobs.add(retry_order_job(order.id, utcnow()))
+    await jobs.commit(session)
     return Accepted()

@@ -7,10 +7,9 @@ so racing jobs share the work instead of repeating it; applying one twice is har
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import cast
 
 import structlog
@@ -23,8 +22,9 @@ from rakuten_connector.db import insert_for, retry_deadlocks
 from rakuten_connector.kit.clock import as_utc, utcnow
 from rakuten_connector.kit.errors import refuses_values
 from rakuten_connector.runtime import Runtime
+from rakuten_connector.stock.jobs import HasQueue, apply_events_job, enqueue_stock_run, next_apply_slot
 from rakuten_connector.stock.models import StockItem, StockStatus
-from rakuten_connector.stock.scheduling import HasQueue, enqueue_stock_run, touch_state
+from rakuten_connector.stock.scheduling import touch_state
 from rakuten_connector.webhooks.models import EventStatus, WebhookEvent
 from rakuten_connector.webhooks.schemas import STOCK_UPDATED, StockUpdated
 
@@ -33,7 +33,6 @@ log = structlog.get_logger(__name__)
 BATCH = 500
 REFUSED = "the database refused its values"
 UNREADABLE = "unreadable stock event: a value that cannot be applied"
-APPLY_DEBOUNCE_SECONDS = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,13 +176,7 @@ async def _apply_one_at_a_time(rt: Runtime, connection_id: str, count: int) -> i
 async def request_apply(rt: HasQueue, connection_id: str) -> bool:
     """Apply the connection's pending stock events shortly: a burst of events becomes a few batches.
     (If Redis loses the job, the stock tick finds the events still pending.)"""
-    slot = math.ceil(utcnow().timestamp() / APPLY_DEBOUNCE_SECONDS) * APPLY_DEBOUNCE_SECONDS
-    return await rt.queue.enqueue(
-        "stock_apply_events",
-        connection_id,
-        job_id=f"stock-events:{connection_id}:{slot:.2f}",
-        _defer_until=datetime.fromtimestamp(slot, UTC),
-    )
+    return await rt.queue.send([apply_events_job(connection_id, next_apply_slot(utcnow()))]) == 1
 
 
 async def apply_pending(rt: Runtime, connection_id: str) -> int:

@@ -33,6 +33,7 @@ from rakuten_connector.kit import leases
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.runtime import Runtime
 from rakuten_connector.stock.files import apply_report, free_skus, next_file_at, prepare_file, record_upload
+from rakuten_connector.stock.jobs import enqueue_stock_run, enqueue_sync_run
 from rakuten_connector.stock.models import (
     ACTIVE_SYNC,
     IN_FLIGHT,
@@ -44,7 +45,7 @@ from rakuten_connector.stock.models import (
     StockSync,
     SyncPhase,
 )
-from rakuten_connector.stock.scheduling import can_push, enqueue_stock_run, enqueue_sync_run
+from rakuten_connector.stock.scheduling import can_push
 
 log = structlog.get_logger(__name__)
 

@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 
 from rakuten_connector.connections import service as connections
-from rakuten_connector.deps import CurrentPrincipal, QueueDep, SessionDep, limit_stock_sync
+from rakuten_connector.deps import CurrentPrincipal, JobsDep, SessionDep, limit_stock_sync
 from rakuten_connector.kit.errors import NOT_FOUND, error_responses
-from rakuten_connector.kit.queue import job_id
 from rakuten_connector.kit.rate_limits import RATE_LIMITED_RESPONSE
 from rakuten_connector.stock import service
+from rakuten_connector.stock.jobs import sync_run_job
 from rakuten_connector.stock.models import StockItem, StockStatus, StockSync, SyncStatus
 from rakuten_connector.stock.schemas import (
     StockItemOut,
@@ -79,15 +79,14 @@ async def request_stock_sync(
     connection_id: str,
     principal: CurrentPrincipal,
     session: SessionDep,
-    queue: QueueDep,
+    jobs: JobsDep,
     body: StockSyncRequest | None = None,
 ) -> StockSyncQueued:
     """ "Synch my stock with Rakuten": compare the whole inventory and push every quantity that differs."""
     connection = await connections.get_visible(session, principal, connection_id)
     sync = await service.request_sync(session, connection)
-    await session.commit()
-    # After the commit; if Redis loses it, the stock tick starts the queued sync anyway.
-    await queue.enqueue("stock_sync_run", sync.id, job_id=job_id("stock-sync", sync.id, sync.created_at))
+    jobs.add(sync_run_job(sync.id, sync.created_at))  # if Redis loses it, the stock tick starts the sync anyway
+    await jobs.commit(session)
     return StockSyncQueued(id=sync.id, status=SyncStatus(sync.status))
 
 

@@ -1,14 +1,13 @@
 """When a connection's stock job runs: the per-connection state row, its job ids, and the nightly sync time.
 
 The database says when work is due (`StockState.next_run_at`, `StockSync.next_run_at`); Redis only carries
-the jobs, with ids built from (connection, due time) so repeated enqueues collapse. A periodic tick
-enqueues whatever is due, so a lost job or a flushed Redis only delays work.
+the jobs (`stock/jobs.py`). A periodic tick queues whatever is due, so a lost job or a flushed Redis only
+delays work.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
 from sqlalchemy import case, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,14 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from rakuten_connector.connections.models import Connection
 from rakuten_connector.connections.scheduling import phase_seconds
 from rakuten_connector.db import insert_ignore
-from rakuten_connector.kit.clock import utcnow
-from rakuten_connector.kit.queue import JobQueue, job_id
 from rakuten_connector.stock.models import StockState
-
-
-class HasQueue(Protocol):
-    @property
-    def queue(self) -> JobQueue: ...
 
 
 def can_push(connection: Connection | None) -> bool:
@@ -55,16 +47,6 @@ async def touch_state(session: AsyncSession, connection_id: str, now: datetime) 
         .values(next_run_at=case((current.is_(None) | (current > now), now), else_=current))
         .execution_options(synchronize_session=False)
     )
-
-
-async def enqueue_stock_run(rt: HasQueue, connection_id: str, at: datetime) -> bool:
-    defer = {"_defer_until": at} if at > utcnow() else {}
-    return await rt.queue.enqueue("stock_run", connection_id, job_id=job_id("stock", connection_id, at), **defer)
-
-
-async def enqueue_sync_run(rt: HasQueue, sync_id: str, at: datetime) -> bool:
-    defer = {"_defer_until": at} if at > utcnow() else {}
-    return await rt.queue.enqueue("stock_sync_run", sync_id, job_id=job_id("stock-sync", sync_id, at), **defer)
 
 
 def next_full_sync_at(connection_id: str, now: datetime, hour: int) -> datetime:

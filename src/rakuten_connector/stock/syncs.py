@@ -30,6 +30,7 @@ from rakuten_connector.db import insert_for, retry_deadlocks
 from rakuten_connector.kit import leases
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.runtime import Runtime
+from rakuten_connector.stock.jobs import enqueue_stock_run, enqueue_sync_run
 from rakuten_connector.stock.models import (
     StockItem,
     StockStatus,
@@ -39,13 +40,7 @@ from rakuten_connector.stock.models import (
     SyncStatus,
 )
 from rakuten_connector.stock.pushes import quota_retry
-from rakuten_connector.stock.scheduling import (
-    can_push,
-    enqueue_stock_run,
-    enqueue_sync_run,
-    touch_state,
-    why_not_pushing,
-)
+from rakuten_connector.stock.scheduling import can_push, touch_state, why_not_pushing
 
 log = structlog.get_logger(__name__)
 

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import structlog
 from sqlalchemy import select
@@ -17,8 +17,9 @@ from rakuten_connector.connections.models import Connection, ConnectionState
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.runtime import Runtime
 from rakuten_connector.stock import events, pushes, syncs
+from rakuten_connector.stock.jobs import apply_events_job, enqueue_stock_run, enqueue_sync_run
 from rakuten_connector.stock.models import ACTIVE_SYNC, StockState, StockSync
-from rakuten_connector.stock.scheduling import enqueue_stock_run, enqueue_sync_run, next_full_sync_at
+from rakuten_connector.stock.scheduling import next_full_sync_at
 from rakuten_connector.webhooks.models import EventStatus, WebhookEvent
 from rakuten_connector.webhooks.schemas import STOCK_UPDATED
 
@@ -70,11 +71,9 @@ async def tick(rt: Runtime) -> int:
         queued += await enqueue_stock_run(rt, connection_id, at or now)
     for sync_id, at in due_syncs:
         queued += await enqueue_sync_run(rt, sync_id, at or now)
-    slot = int(now.timestamp() // EVENT_GRACE.total_seconds())
-    for connection_id in stale_events:
-        queued += await rt.queue.enqueue(
-            "stock_apply_events", connection_id, job_id=f"stock-events:{connection_id}:{slot}"
-        )
+    grace = EVENT_GRACE.total_seconds()
+    slot = datetime.fromtimestamp(now.timestamp() // grace * grace, UTC)  # one job per grace period
+    queued += await rt.queue.send(apply_events_job(connection_id, slot) for connection_id in stale_events)
     return queued
 
 

@@ -7,10 +7,10 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from rakuten_connector.deps import QueueDep, SecretBoxDep, SessionDep
+from rakuten_connector.deps import JobsDep, SecretBoxDep, SessionDep
 from rakuten_connector.kit.errors import error_responses
-from rakuten_connector.kit.queue import job_id
 from rakuten_connector.webhooks import service
+from rakuten_connector.webhooks.jobs import event_job
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
@@ -31,16 +31,15 @@ class WebhookAck(BaseModel):
     ),
 )
 async def receive_cubyn_event(
-    connection_id: str, request: Request, session: SessionDep, box: SecretBoxDep, queue: QueueDep
+    connection_id: str, request: Request, session: SessionDep, box: SecretBoxDep, jobs: JobsDep
 ) -> WebhookAck:
     """Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`)."""
     body = await request.body()
     headers = {k.lower(): v for k, v in request.headers.items()}
     received = await service.receive(session, box, connection_id, body, headers)
-    await session.commit()
     if received.needs_handling and received.event_id and received.received_at:
-        # After the commit: if Redis is away the event waits in the database for the sweep, which queues it
-        # under this same id (so a slow queue never gets it twice).
-        job = job_id("webhook", received.event_id, received.received_at)
-        await queue.enqueue("handle_webhook_event", received.event_id, job_id=job)
+        # If Redis is away the event waits in the database for the sweep, which queues it under this same
+        # id (so a slow queue never gets it twice).
+        jobs.add(event_job(received.event_id, received.received_at))
+    await jobs.commit(session)
     return WebhookAck(status="duplicate" if received.duplicate else "accepted")

@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
 
 import structlog
 from pydantic import ValidationError
-from sqlalchemy import Select, Table, and_, bindparam, case, or_, select, update
+from sqlalchemy import and_, case, or_
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,8 +24,9 @@ from rakuten_connector.runtime import Runtime
 from rakuten_connector.stock.jobs import HasQueue, apply_events_job, enqueue_stock_run, next_apply_slot
 from rakuten_connector.stock.models import StockItem, StockStatus
 from rakuten_connector.stock.scheduling import touch_state
-from rakuten_connector.webhooks.models import EventStatus, WebhookEvent
+from rakuten_connector.webhooks.models import EventStatus
 from rakuten_connector.webhooks.schemas import STOCK_UPDATED, StockUpdated
+from rakuten_connector.webhooks.service import finish_events, pending_events
 
 log = structlog.get_logger(__name__)
 
@@ -104,43 +104,11 @@ def read_event(payload: str) -> Wanted | str:
     return Wanted(event.data.sku, event.data.available, event.timestamp)
 
 
-def _pending_stock_events(connection_id: str, limit: int) -> Select[str, str]:
-    return (
-        select(WebhookEvent.id, WebhookEvent.payload)
-        .where(
-            WebhookEvent.connection_id == connection_id,
-            WebhookEvent.event_type == STOCK_UPDATED,
-            WebhookEvent.status == EventStatus.PENDING.value,
-        )
-        .order_by(WebhookEvent.received_at, WebhookEvent.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-
-
-async def _finish_events(session: AsyncSession, outcomes: dict[str, str | None], status: EventStatus) -> None:
-    """Each pending event of `outcomes` gets `status` and its reason (None: no reason), in one statement."""
-    if not outcomes:
-        return
-    events = cast(Table, WebhookEvent.__table__)
-    await session.execute(
-        update(events)
-        .where(events.c.id == bindparam("b_id"), events.c.status == EventStatus.PENDING.value)
-        .values(
-            status=status.value,
-            last_error=bindparam("b_reason"),
-            processed_at=utcnow(),
-            attempts=events.c.attempts + 1,
-        ),
-        [{"b_id": event_id, "b_reason": reason} for event_id, reason in sorted(outcomes.items())],
-    )
-
-
 async def _apply_batch(rt: Runtime, connection_id: str, limit: int = BATCH) -> int:
     """Apply up to `limit` pending events; returns how many were taken. A value the database refuses
     (past every check) sends the batch through one event at a time, so that only that event fails."""
     async with rt.sessions() as session:
-        rows = (await session.execute(_pending_stock_events(connection_id, limit))).all()
+        rows = await pending_events(session, connection_id, STOCK_UPDATED, limit)
         if not rows:
             return 0
         read = {event_id: read_event(payload) for event_id, payload in rows}
@@ -157,8 +125,8 @@ async def _apply_batch(rt: Runtime, connection_id: str, limit: int = BATCH) -> i
             wanted, failed = {}, {rows[0][0]: REFUSED}
         for event_id, why in failed.items():
             log.warning("stock_event_failed", connection_id=connection_id, event_id=event_id, reason=why)
-        await _finish_events(session, dict.fromkeys(wanted), EventStatus.PROCESSED)
-        await _finish_events(session, dict(failed), EventStatus.FAILED)
+        await finish_events(session, dict.fromkeys(wanted), EventStatus.PROCESSED)
+        await finish_events(session, dict(failed), EventStatus.FAILED)
         await touch_state(session, connection_id, utcnow())
         await session.commit()
         return len(rows)

@@ -20,8 +20,8 @@ from rakuten_connector.stock import events, pushes, syncs
 from rakuten_connector.stock.jobs import apply_events_job, enqueue_stock_run, enqueue_sync_run
 from rakuten_connector.stock.models import ACTIVE_SYNC, StockState, StockSync
 from rakuten_connector.stock.scheduling import next_full_sync_at
-from rakuten_connector.webhooks.models import EventStatus, WebhookEvent
 from rakuten_connector.webhooks.schemas import STOCK_UPDATED
+from rakuten_connector.webhooks.service import connections_with_overdue_events
 
 log = structlog.get_logger(__name__)
 
@@ -54,18 +54,7 @@ async def tick(rt: Runtime) -> int:
                 .limit(BATCH)
             )
         ).all()
-        stale_events = (
-            await session.scalars(
-                select(WebhookEvent.connection_id)
-                .where(
-                    WebhookEvent.status == EventStatus.PENDING.value,
-                    WebhookEvent.event_type == STOCK_UPDATED,
-                    WebhookEvent.received_at <= now - EVENT_GRACE,
-                )
-                .group_by(WebhookEvent.connection_id)
-                .limit(BATCH)
-            )
-        ).all()
+        stale_events = await connections_with_overdue_events(session, STOCK_UPDATED, now - EVENT_GRACE, BATCH)
     queued = 0
     for connection_id, at in due_runs:
         queued += await enqueue_stock_run(rt, connection_id, at or now)

@@ -7,9 +7,10 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
@@ -111,3 +112,80 @@ async def receive(
     if not inserted:  # the same delivery raced us
         return Received(None, None, duplicate=True)
     return Received(event_id, envelope.type, duplicate=False, received_at=received_at)
+
+
+# -- the stored events, for the domains that apply them ------------------------------------------------
+
+
+async def pending_events(
+    session: AsyncSession, connection_id: str, event_type: str, limit: int
+) -> list[tuple[str, str]]:
+    """The oldest pending events of a type for one connection, as (id, payload), locked for this transaction
+    (PostgreSQL: a concurrent reader skips them)."""
+    rows = await session.execute(
+        select(WebhookEvent.id, WebhookEvent.payload)
+        .where(
+            WebhookEvent.connection_id == connection_id,
+            WebhookEvent.event_type == event_type,
+            WebhookEvent.status == EventStatus.PENDING.value,
+        )
+        .order_by(WebhookEvent.received_at, WebhookEvent.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [(event_id, payload) for event_id, payload in rows]
+
+
+async def overdue_events(
+    session: AsyncSession, event_type: str, received_before: datetime, limit: int
+) -> list[tuple[str, str, datetime]]:
+    """Pending events of a type received before `received_before` (their job may be lost), oldest first,
+    as (id, connection id, received at)."""
+    rows = await session.execute(
+        select(WebhookEvent.id, WebhookEvent.connection_id, WebhookEvent.received_at)
+        .where(
+            WebhookEvent.status == EventStatus.PENDING.value,
+            WebhookEvent.event_type == event_type,
+            WebhookEvent.received_at <= received_before,
+        )
+        .order_by(WebhookEvent.received_at)
+        .limit(limit)
+    )
+    return [(event_id, connection_id, received_at) for event_id, connection_id, received_at in rows]
+
+
+async def connections_with_overdue_events(
+    session: AsyncSession, event_type: str, received_before: datetime, limit: int
+) -> list[str]:
+    """The connections that have pending events of a type received before `received_before` (one row each,
+    so one connection's backlog never hides another's)."""
+    rows = await session.scalars(
+        select(WebhookEvent.connection_id)
+        .where(
+            WebhookEvent.status == EventStatus.PENDING.value,
+            WebhookEvent.event_type == event_type,
+            WebhookEvent.received_at <= received_before,
+        )
+        .group_by(WebhookEvent.connection_id)
+        .limit(limit)
+    )
+    return list(rows)
+
+
+async def finish_events(session: AsyncSession, outcomes: Mapping[str, str | None], status: EventStatus) -> None:
+    """Each still pending event of `outcomes` gets `status` and its reason (None: no reason), in one
+    statement; the caller commits."""
+    if not outcomes:
+        return
+    events = cast(Table, WebhookEvent.__table__)
+    await session.execute(
+        update(events)
+        .where(events.c.id == bindparam("b_id"), events.c.status == EventStatus.PENDING.value)
+        .values(
+            status=status.value,
+            last_error=bindparam("b_reason"),
+            processed_at=utcnow(),
+            attempts=events.c.attempts + 1,
+        ),
+        [{"b_id": event_id, "b_reason": reason} for event_id, reason in sorted(outcomes.items())],
+    )

@@ -32,8 +32,9 @@ from rakuten_connector.kit.queue import redis_settings
 from rakuten_connector.orders import checks, importer, tasks
 from rakuten_connector.runtime import MAX_JOBS, Runtime
 from rakuten_connector.settings import Settings, get_settings
-from rakuten_connector.stock import tasks as stock_tasks
-from rakuten_connector.webhooks.tasks import handle_event
+from rakuten_connector.stock import events as stock_events
+from rakuten_connector.stock import pushes, syncs, ticks
+from rakuten_connector.webhooks.handling import handle_event
 
 log = structlog.get_logger(__name__)
 
@@ -98,17 +99,17 @@ async def handle_webhook_event(ctx: dict[str, Any], event_id: str) -> str | None
 
 async def stock_run(ctx: dict[str, Any], connection_id: str) -> str | None:
     rt: Runtime = ctx["runtime"]
-    return await _run(ctx, "stock_run", stock_tasks.run_stock(rt, connection_id))
+    return await _run(ctx, "stock_run", pushes.run_stock(rt, connection_id))
 
 
 async def stock_sync_run(ctx: dict[str, Any], sync_id: str) -> str | None:
     rt: Runtime = ctx["runtime"]
-    return await _run(ctx, "stock_sync_run", stock_tasks.run_sync(rt, sync_id))
+    return await _run(ctx, "stock_sync_run", syncs.run_sync(rt, sync_id))
 
 
 async def stock_apply_events(ctx: dict[str, Any], connection_id: str) -> int | None:
     rt: Runtime = ctx["runtime"]
-    return await _run(ctx, "stock_apply_events", stock_tasks.apply_events(rt, connection_id))
+    return await _run(ctx, "stock_apply_events", stock_events.apply_pending(rt, connection_id))
 
 
 async def _tick(what: str, coro: Awaitable[int]) -> int:
@@ -123,11 +124,11 @@ async def _tick(what: str, coro: Awaitable[int]) -> int:
 
 
 async def stock_tick(ctx: dict[str, Any]) -> int:
-    return await _tick("stock_tick", stock_tasks.tick(ctx["runtime"]))
+    return await _tick("stock_tick", ticks.tick(ctx["runtime"]))
 
 
 async def stock_nightly(ctx: dict[str, Any]) -> int:
-    return await _tick("stock_nightly", stock_tasks.nightly(ctx["runtime"]))
+    return await _tick("stock_nightly", ticks.nightly(ctx["runtime"]))
 
 
 async def schedule_imports(ctx: dict[str, Any]) -> int:

@@ -16,7 +16,7 @@ from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.runtime import Runtime
 from rakuten_connector.settings import Settings
 from rakuten_connector.stock import events as stock_events
-from rakuten_connector.stock import tasks
+from rakuten_connector.stock import ticks
 from rakuten_connector.stock.events import apply_pending
 from rakuten_connector.stock.models import StockItem
 from rakuten_connector.webhooks.models import WebhookEvent
@@ -99,7 +99,7 @@ async def test_poison_events_fail_alone_with_their_reason_and_the_rest_of_the_ba
 
     # Not stuck: nothing is left pending for the next tick to hand out again, and a new event applies at once.
     assert all(status != "pending" for status, _ in seen.values())
-    await tasks.tick(rt)
+    await ticks.tick(rt)
     assert await apply_pending(rt, cid) == 0
     await store(sessions, cid, {"later": stock_payload("SKU-1", 9, "2026-11-27T11:00:00Z")})
     assert await apply_pending(rt, cid) == 1

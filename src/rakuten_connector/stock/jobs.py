@@ -12,6 +12,7 @@ from typing import Protocol
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.queue import Job, JobQueue, job_id
 
+STOCK_RUN, STOCK_SYNC_RUN, STOCK_APPLY_EVENTS = "stock_run", "stock_sync_run", "stock_apply_events"
 APPLY_DEBOUNCE_SECONDS = 0.25  # events arriving this close together are applied in one batch
 
 
@@ -26,18 +27,18 @@ def _later(at: datetime) -> datetime | None:
 
 def stock_run_job(connection_id: str, at: datetime) -> Job:
     """Do what is due for the connection's stock (`stock/pushes.py`), not before `at`."""
-    return Job("stock_run", (connection_id,), job_id("stock", connection_id, at), _later(at))
+    return Job(STOCK_RUN, (connection_id,), job_id("stock", connection_id, at), _later(at))
 
 
 def sync_run_job(sync_id: str, at: datetime) -> Job:
     """The next step of a full sync (`stock/syncs.py`), not before `at`."""
-    return Job("stock_sync_run", (sync_id,), job_id("stock-sync", sync_id, at), _later(at))
+    return Job(STOCK_SYNC_RUN, (sync_id,), job_id("stock-sync", sync_id, at), _later(at))
 
 
 def apply_events_job(connection_id: str, slot: datetime) -> Job:
     """Apply the connection's pending stock events (`stock/events.py`) at `slot`: every event arriving
     before it joins the same batch."""
-    return Job("stock_apply_events", (connection_id,), job_id("stock-events", connection_id, slot), _later(slot))
+    return Job(STOCK_APPLY_EVENTS, (connection_id,), job_id("stock-events", connection_id, slot), _later(slot))
 
 
 def next_apply_slot(now: datetime) -> datetime:

@@ -15,7 +15,7 @@ from rakuten_connector.connections.models import Connection
 from rakuten_connector.orders.models import Order
 from rakuten_connector.runtime import Runtime
 from rakuten_connector.settings import Settings
-from rakuten_connector.webhooks import tasks
+from rakuten_connector.webhooks import handling
 from rakuten_connector.webhooks.models import EventStatus, WebhookEvent
 
 
@@ -72,10 +72,10 @@ async def test_a_parcel_event_that_cannot_be_applied_fails_alone_with_its_reason
             raise OverflowError("date value out of range")  # what SQLite says of a value it cannot store
         applied.append(parcel.id)
 
-    monkeypatch.setattr(tasks, "apply_parcel", apply_parcel)
-    assert await tasks.handle_event(rt, unreadable) == "unreadable"
-    assert await tasks.handle_event(rt, refused) == "failed"
-    assert await tasks.handle_event(rt, good) == "applied"
+    monkeypatch.setattr(handling, "apply_parcel", apply_parcel)
+    assert await handling.handle_event(rt, unreadable) == "unreadable"
+    assert await handling.handle_event(rt, refused) == "failed"
+    assert await handling.handle_event(rt, good) == "applied"
     async with sessions() as session:
         rows = {e.id: (e.status, e.last_error) for e in await session.scalars(select(WebhookEvent))}
     assert rows[unreadable][0] == EventStatus.FAILED.value
@@ -95,8 +95,8 @@ async def test_a_bug_while_applying_a_parcel_event_is_not_taken_for_a_bad_event(
     async def apply_parcel(*_: Any) -> None:
         raise KeyError("a bug in the connector")
 
-    monkeypatch.setattr(tasks, "apply_parcel", apply_parcel)
+    monkeypatch.setattr(handling, "apply_parcel", apply_parcel)
     with pytest.raises(KeyError):
-        await tasks.handle_event(rt, event)
+        await handling.handle_event(rt, event)
     async with sessions() as session:
         assert (await session.get_one(WebhookEvent, event)).status == EventStatus.PENDING.value

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.runtime import Runtime
 from rakuten_connector.settings import Settings
-from rakuten_connector.stock import tasks
+from rakuten_connector.stock import ticks
 from rakuten_connector.stock.models import StockState, StockSync
 from rakuten_connector.stock.scheduling import next_full_sync_at
 from tests.factories import add_connection
@@ -38,19 +38,19 @@ async def test_the_nightly_sync_starts_once_when_due(
 ) -> None:
     connection_id = await add_connection(sessions)
     await add_connection(sessions, seller_key="off", stock_sync_enabled=False)
-    assert await tasks.nightly(rt) == 0  # first sight: the night is planned
+    assert await ticks.nightly(rt) == 0  # first sight: the night is planned
     async with sessions() as session:
         state = await session.get_one(StockState, connection_id)
         assert state.next_full_sync_at is not None
         assert state.next_full_sync_at > utcnow()
         state.next_full_sync_at = utcnow() - timedelta(seconds=1)
         await session.commit()
-    assert await tasks.nightly(rt) == 1
+    assert await ticks.nightly(rt) == 1
     async with sessions() as session:
         state = await session.get_one(StockState, connection_id)
         state.next_full_sync_at = utcnow() - timedelta(seconds=1)
         await session.commit()
-    assert await tasks.nightly(rt) == 0  # the first one is still queued
+    assert await ticks.nightly(rt) == 0  # the first one is still queued
     async with sessions() as session:
         syncs = (await session.scalars(select(StockSync))).all()
         assert [(s.connection_id, s.trigger, s.status) for s in syncs] == [(connection_id, "scheduled", "queued")]
@@ -60,7 +60,7 @@ async def test_the_nightly_sync_starts_once_when_due(
 async def test_nightly_syncs_can_be_turned_off(rt: Runtime, sessions: async_sessionmaker[AsyncSession]) -> None:
     await add_connection(sessions)
     rt.settings = rt.settings.model_copy(update={"stock_full_sync_enabled": False})
-    assert await tasks.nightly(rt) == 0
+    assert await ticks.nightly(rt) == 0
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(StockState)) == 0
 
@@ -74,5 +74,5 @@ async def test_the_tick_enqueues_what_the_database_says_is_due(
         session.add(StockState(id=later, next_run_at=utcnow() + timedelta(hours=1)))
         session.add(StockSync(connection_id=later, status="running", next_run_at=utcnow() - timedelta(seconds=1)))
         await session.commit()
-    assert await tasks.tick(rt) == 2
-    assert await tasks.tick(rt) == 0  # the same due slots: the jobs are already queued
+    assert await ticks.tick(rt) == 2
+    assert await ticks.tick(rt) == 0  # the same due slots: the jobs are already queued

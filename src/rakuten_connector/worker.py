@@ -29,7 +29,7 @@ from rakuten_connector.kit.errors import is_database_unavailable
 from rakuten_connector.kit.leases import LeaseLost
 from rakuten_connector.kit.logging import configure_logging
 from rakuten_connector.kit.queue import redis_settings
-from rakuten_connector.orders import checks, importer, tasks
+from rakuten_connector.orders import check, order_lease, poll, scheduler
 from rakuten_connector.runtime import MAX_JOBS, Runtime
 from rakuten_connector.settings import Settings, get_settings
 from rakuten_connector.stock import tasks as stock_tasks
@@ -47,7 +47,7 @@ def _retry_delay(ctx: dict[str, Any], exc: Exception) -> float:
         return max(1.0, (exc.retry_at - utcnow()).total_seconds())
     if isinstance(exc, CubynRateLimited) and exc.retry_after:
         return exc.retry_after
-    if isinstance(exc, checks.OrderBusy):
+    if isinstance(exc, order_lease.OrderBusy):
         return 2.0
     return float(min(60, 2 ** ctx.get("job_try", 1)))
 
@@ -57,7 +57,7 @@ def _database_away(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError | ConnectionError) and is_database_unavailable(exc)
 
 
-TRANSIENT = (RakutenTransientError, RakutenQuotaExceeded, CubynTransientError, checks.OrderBusy)
+TRANSIENT = (RakutenTransientError, RakutenQuotaExceeded, CubynTransientError, order_lease.OrderBusy)
 
 
 async def _run(ctx: dict[str, Any], what: str, coro: Awaitable[T]) -> T | None:
@@ -80,17 +80,17 @@ async def _run(ctx: dict[str, Any], what: str, coro: Awaitable[T]) -> T | None:
 
 async def import_connection(ctx: dict[str, Any], connection_id: str) -> str | None:
     rt: Runtime = ctx["runtime"]
-    return await _run(ctx, "import_connection", importer.import_connection(rt, connection_id))
+    return await _run(ctx, "import_connection", poll.import_connection(rt, connection_id))
 
 
 async def import_connections(ctx: dict[str, Any], connection_ids: list[str]) -> dict[str, int] | None:
     rt: Runtime = ctx["runtime"]
-    return await _run(ctx, "import_connections", importer.import_connections(rt, connection_ids))
+    return await _run(ctx, "import_connections", poll.import_connections(rt, connection_ids))
 
 
 async def check_order(ctx: dict[str, Any], order_id: str) -> None:
     rt: Runtime = ctx["runtime"]
-    await _run(ctx, "check_order", checks.with_order(rt, order_id, checks.check_order))
+    await _run(ctx, "check_order", order_lease.with_order(rt, order_id, check.check_order))
 
 
 async def handle_webhook_event(ctx: dict[str, Any], event_id: str) -> str | None:
@@ -133,11 +133,11 @@ async def stock_nightly(ctx: dict[str, Any]) -> int:
 
 
 async def schedule_imports(ctx: dict[str, Any]) -> int:
-    return await _tick("schedule_imports", tasks.schedule_imports(ctx["runtime"]))
+    return await _tick("schedule_imports", scheduler.schedule_imports(ctx["runtime"]))
 
 
 async def sweep(ctx: dict[str, Any]) -> int:
-    return await _tick("sweep", tasks.sweep(ctx["runtime"]))
+    return await _tick("sweep", scheduler.sweep(ctx["runtime"]))
 
 
 def build_worker(settings: Settings, **overrides: Any) -> Worker:

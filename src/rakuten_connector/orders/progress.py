@@ -35,8 +35,8 @@ from rakuten_connector.mapping.statuses import (
     RefuseItem,
     decide,
 )
-from rakuten_connector.orders.cancellations import open_claim
 from rakuten_connector.orders.models import Order, OrderItem, OrderState
+from rakuten_connector.orders.rakuten_cancellations import open_claim
 from rakuten_connector.orders.service import add_event, transition
 from rakuten_connector.runtime import Runtime
 

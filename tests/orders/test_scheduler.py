@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from rakuten_connector.connections.models import Connection, ConnectionState
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.queue import redis_settings
-from rakuten_connector.orders import tasks
+from rakuten_connector.orders import scheduler
 from rakuten_connector.runtime import Runtime
 
 
@@ -55,18 +55,18 @@ async def _queued(arq: ArqRedis) -> list[list[str]]:
 async def test_due_connections_are_queued_once_in_batches(
     rt: Runtime, sessions: async_sessionmaker[AsyncSession], arq: ArqRedis
 ) -> None:
-    due = await _connections(sessions, tasks.IMPORT_BATCH + 3)
+    due = await _connections(sessions, scheduler.IMPORT_BATCH + 3)
     await _connections(sessions, 1, next_import_at=utcnow() + timedelta(minutes=1))
     await _connections(sessions, 1, paused=True)
     await _connections(sessions, 1, state=ConnectionState.CREDENTIALS_INVALID.value)
     await _connections(sessions, 1, state=ConnectionState.DISCONNECTED.value)
 
-    assert await tasks.schedule_imports(rt) == len(due)
+    assert await scheduler.schedule_imports(rt) == len(due)
     batches = await _queued(arq)
-    assert sorted(len(batch) for batch in batches) == [3, tasks.IMPORT_BATCH]
+    assert sorted(len(batch) for batch in batches) == [3, scheduler.IMPORT_BATCH]
     assert sorted(c for batch in batches for c in batch) == sorted(due)
     # Another tick (or another worker's) finds them claimed: nothing is queued twice.
-    assert await tasks.schedule_imports(rt) == 0
+    assert await scheduler.schedule_imports(rt) == 0
     assert len(await _queued(arq)) == 2
 
 
@@ -74,13 +74,13 @@ async def test_a_claim_that_ran_out_is_queued_again(
     rt: Runtime, sessions: async_sessionmaker[AsyncSession], arq: ArqRedis
 ) -> None:
     [connection_id] = await _connections(sessions, 1)
-    assert await tasks.schedule_imports(rt) == 1
+    assert await scheduler.schedule_imports(rt) == 1
     await arq.flushdb()  # the job is lost with Redis
-    assert await tasks.schedule_imports(rt) == 0  # claimed: not before the claim runs out
+    assert await scheduler.schedule_imports(rt) == 0  # claimed: not before the claim runs out
     async with sessions() as session:
         await session.execute(update(Connection).values(import_queued_until=utcnow() - timedelta(seconds=1)))
         await session.commit()
-    assert await tasks.schedule_imports(rt) == 1
+    assert await scheduler.schedule_imports(rt) == 1
     assert await _queued(arq) == [[connection_id]]
 
 
@@ -93,9 +93,9 @@ async def test_claims_are_freed_when_redis_does_not_take_the_jobs(
         return 0
 
     monkeypatch.setattr(rt.queue, "enqueue_many", redis_away)
-    assert await tasks.schedule_imports(rt) == 0
+    assert await scheduler.schedule_imports(rt) == 0
     async with sessions() as session:
         assert list(await session.scalars(select(Connection.import_queued_until))) == [None, None]
     monkeypatch.undo()
-    assert await tasks.schedule_imports(rt) == 2  # the next tick queues them at once
+    assert await scheduler.schedule_imports(rt) == 2  # the next tick queues them at once
     assert len(await _queued(arq)) == 1

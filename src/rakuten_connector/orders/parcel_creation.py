@@ -1,4 +1,9 @@
-"""Create an order's Cubyn parcel exactly once.
+"""Create an order's Cubyn parcel exactly once: the step after `recording` wrote the order down.
+
+The poll runs it for the new orders of its connection, and `check` for an order whose creation did not
+finish (a crash, a transient Cubyn error, a retry asked by the merchant), each time under the order's
+lease. Once the parcel is known the order is `imported`; a parcel Cubyn already validated or moved on is
+applied at once (`progress`).
 
 The order row (state `importing`, with its request) is committed before Cubyn is called. Every call
 carries `Idempotency-Key: RAKUTEN-<purchaseid>`; a 409 names the parcel this orderRef already has and the

@@ -1,4 +1,10 @@
-"""Scheduled work rebuilt from the database at every tick: nothing that matters lives only in Redis."""
+"""What the worker's cron ticks queue: the polls of the connections that are due, and the sweep of the
+order checks and parcel events that are overdue.
+
+Both are rebuilt from the database at every tick, so nothing that matters lives only in Redis: a lost
+job is queued again by a later tick, and the leases (`poll`'s import lease, `order_lease`) let one worker
+do the work however often it was queued.
+"""
 
 from __future__ import annotations
 

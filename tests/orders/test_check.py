@@ -9,13 +9,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from rakuten_connector.connections.models import Connection, ConnectionState
 from rakuten_connector.kit import leases
 from rakuten_connector.kit.clock import utcnow
-from rakuten_connector.orders import checks
+from rakuten_connector.orders.check import check_order
 from rakuten_connector.orders.models import Order, OrderState
+from rakuten_connector.orders.order_lease import with_order
 from rakuten_connector.runtime import Runtime
 from rakuten_connector.settings import Settings
 from tests.clients.test_cubyn_client import REQUEST
 from tests.conftest import CUBYN_URL
-from tests.orders.test_importer import taken_over
+from tests.orders.helpers import taken_over
 from tests.upstream_fakes import GOOD_KEY, GOOD_TOKEN, Upstreams
 
 
@@ -55,7 +56,7 @@ async def test_an_order_taken_over_while_cubyn_answers_makes_no_parcel_and_write
         upstreams.mock.get(f"{CUBYN_URL}/parcels").side_effect = lookup
         creates = upstreams.mock.post(f"{CUBYN_URL}/parcels").respond(201, json={})
         with pytest.raises(leases.LeaseLost):
-            await checks.with_order(rt, order.id, checks.check_order)
+            await with_order(rt, order.id, check_order)
     finally:
         await rt.close()
     assert not creates.called

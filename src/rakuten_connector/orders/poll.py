@@ -1,5 +1,15 @@
-"""The import of one connection: getnewsales -> orders -> parcels, and Rakuten-side
-cancellations. One worker at a time per connection (a database lease), whatever arq or the ticks do."""
+"""The poll of one connection: read getnewsales, record the sales as orders, create their parcels, and
+look for what Rakuten changed on the orders already imported.
+
+One worker at a time per connection polls it (the import lease, a database lease on the connection row,
+which also says whether the connection has orders to look at). Under it:
+1. `recording.record_sales` writes the sales getnewsales lists as orders (committed before Cubyn is called);
+2. `rakuten_cancellations` reads what Rakuten says of the orders already imported (vanished sales, and a
+   getcurrentsales scan once per import interval); the orders it changed get a `check_order` job;
+3. `create_parcels` gives every importing order its parcel (`parcel_creation`), each under its order lease.
+The poll's own bookkeeping (next poll, failures, last error) is written by the statement that gives the
+lease back. The scheduler (`scheduler.schedule_imports`) queues the due connections in batches.
+"""
 
 from __future__ import annotations
 
@@ -24,16 +34,19 @@ from rakuten_connector.connections.service import mark_credentials_invalid
 from rakuten_connector.kit import leases
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.errors import is_database_unavailable
-from rakuten_connector.orders.cancellations import OPEN_STATES, read_vanished_sales, scan_current_sales
-from rakuten_connector.orders.checks import CUBYN_REFUSED, RAKUTEN_REFUSED, with_order
 from rakuten_connector.orders.models import Order, OrderState
-from rakuten_connector.orders.parcels import ensure_parcel
+from rakuten_connector.orders.order_lease import CUBYN_REFUSED, with_order
+from rakuten_connector.orders.parcel_creation import ensure_parcel
+from rakuten_connector.orders.rakuten_cancellations import OPEN_STATES, read_vanished_sales, scan_current_sales
 from rakuten_connector.orders.recording import record_sales
 from rakuten_connector.runtime import Runtime
 
 log = structlog.get_logger(__name__)
 
 PARCEL_CONCURRENCY = 8
+RAKUTEN_REFUSED = (
+    "Rakuten refused the seller ID and token: generate a new token in Rakuten and update the connection."
+)
 
 
 async def import_connections(rt: Runtime, connection_ids: list[str]) -> dict[str, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -18,12 +19,14 @@ from tests.waiting import wait_until
 
 
 async def add_live_connection(rt: Runtime, **fields: Any) -> str:
-    """An active connection with a good Rakuten token and Cubyn key; returns its id."""
+    """An active connection with a good Rakuten token and Cubyn key (a seller of its own unless told);
+    returns its id."""
+    seller = fields.get("seller_id", f"shop-{uuid.uuid4().hex[:8]}")
     values: dict[str, Any] = {
         "merchant_id": "m",
         "name": "n",
-        "seller_id": "shop",
-        "seller_key": "shop",
+        "seller_id": seller,
+        "seller_key": seller,
         "state": ConnectionState.ACTIVE.value,
         "rakuten_token_enc": rt.box.encrypt(GOOD_TOKEN),
         "cubyn_api_key_enc": rt.box.encrypt(GOOD_KEY),

@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from rakuten_connector.clients.cubyn_models import Parcel
+from rakuten_connector.clients.rakuten_errors import RakutenTransientError
 from rakuten_connector.connections.models import Connection, ConnectionState
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.orders.models import Order, OrderEvent, OrderItem, OrderState
@@ -201,3 +203,71 @@ async def test_a_cancellation_refused_because_of_a_claim_says_both(rt: Runtime, 
     assert (order.state, order.reason, order.next_check_at) == (OrderState.NEEDS_ATTENTION.value, reason, None)
     assert (order.items[0].rakuten_status, order.items[0].cancelled_at) == ("ON_HOLD", None)
     assert [kind for kind, _ in events] == ["parcel_status", "claim", "needs_attention"]
+
+
+SHIPPED = Parcel(id=100, status="SHIPPED", shipped_at=CREATED, updated_at=CREATED + timedelta(hours=1))
+
+
+def _tracking_answers(upstreams: Upstreams, file: bytes, infos: dict[str, httpx.Response]) -> dict[str, Any]:
+    """Rakuten takes or refuses the tracking file; then item by item, `infos` are the items whose
+    settrackingpackageinfos is refused (with their status read back), the others are done."""
+    ok = httpx.Response(200, content=(FIXTURES / "settracking_ok.xml").read_bytes())
+    calls: dict[str, Any] = {"file": upstreams.mock.post(f"{RAKUTEN_URL}/sales_ws").respond(200, content=file)}
+    calls["items"] = upstreams.mock.get(f"{RAKUTEN_URL}/sales_ws", params={"action": "settrackingpackageinfos"})
+    calls["items"].side_effect = lambda request: (
+        httpx.Response(200, content=ERROR_PARAMETER) if request.url.params["itemid"] in infos else ok
+    )
+    calls["infos"] = upstreams.mock.get(f"{RAKUTEN_URL}/sales_ws", params={"action": "getiteminfos"})
+    calls["infos"].side_effect = lambda request: infos[request.url.params["itemid"]]
+    return calls
+
+
+ACCEPTED = {"rakuten_status": "ACCEPTED", "accepted_at": CREATED}
+
+
+async def test_the_tracking_goes_in_one_file(rt: Runtime, upstreams: Upstreams) -> None:
+    order_id = await _live_order(rt, "i1", "i2", **ACCEPTED)
+    calls = _tracking_answers(upstreams, (FIXTURES / "importitemshippingstatus_ok.xml").read_bytes(), {})
+    order, events = await _apply(rt, order_id, SHIPPED)
+    assert (calls["file"].call_count, calls["items"].call_count) == (1, 0)
+    assert order.state == OrderState.SHIPPED.value
+    assert all(item.tracking_pushed_at is not None for item in order.items)
+    assert events[-2:] == [
+        ("tracking_pushed", "Tracking CUB100 sent to Rakuten for item(s) i1, i2."),
+        ("shipped", "Order shipped."),
+    ]
+
+
+async def test_a_refused_tracking_file_is_sent_item_by_item_and_a_refused_item_needs_a_person(
+    rt: Runtime, upstreams: Upstreams
+) -> None:
+    order_id = await _live_order(rt, "i1", "i2", "i3", **ACCEPTED)
+    infos = {"i2": _item_info("ACCEPTED", tracking="OLD"), "i3": _item_info("CANCELLED")}
+    calls = _tracking_answers(upstreams, ERROR_PARAMETER, infos)
+    order, events = await _apply(rt, order_id, SHIPPED)
+    assert (calls["file"].call_count, calls["items"].call_count) == (1, 3)
+    reason = "Rakuten refused the tracking of item(s) i3."
+    assert (order.state, order.reason, order.next_check_at) == (OrderState.NEEDS_ATTENTION.value, reason, None)
+    assert [item.tracking_pushed_at is not None for item in order.items] == [True, True, False]
+    assert events[1:] == [
+        ("tracking_pushed", "Tracking CUB100 sent to Rakuten for item(s) i1."),
+        ("tracking_pushed", "Tracking CUB100 sent to Rakuten for item(s) i2."),  # already known there: done
+        ("needs_attention", reason),
+    ]
+
+
+async def test_after_a_tracking_file_whose_outcome_is_unknown_the_items_go_one_by_one(
+    rt: Runtime, upstreams: Upstreams
+) -> None:
+    order_id = await _live_order(rt, "i1", "i2", **ACCEPTED)
+    calls = _tracking_answers(upstreams, b"", {})
+    calls["file"].respond(500, content=(FIXTURES / "error_server.xml").read_bytes())
+    with pytest.raises(RakutenTransientError):
+        await _apply(rt, order_id, SHIPPED)  # the job is retried
+    async with rt.sessions() as session:
+        assert (await session.get_one(Order, order_id)).attempts == 1  # written before the file went
+    order, events = await _apply(rt, order_id, SHIPPED)
+    assert (calls["file"].call_count, calls["items"].call_count) == (1, 2)  # no second file
+    assert order.state == OrderState.SHIPPED.value
+    assert all(item.tracking_pushed_at is not None for item in order.items)
+    assert [kind for kind, _ in events].count("tracking_pushed") == 2

@@ -34,7 +34,6 @@ from rakuten_connector.orders.models import Order, OrderItem, OrderState
 from rakuten_connector.orders.service import add_event, transition
 from rakuten_connector.runtime import Runtime
 
-CANCELLED_STATUSES = frozenset({"CANCELLED", "REFUSED"})
 OPEN_STATES = (OrderState.IMPORTED.value, OrderState.ACCEPTED.value, OrderState.SHIPPED.value)
 
 

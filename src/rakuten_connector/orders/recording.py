@@ -44,7 +44,6 @@ SWEEP_GRACE = timedelta(minutes=2)
 class Recorded:
     to_import: list[str] = field(default_factory=list)  # order ids waiting for their parcel
     skipped: int = 0
-    already_known: int = 0
     already_imported: int = 0  # skipped: an earlier connection of the seller sent them to Cubyn
 
 
@@ -223,7 +222,6 @@ async def record_sales(
         if order is None:
             _record_new(session, connection_id, sale, taken, now, recorded)
             continue
-        recorded.already_known += 1
         order.rakuten_seen_at = now
         if taken:
             recorded.already_imported += 1

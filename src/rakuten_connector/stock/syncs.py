@@ -57,12 +57,6 @@ CUBYN_REFUSED = "Cubyn refused the application key: update the connection with a
 READING = (SyncPhase.READING_RAKUTEN.value, SyncPhase.READING_CUBYN.value)
 
 
-class SyncRetryLater(Exception):
-    def __init__(self, at: datetime, reason: str, *, counts: bool = True) -> None:
-        super().__init__(reason)
-        self.at, self.reason, self.counts = at, reason, counts
-
-
 async def run_sync(rt: Runtime, sync_id: str) -> str:
     lease = timedelta(seconds=rt.settings.lease_seconds)
     async with leases.held(rt.engine, StockSync, sync_id, rt.owner, lease) as mine:

@@ -1,8 +1,10 @@
 """Apply a Cubyn parcel's state to its order: the Rakuten actions `mapping.statuses` asks for, each once.
 
-Every action done is written down before the next one starts (accepted_at, tracking_pushed_at...), so a
-crash, a retry or a replayed event resumes where it stopped and never repeats an action. The caller
-holds the order's lease.
+The parcel comes from a Cubyn `parcel.updated` event (`webhooks.tasks`), from a new read of it (`check`),
+or from its creation when Cubyn had already moved it on (`parcel_creation`); the caller holds the order's
+lease. Every action done is written down before the next one starts (accepted_at, tracking_pushed_at...),
+so a crash, a retry or a replayed event resumes where it stopped and never repeats an action. An action
+Rakuten refuses tells the item's status there, recorded by `rakuten_cancellations.record_rakuten_status`.
 """
 
 from __future__ import annotations

@@ -32,12 +32,13 @@ class OrderBusy(Exception):
 
 
 async def with_order(rt: Runtime, order_id: str, step: OrderStep) -> None:
-    """Run `step` on the order under its lease; raises OrderBusy when another worker holds it.
+    """Run `step` on the order under its lease; raises OrderBusy when the lease cannot be taken (another
+    worker holds it, or there is no such order).
 
-    Nothing runs for an order that is gone or whose connection is disconnected. Cubyn refusing the
-    connection's key marks the connection's credentials invalid (the step's uncommitted work is dropped).
-    The step's upstream calls and commits raise LeaseLost once the order's lease (or the lease of the
-    import that runs it) is lost: it stops there, and the worker that took the order over finishes it.
+    Nothing runs for an order of a disconnected connection. Cubyn refusing the connection's key marks
+    the connection's credentials invalid (the step's uncommitted work is dropped). The step's upstream
+    calls and commits raise LeaseLost once the order's lease (or the lease of the import that runs it)
+    is lost: it stops there, and the worker that took the order over finishes it.
     """
     lease = timedelta(seconds=rt.settings.lease_seconds)
     async with leases.held(rt.engine, Order, order_id, rt.owner, lease) as mine:

@@ -26,14 +26,14 @@ async def _worker_with_a_cancelled_job(settings: Settings) -> Worker:
     return worker
 
 
-async def test_arqclose_worker_alone_re_raises_the_cancellation(settings: Settings) -> None:
+async def test_arq_close_alone_re_raises_the_cancellation_of_the_jobs(settings: Settings) -> None:
     worker = await _worker_with_a_cancelled_job(settings)
     with pytest.raises(asyncio.CancelledError):
         await worker.close()
     await worker.pool.aclose()
 
 
-async def testclose_worker_after_a_signal_shuts_down_cleanly(settings: Settings) -> None:
+async def test_close_worker_after_a_signal_shuts_down_cleanly(settings: Settings) -> None:
     worker = await _worker_with_a_cancelled_job(settings)
     await close_worker(worker)
     assert worker._pool is None  # closed, shutdown hook run

@@ -1,5 +1,7 @@
-"""The import scheduler: due connections are claimed and queued once, in batch jobs; a claim whose job
-was lost runs out and the connection is queued again; claims are freed when Redis refuses the jobs."""
+"""The scheduler: due connections are claimed and queued once, in batch jobs; a claim whose job was lost
+runs out and the connection is queued again; claims are freed when Redis refuses the jobs. The sweep
+queues the overdue checks of orders with a step left and the parcel events left pending, and a job
+id is renewed while its work stays overdue."""
 
 from __future__ import annotations
 
@@ -16,7 +18,11 @@ from rakuten_connector.connections.models import Connection, ConnectionState
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.queue import redis_settings
 from rakuten_connector.orders import scheduler
+from rakuten_connector.orders.models import OrderState
 from rakuten_connector.runtime import Runtime
+from rakuten_connector.webhooks.models import EventStatus, WebhookEvent
+from rakuten_connector.webhooks.schemas import PARCEL_UPDATED, STOCK_UPDATED
+from tests.orders.helpers import add_order
 
 
 @pytest.fixture
@@ -47,6 +53,7 @@ async def _connections(sessions: async_sessionmaker[AsyncSession], count: int, *
 
 
 async def _queued(arq: ArqRedis) -> list[list[str]]:
+    """The connection batches queued; nothing else is."""
     jobs = await arq.queued_jobs()
     assert {job.function for job in jobs} <= {"import_connections"}
     return [list(job.args[0]) for job in jobs]
@@ -99,3 +106,57 @@ async def test_claims_are_freed_when_redis_does_not_take_the_jobs(
     monkeypatch.undo()
     assert await scheduler.schedule_imports(rt) == 2  # the next tick queues them at once
     assert len(await _queued(arq)) == 1
+
+
+async def _swept(rt: Runtime, arq: ArqRedis) -> set[tuple[str, str]]:
+    await scheduler.sweep(rt)
+    return {(job.function, job.args[0]) for job in await arq.queued_jobs()}
+
+
+async def test_the_sweep_queues_the_overdue_checks_of_orders_with_a_step_left(
+    rt: Runtime, sessions: async_sessionmaker[AsyncSession], arq: ArqRedis
+) -> None:
+    [live] = await _connections(sessions, 1)
+    [gone] = await _connections(sessions, 1, state=ConnectionState.DISCONNECTED.value)
+    past, later = utcnow() - timedelta(seconds=1), utcnow() + timedelta(minutes=1)
+    due = {
+        await add_order(rt, live, purchase_id=state.value, state=state.value, next_check_at=past)
+        for state in OrderState
+        if state.value in scheduler.SWEPT_STATES
+    }
+    await add_order(rt, live, purchase_id="later", state=OrderState.IMPORTED.value, next_check_at=later)
+    await add_order(rt, live, purchase_id="nothing", state=OrderState.IMPORTED.value, next_check_at=None)
+    await add_order(rt, live, purchase_id="done", state=OrderState.CANCELLED.value, next_check_at=past)
+    await add_order(rt, live, purchase_id="failed", state=OrderState.FAILED.value, next_check_at=past)
+    await add_order(rt, gone, purchase_id="gone", state=OrderState.IMPORTED.value, next_check_at=past)
+    assert len(due) == 5
+    assert await _swept(rt, arq) == {("check_order", order_id) for order_id in due}
+    assert await scheduler.sweep(rt) == 0  # queued already: the same job ids
+
+
+async def test_the_sweep_queues_parcel_events_left_pending_after_a_grace(
+    rt: Runtime, sessions: async_sessionmaker[AsyncSession], arq: ArqRedis
+) -> None:
+    [connection_id] = await _connections(sessions, 1)
+    old = utcnow() - scheduler.EVENT_GRACE - timedelta(seconds=1)
+    events = {
+        "left": WebhookEvent(event_type=PARCEL_UPDATED, received_at=old),
+        "just_in": WebhookEvent(event_type=PARCEL_UPDATED, received_at=utcnow()),  # its job may still run
+        "done": WebhookEvent(event_type=PARCEL_UPDATED, received_at=old, status=EventStatus.PROCESSED.value),
+        "stock": WebhookEvent(event_type=STOCK_UPDATED, received_at=old),  # applied by the stock ticks
+    }
+    async with sessions() as session:
+        for webhook_id, event in events.items():
+            event.connection_id, event.webhook_id, event.payload = connection_id, webhook_id, "{}"
+            session.add(event)
+        await session.commit()
+    assert await _swept(rt, arq) == {("handle_webhook_event", events["left"].id)}
+
+
+def test_a_job_id_is_renewed_every_period_while_its_work_stays_overdue() -> None:
+    due, period = utcnow(), timedelta(seconds=60)
+    ids = [scheduler.job_id("order", "o1", due, due + timedelta(seconds=s), period) for s in (0, 59, 60, 150)]
+    assert ids[0] == ids[1]
+    assert len(set(ids)) == 3
+    assert ids[3] == f"order:o1:{due.timestamp()}:2"
+    assert scheduler.job_id("order", "o1", due, due - period, period).endswith(":0")  # not due yet

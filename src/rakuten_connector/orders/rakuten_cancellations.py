@@ -10,7 +10,8 @@ What happens when Rakuten cancels an item:
    `progress` learns it too, when Rakuten refuses an action on the item and says its status.
 2. Recording: every path gives Rakuten's status to `record_rakuten_status`, which sets the item's status,
    writes its timeline event and, for a claim, flags the order for the merchant. An item cancelled or
-   refused there has left the flow: its order gets a `check_order` job at once.
+   refused there has left the flow: its order is due for a check at once (queued by the poll, or by
+   the sweep after a refused action).
 3. Settlement, by that check (`check`), under the order's lease: `settle_rakuten_cancellation` cancels
    the Cubyn parcel while it is still `CREATED`, or asks for a person (some items only, or a parcel the
    warehouse already works on).
@@ -105,7 +106,7 @@ async def read_vanished_sales(
     for order in orders:
         changed = False
         for item in order.items:
-            if item.accepted_at is None and item.cancelled_at is None and item.refused_at is None:
+            if item.accepted_at is None and not left_the_flow(item):
                 info = await rakuten.get_item_info(item.item_id)
                 changed |= record_rakuten_status(session, order, item, info.status)
         order.rakuten_seen_at = started_at  # read once per disappearance, not at every import

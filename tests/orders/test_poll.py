@@ -1,4 +1,4 @@
-"""The import of one connection under its lease, and the batch jobs the scheduler queues: what is read
+"""The poll of one connection under its import lease, and the batch jobs the scheduler queues: what is read
 and written around Rakuten's answer, and that one connection's trouble leaves the others alone."""
 
 from __future__ import annotations

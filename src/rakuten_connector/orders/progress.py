@@ -203,6 +203,8 @@ async def _push_tracking(
     items: dict[str, OrderItem],
     pushes: list[PushTracking],
 ) -> bool:
+    """Send the tracking of the shipped items to Rakuten; False when it refused some item's (the order
+    then needs a person). The only tracking push of the connector: the client gives the two calls."""
     settings = rt.settings
     updates = [
         TrackingUpdate(

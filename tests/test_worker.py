@@ -12,8 +12,11 @@ from arq.worker import Worker
 from rakuten_connector import worker
 from rakuten_connector.kit.leases import LeaseLost
 from rakuten_connector.kit.queue import redis_settings
+from rakuten_connector.orders import jobs as orders_jobs
 from rakuten_connector.runtime import Runtime
 from rakuten_connector.settings import Settings
+from rakuten_connector.stock import jobs as stock_jobs
+from rakuten_connector.webhooks import jobs as webhooks_jobs
 from rakuten_connector.worker import build_worker, close_worker
 
 
@@ -26,14 +29,14 @@ async def _worker_with_a_cancelled_job(settings: Settings) -> Worker:
     return worker
 
 
-async def test_arqclose_worker_alone_re_raises_the_cancellation(settings: Settings) -> None:
+async def test_arq_close_alone_re_raises_the_cancellation_of_the_jobs(settings: Settings) -> None:
     worker = await _worker_with_a_cancelled_job(settings)
     with pytest.raises(asyncio.CancelledError):
         await worker.close()
     await worker.pool.aclose()
 
 
-async def testclose_worker_after_a_signal_shuts_down_cleanly(settings: Settings) -> None:
+async def test_close_worker_after_a_signal_shuts_down_cleanly(settings: Settings) -> None:
     worker = await _worker_with_a_cancelled_job(settings)
     await close_worker(worker)
     assert worker._pool is None  # closed, shutdown hook run
@@ -56,19 +59,19 @@ async def test_jobs_that_find_the_database_away_are_retried_later(settings: Sett
     runtime = Runtime.start(settings.model_copy(update={"database_url": unreachable}))
     ctx = {"runtime": runtime, "job_try": 2}
     try:
-        for job in (
-            worker.import_connections(ctx, [str(uuid.uuid4())]),
-            worker.import_connection(ctx, str(uuid.uuid4())),
-            worker.check_order(ctx, str(uuid.uuid4())),
-            worker.handle_webhook_event(ctx, str(uuid.uuid4())),
+        for name, argument in (
+            ("import_connections", [str(uuid.uuid4())]),
+            ("import_connection", str(uuid.uuid4())),
+            ("check_order", str(uuid.uuid4())),
+            ("handle_webhook_event", str(uuid.uuid4())),
         ):
             with pytest.raises(Retry) as retry:
-                await job
+                await worker.JOBS[name].coroutine(ctx, argument)
             # Jittered under the second try's ceiling, RETRY_JOB_BASE_SECONDS * 2 = 4 s.
             assert retry.value.defer_score is not None
             assert 0 <= retry.value.defer_score <= 4000
-        for tick in (worker.schedule_imports, worker.sweep, worker.stock_tick):
-            assert await tick(ctx) == 0  # run again at the next tick
+        for tick in ("schedule_imports", "sweep", "stock_tick"):
+            assert await worker.TICKS[tick].coroutine(ctx) == 0  # run again at the next tick
     finally:
         await runtime.close()
 
@@ -83,3 +86,19 @@ async def test_a_job_whose_lease_was_taken_over_ends_quietly_and_a_bug_is_not_re
     assert await worker._run({"job_try": 1}, "check_order", taken_over()) is None  # no Retry, no failure
     with pytest.raises(KeyError):
         await worker._run({"job_try": 1}, "check_order", broken())  # arq records the failure
+
+
+def test_the_worker_runs_every_job_the_domains_queue_under_the_same_names() -> None:
+    queued = {
+        orders_jobs.IMPORT_CONNECTION,
+        orders_jobs.IMPORT_CONNECTIONS,
+        orders_jobs.CHECK_ORDER,
+        webhooks_jobs.HANDLE_WEBHOOK_EVENT,
+        stock_jobs.STOCK_RUN,
+        stock_jobs.STOCK_SYNC_RUN,
+        stock_jobs.STOCK_APPLY_EVENTS,
+    }
+    assert set(worker.JOBS) == queued
+    assert {job.name for job in worker.JOBS.values()} == queued
+    assert set(worker.TICKS) == {"schedule_imports", "sweep", "stock_tick", "stock_nightly"}
+    assert worker.TICKS["sweep"].name == "sweep"  # cron job ids keep their names (cron:sweep:...)

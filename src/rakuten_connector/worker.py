@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 import structlog
 import uvloop
 from arq import Retry, cron
-from arq.worker import Worker
+from arq.cron import CronJob
+from arq.worker import Function, Worker, func
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -29,12 +30,13 @@ from rakuten_connector.kit.errors import is_database_unavailable
 from rakuten_connector.kit.leases import LeaseLost
 from rakuten_connector.kit.logging import configure_logging
 from rakuten_connector.kit.queue import redis_settings
-from rakuten_connector.orders import checks, importer, tasks
+from rakuten_connector.orders import tasks as orders_tasks
+from rakuten_connector.orders.order_lease import OrderBusy
 from rakuten_connector.runtime import MAX_JOBS, Runtime
 from rakuten_connector.settings import Settings, get_settings
-from rakuten_connector.stock import events as stock_events
-from rakuten_connector.stock import pushes, syncs, ticks
-from rakuten_connector.webhooks.handling import handle_event
+from rakuten_connector.stock import tasks as stock_tasks
+from rakuten_connector.tasks import JobWork, Tick
+from rakuten_connector.webhooks import tasks as webhooks_tasks
 
 log = structlog.get_logger(__name__)
 
@@ -56,7 +58,7 @@ def _database_away(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError | ConnectionError) and is_database_unavailable(exc)
 
 
-TRANSIENT = (RakutenTransientError, RakutenQuotaExceeded, CubynTransientError, checks.OrderBusy)
+TRANSIENT = (RakutenTransientError, RakutenQuotaExceeded, CubynTransientError, OrderBusy)
 
 
 async def _run(ctx: dict[str, Any], what: str, coro: Awaitable[T]) -> T | None:
@@ -77,39 +79,12 @@ async def _run(ctx: dict[str, Any], what: str, coro: Awaitable[T]) -> T | None:
         raise Retry(defer=delay) from None
 
 
-async def import_connection(ctx: dict[str, Any], connection_id: str) -> str | None:
-    rt: Runtime = ctx["runtime"]
-    return await _run(ctx, "import_connection", importer.import_connection(rt, connection_id))
+def _job(name: str, work: JobWork) -> Function:
+    async def job(ctx: dict[str, Any], argument: Any) -> object:
+        return await _run(ctx, name, work(ctx["runtime"], argument))
 
-
-async def import_connections(ctx: dict[str, Any], connection_ids: list[str]) -> dict[str, int] | None:
-    rt: Runtime = ctx["runtime"]
-    return await _run(ctx, "import_connections", importer.import_connections(rt, connection_ids))
-
-
-async def check_order(ctx: dict[str, Any], order_id: str) -> None:
-    rt: Runtime = ctx["runtime"]
-    await _run(ctx, "check_order", checks.with_order(rt, order_id, checks.check_order))
-
-
-async def handle_webhook_event(ctx: dict[str, Any], event_id: str) -> str | None:
-    rt: Runtime = ctx["runtime"]
-    return await _run(ctx, "handle_webhook_event", handle_event(rt, event_id))
-
-
-async def stock_run(ctx: dict[str, Any], connection_id: str) -> str | None:
-    rt: Runtime = ctx["runtime"]
-    return await _run(ctx, "stock_run", pushes.run_stock(rt, connection_id))
-
-
-async def stock_sync_run(ctx: dict[str, Any], sync_id: str) -> str | None:
-    rt: Runtime = ctx["runtime"]
-    return await _run(ctx, "stock_sync_run", syncs.run_sync(rt, sync_id))
-
-
-async def stock_apply_events(ctx: dict[str, Any], connection_id: str) -> int | None:
-    rt: Runtime = ctx["runtime"]
-    return await _run(ctx, "stock_apply_events", stock_events.apply_pending(rt, connection_id))
+    job.__qualname__ = job.__name__ = name
+    return func(job, name=name)
 
 
 async def _tick(what: str, coro: Awaitable[int]) -> int:
@@ -123,20 +98,18 @@ async def _tick(what: str, coro: Awaitable[int]) -> int:
         return 0
 
 
-async def stock_tick(ctx: dict[str, Any]) -> int:
-    return await _tick("stock_tick", ticks.tick(ctx["runtime"]))
+def _cron(tick: Tick) -> CronJob:
+    async def run(ctx: dict[str, Any]) -> int:
+        return await _tick(tick.name, tick.work(ctx["runtime"]))
+
+    run.__qualname__ = run.__name__ = tick.name
+    return cron(run, name=tick.name, second=set(tick.seconds), run_at_startup=True, timeout=tick.timeout)
 
 
-async def stock_nightly(ctx: dict[str, Any]) -> int:
-    return await _tick("stock_nightly", ticks.nightly(ctx["runtime"]))
-
-
-async def schedule_imports(ctx: dict[str, Any]) -> int:
-    return await _tick("schedule_imports", tasks.schedule_imports(ctx["runtime"]))
-
-
-async def sweep(ctx: dict[str, Any]) -> int:
-    return await _tick("sweep", tasks.sweep(ctx["runtime"]))
+# The worker runs what the domains declare, under the names their jobs.py queue.
+DOMAINS = (orders_tasks, stock_tasks, webhooks_tasks)
+JOBS = {name: _job(name, work) for domain in DOMAINS for name, work in domain.JOBS.items()}
+TICKS = {tick.name: _cron(tick) for domain in DOMAINS for tick in domain.TICKS}
 
 
 def build_worker(settings: Settings, **overrides: Any) -> Worker:
@@ -149,21 +122,8 @@ def build_worker(settings: Settings, **overrides: Any) -> Worker:
             await runtime.close()
 
     options: dict[str, Any] = {
-        "functions": [
-            import_connection,
-            import_connections,
-            check_order,
-            handle_webhook_event,
-            stock_run,
-            stock_sync_run,
-            stock_apply_events,
-        ],
-        "cron_jobs": [
-            cron(schedule_imports, second=set(range(60)), run_at_startup=True, timeout=60),
-            cron(sweep, second={2, 17, 32, 47}, run_at_startup=True, timeout=120),
-            cron(stock_tick, second=set(range(3, 60, 5)), run_at_startup=True, timeout=60),
-            cron(stock_nightly, second={37}, run_at_startup=True, timeout=120),
-        ],
+        "functions": list(JOBS.values()),
+        "cron_jobs": list(TICKS.values()),
         "redis_settings": redis_settings(settings.redis_url),
         "on_startup": startup,
         "on_shutdown": shutdown,

@@ -78,8 +78,10 @@ async def test_order_actions(control: httpx.AsyncClient, sandbox_url: str) -> No
             TrackingUpdate(i.item_id, first.purchase_id, "Cubyn", f"CUB{i.item_id}", f"https://t/CUB{i.item_id}")
             for i in first.items
         ]
-        assert {o.outcome for o in await client.push_tracking(updates)} == {ItemOutcome.DONE}
-        assert {o.outcome for o in await client.push_tracking(updates)} == {ItemOutcome.ALREADY_DONE}
+        assert await client.send_tracking_file(updates)
+        # Sent again: the file is refused, and each item says its tracking is already known.
+        assert not await client.send_tracking_file(updates)
+        assert {await client.set_tracking(update) for update in updates} == {ItemOutcome.ALREADY_DONE}
         info = await client.get_item_info(first.items[0].item_id)
         assert (info.status, info.purchase_id, info.tracking_number) == (
             "ACCEPTED",

@@ -161,7 +161,7 @@ async def test_uploads_are_multipart_with_part_file_and_auth_in_query(rakuten_fi
             return_value=xml(rakuten_fixture("importitemshippingstatus_ok.xml"))
         )
         result = await client().upload_stock({"SKU-1": 12, "SKU-é": 0})
-        outcomes = await client().push_tracking([UPDATE])
+        taken = await client().send_tracking_file([UPDATE])
     assert result.import_id == "35826776"
     assert params_of(stock.calls.last.request) == auth("genericimportfile", "2015-02-02")
     _, content = uploaded_file(stock.calls.last.request)
@@ -170,7 +170,7 @@ async def test_uploads_are_multipart_with_part_file_and_auth_in_query(rakuten_fi
     assert params_of(sales.calls.last.request) == auth("importitemshippingstatus", "2016-05-09")
     _, tracking = uploaded_file(sales.calls.last.request)
     assert etree.fromstring(tracking).findtext("item/trackingnumber") == "CUB123"
-    assert [(o.item_id, o.outcome) for o in outcomes] == [("260306083", ItemOutcome.DONE)]
+    assert taken
 
 
 async def test_pages_follow_nexttoken(rakuten_fixture: Fixture) -> None:
@@ -368,7 +368,9 @@ async def test_comment_and_tracking_url_are_validated_before_calling() -> None:
     assert not route.called
 
 
-async def test_push_tracking_falls_back_item_by_item(rakuten_fixture: Fixture) -> None:
+async def test_a_refused_tracking_file_is_decided_item_by_item(rakuten_fixture: Fixture) -> None:
+    """The file refused, each item's tracking is sent on its own: done, already done (a tracking number
+    known), or refused with the item's status there."""
     shipped = rakuten_fixture("getiteminfos.xml").replace(b"</sku>", b"</sku><trackingnumber>OLD</trackingnumber>")
     cancelled = rakuten_fixture("getiteminfos.xml").replace(b"ACCEPTED", b"CANCELLED")
     error = rakuten_fixture("error_parameter.xml")
@@ -385,22 +387,21 @@ async def test_push_tracking_falls_back_item_by_item(rakuten_fixture: Fixture) -
     with respx.mock() as mock:
         mock.post(f"{BASE}/sales_ws").mock(return_value=xml(error))
         mock.get(f"{BASE}/sales_ws").mock(side_effect=answer)
-        outcomes = await client().push_tracking(updates)
-    assert [(o.item_id, o.outcome) for o in outcomes] == [
-        ("1", ItemOutcome.DONE),
-        ("2", ItemOutcome.ALREADY_DONE),
-        ("3", None),
-    ]
-    assert isinstance(outcomes[2].error, RakutenItemStateError)
-    assert outcomes[2].error.item_status == "CANCELLED"
+        assert not await client().send_tracking_file(updates)
+        assert await client().set_tracking(updates[0]) is ItemOutcome.DONE
+        assert await client().set_tracking(updates[1]) is ItemOutcome.ALREADY_DONE
+        with pytest.raises(RakutenItemStateError) as refused:
+            await client().set_tracking(updates[2])
+    assert refused.value.item_status == "CANCELLED"
 
 
-async def test_push_tracking_lets_transient_errors_through(rakuten_fixture: Fixture) -> None:
+async def test_a_tracking_file_lets_transient_errors_through(rakuten_fixture: Fixture) -> None:
     with respx.mock() as mock:
-        mock.post(f"{BASE}/sales_ws").mock(return_value=xml(rakuten_fixture("error_server.xml"), 500))
+        route = mock.post(f"{BASE}/sales_ws").mock(return_value=xml(rakuten_fixture("error_server.xml"), 500))
         with pytest.raises(RakutenTransientError):
-            await client().push_tracking([UPDATE])
-        assert await client().push_tracking([]) == []
+            await client().send_tracking_file([UPDATE])
+        assert await client().send_tracking_file([])  # nothing to send: no call
+    assert route.call_count == 1
 
 
 async def test_canary_token_never_leaks(

@@ -166,10 +166,10 @@ def test_restocked_parcel_is_then_accepted() -> None:
     assert second.state is OrderState.ACCEPTED
 
 
-def test_tracking_action_carries_cub_id_and_carrier() -> None:
+def test_tracking_action_carries_the_cub_id_whatever_the_carrier() -> None:
     shipped = parcel("SHIPPED", validated=True, carrier="COLISSIMO", carrierTrackingId="6A123")
     decision = decide(shipped, progress(*ACCEPTED))
-    assert decision.actions[0] == PushTracking("1", "CUB123456", "COLISSIMO", "6A123")
+    assert decision.actions[0] == PushTracking("1", "CUB123456")
 
 
 def test_cancel_comment_is_kept_within_400_characters() -> None:

@@ -1,20 +1,29 @@
 """Parcel states applied to an order: while its connection is paused the Rakuten actions wait, and an
 older event handled later cannot settle the order or push back the check that performs them; a claim
-open on Rakuten stays in sight whatever the parcel does."""
+open on Rakuten stays in sight whatever the parcel does; an action Rakuten refuses records the item's
+status there; the tracking goes in one file, then item by item, each success written down."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import httpx
+import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from rakuten_connector.clients.cubyn_models import Parcel
+from rakuten_connector.clients.rakuten_errors import RakutenTransientError
 from rakuten_connector.connections.models import Connection, ConnectionState
 from rakuten_connector.kit.clock import utcnow
-from rakuten_connector.orders.models import Order, OrderItem, OrderState
+from rakuten_connector.orders.models import Order, OrderEvent, OrderItem, OrderState
 from rakuten_connector.orders.progress import apply_parcel
 from rakuten_connector.runtime import Runtime
+from tests.conftest import RAKUTEN_URL
+from tests.orders.helpers import add_live_connection, add_order
+from tests.upstream_fakes import Upstreams
 
 CREATED = utcnow() - timedelta(days=2)  # the parcel then moves on over the next day
 
@@ -102,3 +111,163 @@ async def test_a_claim_open_on_rakuten_stays_in_sight_when_the_parcel_moves_on(r
         )
         assert await apply_parcel(rt, session, connection, order, delivered)
         assert order.state == OrderState.SHIPPED.value
+
+
+FIXTURES = Path(__file__).parent.parent / "clients/fixtures/rakuten"
+ERROR_PARAMETER = (FIXTURES / "error_parameter.xml").read_bytes()
+VALIDATED = Parcel(id=100, status="CREATED", validated_at=CREATED, updated_at=CREATED + timedelta(seconds=1))
+
+
+def _item_info(status: str, tracking: str = "") -> httpx.Response:
+    content = (FIXTURES / "getiteminfos.xml").read_bytes().replace(b"ACCEPTED", status.encode())
+    if tracking:
+        content = content.replace(b"</sku>", f"</sku><trackingnumber>{tracking}</trackingnumber>".encode())
+    return httpx.Response(200, content=content)
+
+
+async def _live_order(rt: Runtime, *item_ids: str, **item: Any) -> str:
+    """An imported order of an active connection with its secrets, whose parcel Cubyn has just created."""
+    connection_id = await add_live_connection(rt)
+    fields = {"rakuten_status": "REQUESTED"} | item
+    return await add_order(
+        rt,
+        connection_id,
+        state=OrderState.IMPORTED.value,
+        imported_at=CREATED,
+        parcel_id="100",
+        tracking_id="CUB100",
+        parcel_status="CREATED",
+        parcel_updated_at=CREATED,
+        items=[OrderItem(item_id=item_id, sku=f"SKU-{item_id}", **fields) for item_id in item_ids],
+    )
+
+
+async def _apply(rt: Runtime, order_id: str, parcel: Parcel) -> tuple[Order, list[tuple[str, str]]]:
+    """Apply the parcel to the order; the order as stored afterwards, and its timeline."""
+    async with rt.sessions() as session:
+        order = await session.get_one(Order, order_id, options=[selectinload(Order.items)])
+        connection = await session.get_one(Connection, order.connection_id)
+        assert await apply_parcel(rt, session, connection, order, parcel)
+    async with rt.sessions() as session:
+        order = await session.get_one(Order, order_id, options=[selectinload(Order.items)])
+        events = await session.scalars(
+            select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.id)
+        )
+        return order, [(event.kind, event.message) for event in events]
+
+
+def _refused(upstreams: Upstreams, action: str, status: str) -> None:
+    """Rakuten refuses `action` on every item, whose status there is `status`."""
+    upstreams.mock.get(f"{RAKUTEN_URL}/sales_ws", params={"action": action}).respond(200, content=ERROR_PARAMETER)
+    upstreams.mock.get(f"{RAKUTEN_URL}/sales_ws", params={"action": "getiteminfos"}).mock(
+        return_value=_item_info(status)
+    )
+
+
+async def test_an_item_cancelled_by_the_buyer_before_its_acceptance_has_the_order_checked_at_once(
+    rt: Runtime, upstreams: Upstreams
+) -> None:
+    order_id = await _live_order(rt, "i1")
+    _refused(upstreams, "acceptsale", "CANCELLED")
+    before = utcnow()
+    order, events = await _apply(rt, order_id, VALIDATED)
+    assert order.state == OrderState.IMPORTED.value  # the check cancels the parcel while it still can
+    assert order.next_check_at is not None
+    assert order.next_check_at <= utcnow()
+    assert order.next_check_at >= before
+    assert (order.items[0].rakuten_status, order.items[0].accepted_at) == ("CANCELLED", None)
+    assert order.items[0].cancelled_at is not None
+    assert events == [("cancelled_on_rakuten", "Item i1 was cancelled on Rakuten.")]
+
+
+async def test_an_acceptance_rakuten_refuses_for_another_reason_needs_a_person(
+    rt: Runtime, upstreams: Upstreams
+) -> None:
+    order_id = await _live_order(rt, "i1")
+    _refused(upstreams, "acceptsale", "TO_CONFIRM")
+    order, events = await _apply(rt, order_id, VALIDATED)
+    reason = "Rakuten refused an action on item i1 (its status there: TO_CONFIRM)."
+    assert (order.state, order.reason, order.next_check_at) == (OrderState.NEEDS_ATTENTION.value, reason, None)
+    assert order.items[0].rakuten_status == "TO_CONFIRM"
+    assert events == [("needs_attention", reason)]
+
+
+async def test_a_cancellation_refused_because_of_a_claim_says_both(rt: Runtime, upstreams: Upstreams) -> None:
+    """Cubyn cancelled the parcel of an accepted item that is claimed on Rakuten: the claim is recorded
+    as the scan would record it, and the refused cancellation is what the order shows."""
+    order_id = await _live_order(rt, "i1", rakuten_status="ACCEPTED", accepted_at=CREATED)
+    _refused(upstreams, "cancelitem", "ON_HOLD")
+    cancelled = Parcel(id=100, status="CANCELLED", updated_at=CREATED + timedelta(hours=1))
+    order, events = await _apply(rt, order_id, cancelled)
+    reason = "Rakuten refused an action on item i1 (its status there: ON_HOLD)."
+    assert (order.state, order.reason, order.next_check_at) == (OrderState.NEEDS_ATTENTION.value, reason, None)
+    assert (order.items[0].rakuten_status, order.items[0].cancelled_at) == ("ON_HOLD", None)
+    assert [kind for kind, _ in events] == ["parcel_status", "claim", "needs_attention"]
+
+
+SHIPPED = Parcel(id=100, status="SHIPPED", shipped_at=CREATED, updated_at=CREATED + timedelta(hours=1))
+
+
+def _tracking_answers(upstreams: Upstreams, file: bytes, infos: dict[str, httpx.Response]) -> dict[str, Any]:
+    """Rakuten takes or refuses the tracking file; then item by item, `infos` are the items whose
+    settrackingpackageinfos is refused (with their status read back), the others are done."""
+    ok = httpx.Response(200, content=(FIXTURES / "settracking_ok.xml").read_bytes())
+    calls: dict[str, Any] = {"file": upstreams.mock.post(f"{RAKUTEN_URL}/sales_ws").respond(200, content=file)}
+    calls["items"] = upstreams.mock.get(f"{RAKUTEN_URL}/sales_ws", params={"action": "settrackingpackageinfos"})
+    calls["items"].side_effect = lambda request: (
+        httpx.Response(200, content=ERROR_PARAMETER) if request.url.params["itemid"] in infos else ok
+    )
+    calls["infos"] = upstreams.mock.get(f"{RAKUTEN_URL}/sales_ws", params={"action": "getiteminfos"})
+    calls["infos"].side_effect = lambda request: infos[request.url.params["itemid"]]
+    return calls
+
+
+ACCEPTED = {"rakuten_status": "ACCEPTED", "accepted_at": CREATED}
+
+
+async def test_the_tracking_goes_in_one_file(rt: Runtime, upstreams: Upstreams) -> None:
+    order_id = await _live_order(rt, "i1", "i2", **ACCEPTED)
+    calls = _tracking_answers(upstreams, (FIXTURES / "importitemshippingstatus_ok.xml").read_bytes(), {})
+    order, events = await _apply(rt, order_id, SHIPPED)
+    assert (calls["file"].call_count, calls["items"].call_count) == (1, 0)
+    assert order.state == OrderState.SHIPPED.value
+    assert all(item.tracking_pushed_at is not None for item in order.items)
+    assert events[-2:] == [
+        ("tracking_pushed", "Tracking CUB100 sent to Rakuten for item(s) i1, i2."),
+        ("shipped", "Order shipped."),
+    ]
+
+
+async def test_a_refused_tracking_file_is_sent_item_by_item_and_a_refused_item_needs_a_person(
+    rt: Runtime, upstreams: Upstreams
+) -> None:
+    order_id = await _live_order(rt, "i1", "i2", "i3", **ACCEPTED)
+    infos = {"i2": _item_info("ACCEPTED", tracking="OLD"), "i3": _item_info("CANCELLED")}
+    calls = _tracking_answers(upstreams, ERROR_PARAMETER, infos)
+    order, events = await _apply(rt, order_id, SHIPPED)
+    assert (calls["file"].call_count, calls["items"].call_count) == (1, 3)
+    reason = "Rakuten refused the tracking of item(s) i3."
+    assert (order.state, order.reason, order.next_check_at) == (OrderState.NEEDS_ATTENTION.value, reason, None)
+    assert [item.tracking_pushed_at is not None for item in order.items] == [True, True, False]
+    assert events[1:] == [
+        ("tracking_pushed", "Tracking CUB100 sent to Rakuten for item(s) i1."),
+        ("tracking_pushed", "Tracking CUB100 sent to Rakuten for item(s) i2."),  # already known there: done
+        ("needs_attention", reason),
+    ]
+
+
+async def test_after_a_tracking_file_whose_outcome_is_unknown_the_items_go_one_by_one(
+    rt: Runtime, upstreams: Upstreams
+) -> None:
+    order_id = await _live_order(rt, "i1", "i2", **ACCEPTED)
+    calls = _tracking_answers(upstreams, b"", {})
+    calls["file"].respond(500, content=(FIXTURES / "error_server.xml").read_bytes())
+    with pytest.raises(RakutenTransientError):
+        await _apply(rt, order_id, SHIPPED)  # the job is retried
+    async with rt.sessions() as session:
+        assert (await session.get_one(Order, order_id)).attempts == 1  # written before the file went
+    order, events = await _apply(rt, order_id, SHIPPED)
+    assert (calls["file"].call_count, calls["items"].call_count) == (1, 2)  # no second file
+    assert order.state == OrderState.SHIPPED.value
+    assert all(item.tracking_pushed_at is not None for item in order.items)
+    assert [kind for kind, _ in events].count("tracking_pushed") == 2

@@ -1,4 +1,6 @@
-"""Recording sales: Rakuten's values too long for their columns never make a shop's import fail."""
+"""Recording sales: a sale listed again changes nothing but when it was seen; Rakuten's values too long
+for their columns never make a shop's import fail; a purchase an earlier connection of the seller sent
+to Cubyn is not imported again."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from sqlalchemy.orm import selectinload
 from rakuten_connector.clients.rakuten_models import Address, Item, Sale
 from rakuten_connector.connections.models import Connection
 from rakuten_connector.kit.clock import utcnow
-from rakuten_connector.orders.models import Order, OrderState
+from rakuten_connector.orders.models import Order, OrderEvent, OrderState
 from rakuten_connector.orders.recording import ALREADY_IMPORTED, TOO_LONG, record_sales
 from tests.factories import add_connection
 
@@ -23,6 +25,29 @@ def _sale(purchase_id: str, item_id: str = "1", sku: str = "SKU-1", status: str 
     item = Item(item_id, sku, "9", "Produit", status, False, Decimal("10"))
     shipping = kw.get("shipping_type", "Normal")
     return Sale(purchase_id, utcnow(), shipping, HOME, None, None, "a@example.fr", "buyer", (item,))
+
+
+async def test_sales_listed_again_are_recorded_once(sessions: async_sessionmaker[AsyncSession]) -> None:
+    connection_id = await add_connection(sessions)
+    sales = [_sale("500", item_id="51"), _sale("501", item_id="52", sku="")]  # to import, and skipped
+    first_seen = utcnow()
+    async with sessions() as session:
+        first = await record_sales(session, connection_id, sales, first_seen)
+        await session.commit()
+        events = len((await session.scalars(select(OrderEvent))).all())
+    async with sessions() as session:
+        again = await record_sales(session, connection_id, sales, utcnow())
+        await session.commit()
+    async with sessions() as session:
+        orders = (await session.scalars(select(Order).options(selectinload(Order.items)))).all()
+        assert len((await session.scalars(select(OrderEvent))).all()) == events  # nothing new to say
+    assert (len(first.to_import), first.skipped) == (1, 1)
+    assert (again.to_import, again.skipped, again.already_imported) == ([], 0, 0)
+    assert sorted((o.purchase_id, o.state, len(o.items)) for o in orders) == [
+        ("500", "importing", 1),
+        ("501", "skipped", 1),
+    ]
+    assert all(o.rakuten_seen_at is not None and o.rakuten_seen_at > first_seen for o in orders)
 
 
 async def test_oversized_values_are_skipped_or_clipped_and_the_rest_is_recorded(

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rakuten_connector.kit.queue import job_id
 from rakuten_connector.main import create_app
-from rakuten_connector.orders import tasks as order_tasks
+from rakuten_connector.orders import scheduler
 from rakuten_connector.runtime import Runtime
 from rakuten_connector.sandbox.serve import free_port
 from rakuten_connector.settings import Settings
@@ -123,8 +123,8 @@ async def test_the_sweep_queues_a_pending_event_under_the_id_the_route_gave_it(
     try:
         assert (await hook.send(PARCEL_EVENT)).status_code == 200
         queued = await redis.zcard("arq:queue")
-        monkeypatch.setattr(order_tasks, "EVENT_GRACE", timedelta(0))
-        assert await order_tasks.sweep(rt) == 0
+        monkeypatch.setattr(scheduler, "EVENT_GRACE", timedelta(0))
+        assert await scheduler.sweep(rt) == 0
         assert await redis.zcard("arq:queue") == queued
     finally:
         await rt.close()

@@ -36,7 +36,6 @@ from rakuten_connector.clients.rakuten_models import (
     ItemOutcome,
     ProductReport,
     Sale,
-    TrackingOutcome,
     TrackingUpdate,
     normalize_label,
 )
@@ -159,22 +158,6 @@ class RakutenClient(RakutenTransport):
             log.info("rakuten_tracking_file_refused", code=exc.code, items=len(updates))
             return False
         return normalize_label(parse_status(root)) == "ok"
-
-    async def push_tracking(self, updates: Sequence[TrackingUpdate]) -> list[TrackingOutcome]:
-        """importitemshippingstatus for many items; after a refused file, item by item.
-
-        Transient, quota and credential errors propagate (retrying is harmless); a permanent refusal of one
-        item is reported in its outcome.
-        """
-        if await self.send_tracking_file(updates):
-            return [TrackingOutcome(u.item_id, ItemOutcome.DONE) for u in updates]
-        outcomes = []
-        for update in updates:
-            try:
-                outcomes.append(TrackingOutcome(update.item_id, await self.set_tracking(update)))
-            except RakutenPermanentError as exc:
-                outcomes.append(TrackingOutcome(update.item_id, None, exc))
-        return outcomes
 
     async def _item_action(
         self, action: str, item_id: str, params: Mapping[str, str], is_done: Callable[[ItemInfo], bool]

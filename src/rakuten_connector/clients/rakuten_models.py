@@ -7,12 +7,10 @@ the sets below name the known ones. Dates are aware UTC datetimes.
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-
-from rakuten_connector.clients.rakuten_errors import RakutenPermanentError
 
 # itemstatus values.
 WAITING_STATUSES = frozenset({"TO_CONFIRM", "REQUESTED", "REMINDED"})
@@ -189,12 +187,3 @@ class TrackingUpdate:
     transporter: str
     tracking_number: str
     tracking_url: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class TrackingOutcome:
-    """The result of pushing one item's tracking: `outcome` when done, else the permanent `error`."""
-
-    item_id: str
-    outcome: ItemOutcome | None
-    error: RakutenPermanentError | None = field(default=None, compare=False)

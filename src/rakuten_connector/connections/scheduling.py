@@ -4,10 +4,9 @@ so thousands of shops are spread over the interval instead of all polled at the 
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-# After consecutive failures (Rakuten 5xx, timeouts) wait longer, up to the normal interval.
-FAILURE_BACKOFF_SECONDS = (15, 30, 60, 120, 240)
+from rakuten_connector.kit.backoff import Backoff
 
 
 def phase_seconds(connection_id: str, interval_seconds: int) -> float:
@@ -23,6 +22,6 @@ def next_import_at(connection_id: str, now: datetime, interval_seconds: int) -> 
     return datetime.fromtimestamp(slots * interval_seconds + phase, UTC)
 
 
-def retry_after_failure(now: datetime, failures: int, interval_seconds: int) -> datetime:
-    index = min(max(failures, 1), len(FAILURE_BACKOFF_SECONDS)) - 1
-    return now + timedelta(seconds=min(FAILURE_BACKOFF_SECONDS[index], interval_seconds))
+def retry_after_failure(now: datetime, failures: int, backoff: Backoff) -> datetime:
+    """The next poll after `failures` consecutive failures (Rakuten 5xx, timeouts)."""
+    return now + backoff.delay(failures)

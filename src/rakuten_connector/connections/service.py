@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 from sqlalchemy import func, select
-from sqlalchemy import update as sa_update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +18,7 @@ from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.crypto import SecretBox, new_webhook_secret
 from rakuten_connector.kit.errors import ApiError, NotFound
 from rakuten_connector.orders.models import Order, OrderState
+from rakuten_connector.orders.service import wake_waiting_orders
 from rakuten_connector.stock import service as stock_service
 
 Upstream = Literal["rakuten", "cubyn"]
@@ -155,14 +155,8 @@ async def update(
         connection.state_reason = None
     if connection.may_call_rakuten and not could_call_rakuten:
         # Resumed or revived: import now, and let the sweep pick up the Rakuten actions that waited.
-        now = utcnow()
-        connection.next_import_at = now
-        await session.execute(
-            sa_update(Order)
-            .where(Order.connection_id == connection.id, Order.next_check_at.is_not(None))
-            .values(next_check_at=now)
-            .execution_options(synchronize_session=False)
-        )
+        connection.next_import_at = utcnow()
+        await wake_waiting_orders(session, connection.id)
     if stock_was_off and connection.stock_sync_enabled and not connection.paused:
         # Stock update back on: push the current quantities.
         await stock_service.resume_pushes(session, connection.id)
@@ -208,13 +202,8 @@ async def credentials_refused(session: AsyncSession, connection: Connection, ups
     """Rakuten or Cubyn refused the connection's credentials: nothing calls either for it until the merchant
     gives working ones (a PATCH checked live). Commits; returns the reason shown to the merchant."""
     reason = REFUSED_BY[upstream]
-    await mark_credentials_invalid(session, connection, reason)
-    return reason
-
-
-async def mark_credentials_invalid(session: AsyncSession, connection: Connection, reason: str) -> None:
-    """Stop calling anyone for this connection until the merchant gives working credentials."""
     connection.state = ConnectionState.CREDENTIALS_INVALID.value
     connection.state_reason = reason
     connection.last_import_error = reason
     await session.commit()
+    return reason

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 _MAX_EXPONENT = 62  # 2**62 seconds is past any cap; a larger attempt number changes nothing
 
@@ -43,3 +43,10 @@ class Backoff:
 
 
 _RNG = random.Random()  # noqa: S311 - spreading retries, not security
+QUOTA_SPREAD_SECONDS = (5.0, 60.0)
+
+
+def spread_after(opens_at: datetime, rng: random.Random | None = None) -> datetime:
+    """When a window closed until `opens_at` (Rakuten's hourly quota) may be tried again: a random moment
+    shortly after it opens, so the shops it stopped together do not all come back in the same second."""
+    return opens_at + timedelta(seconds=(rng or _RNG).uniform(*QUOTA_SPREAD_SECONDS))

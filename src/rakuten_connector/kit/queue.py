@@ -94,12 +94,6 @@ class JobQueue:
 
         return sum(await asyncio.gather(*(one(job) for job in jobs)))
 
-    async def enqueue_many(self, jobs: list[tuple[str, Any, str]], concurrency: int = 32) -> int:
-        """Enqueue (function, argument, job id) jobs, several at a time; returns how many were queued."""
-        return await self.send(
-            (Job(function, (argument,), job_id) for function, argument, job_id in jobs), concurrency
-        )
-
     async def close(self) -> None:
         if self._pool is not None:
             await self._pool.aclose()

@@ -109,8 +109,6 @@ class AcceptItem:
 class PushTracking:
     item_id: str
     tracking_id: str  # CUB<id>
-    carrier: str | None
-    carrier_tracking_id: str | None
 
 
 @dataclass(frozen=True)
@@ -194,11 +192,7 @@ def decide(
             reason = "The order was cancelled on Rakuten but Cubyn is already preparing or shipping the parcel."
     elif status in _SHIPPED_OR_LATER or parcel.shipped_at is not None:
         actions.extend(_accepts(live))
-        actions.extend(
-            PushTracking(item.item_id, parcel.tracking_id, parcel.carrier, parcel.carrier_tracking_id)
-            for item in live
-            if not item.tracking_pushed
-        )
+        actions.extend(PushTracking(item.item_id, parcel.tracking_id) for item in live if not item.tracking_pushed)
         state = OrderState.SHIPPED
         reason = _SHIPPED_NOTES.get(ParcelStatus(status)) if status in _SHIPPED_NOTES else None
     elif status == ParcelStatus.CUBYN_EXCEPTION:

@@ -38,7 +38,8 @@ def clip(value: str | None, limit: int) -> str | None:
 class Order(Base):
     __tablename__ = "orders"
     __table_args__ = (
-        # Invariant 1: one Rakuten purchase gives at most one order, hence at most one parcel.
+        # One Rakuten purchase gives a connection at most one order, hence at most one parcel (a later
+        # connection of the same seller records it as already imported: see orders.recording).
         UniqueConstraint("connection_id", "purchase_id"),
         Index("ix_orders_connection_state", "connection_id", "state"),
         Index("ix_orders_connection_imported", "connection_id", "imported_at", "id"),

@@ -1,8 +1,10 @@
 """Apply a Cubyn parcel's state to its order: the Rakuten actions `mapping.statuses` asks for, each once.
 
-Every action done is written down before the next one starts (accepted_at, tracking_pushed_at...), so a
-crash, a retry or a replayed event resumes where it stopped and never repeats an action. The caller
-holds the order's lease.
+The parcel comes from a Cubyn `parcel.updated` event (`webhooks.tasks`), from a new read of it (`check`),
+or from its creation when Cubyn had already moved it on (`parcel_creation`); the caller holds the order's
+lease. Every action done is written down before the next one starts (accepted_at, tracking_pushed_at...),
+so a crash, a retry or a replayed event resumes where it stopped and never repeats an action. An action
+Rakuten refuses tells the item's status there, recorded by `rakuten_cancellations.record_rakuten_status`.
 """
 
 from __future__ import annotations
@@ -35,8 +37,8 @@ from rakuten_connector.mapping.statuses import (
     RefuseItem,
     decide,
 )
-from rakuten_connector.orders.cancellations import open_claim
 from rakuten_connector.orders.models import Order, OrderItem, OrderState
+from rakuten_connector.orders.rakuten_cancellations import left_the_flow, open_claim, record_rakuten_status
 from rakuten_connector.orders.service import add_event, transition
 from rakuten_connector.runtime import Runtime
 
@@ -48,7 +50,6 @@ RECHECK_AFTER = {
     OrderState.ACCEPTED: timedelta(hours=2),
 }
 PAUSED_RECHECK = timedelta(minutes=5)
-_GONE_ON_RAKUTEN = {"CANCELLED": "cancelled_at", "REFUSED": "refused_at"}
 
 
 async def _again(call: Callable[[], Awaitable[T]]) -> T:
@@ -68,14 +69,6 @@ def order_progress(order: Order) -> OrderProgress:
         for item in order.items
     )
     return OrderProgress(items=items, state=OrderState(order.state), parcel_updated_at=order.parcel_updated_at)
-
-
-def _note_rakuten_status(item: OrderItem, status: str) -> None:
-    """Rakuten says the item left the flow (buyer cancellation, refusal): remember it."""
-    item.rakuten_status = status
-    column = _GONE_ON_RAKUTEN.get(status.upper())
-    if column and getattr(item, column) is None:
-        setattr(item, column, utcnow())
 
 
 async def apply_parcel(
@@ -130,7 +123,7 @@ def _settle(session: AsyncSession, order: Order, decision: ParcelDecision) -> No
 
 
 def _live(order: Order) -> list[OrderItem]:
-    return [item for item in order.items if item.refused_at is None and item.cancelled_at is None]
+    return [item for item in order.items if not left_the_flow(item)]
 
 
 async def _perform(
@@ -167,23 +160,26 @@ async def _perform(
         if pushes and not await _push_tracking(rt, rakuten, session, order, items, pushes):
             return False
     except RakutenItemStateError as exc:
-        refused_item = items.get(exc.item_id)
-        if refused_item is not None and exc.item_status:
-            _note_rakuten_status(refused_item, exc.item_status)
-        gone = refused_item is not None and (
-            refused_item.cancelled_at is not None or refused_item.refused_at is not None
-        )
-        if gone:
-            # Gone on Rakuten (the buyer cancelled): the order check cancels the parcel while it still can.
-            add_event(session, order, "cancelled_on_rakuten", f"Item {exc.item_id} was cancelled on Rakuten.")
-            order.next_check_at = utcnow()
-        else:
-            reason = f"Rakuten refused an action on item {exc.item_id} (its status there: {exc.item_status or 'unknown'})."
-            transition(session, order, OrderState.NEEDS_ATTENTION, "needs_attention", reason, reason=reason)
-            order.next_check_at = None
+        _refused_on_rakuten(session, order, items.get(exc.item_id), exc)
         await session.commit()
         return False
     return True
+
+
+def _refused_on_rakuten(
+    session: AsyncSession, order: Order, item: OrderItem | None, exc: RakutenItemStateError
+) -> None:
+    """Rakuten refused an action on an item and said its status there: recorded like any status it
+    gives. An item gone on Rakuten (the buyer cancelled) has the order checked at once, which cancels
+    the parcel while it still can; any other refusal needs a person."""
+    if item is not None and exc.item_status:
+        record_rakuten_status(session, order, item, exc.item_status)
+    if item is not None and left_the_flow(item):
+        order.next_check_at = utcnow()
+        return
+    reason = f"Rakuten refused an action on item {exc.item_id} (its status there: {exc.item_status or 'unknown'})."
+    transition(session, order, OrderState.NEEDS_ATTENTION, "needs_attention", reason, reason=reason)
+    order.next_check_at = None
 
 
 def _tracked(
@@ -207,6 +203,8 @@ async def _push_tracking(
     items: dict[str, OrderItem],
     pushes: list[PushTracking],
 ) -> bool:
+    """Send the tracking of the shipped items to Rakuten; False when it refused some item's (the order
+    then needs a person). The only tracking push of the connector: the client gives the two calls."""
     settings = rt.settings
     updates = [
         TrackingUpdate(

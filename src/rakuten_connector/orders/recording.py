@@ -1,5 +1,8 @@
 """Turn what getnewsales shows into order rows: one per purchase, written once however often it shows.
 
+The poll (`poll`) calls it with every answer and commits; the orders to import then get their parcel
+(`parcel_creation`), the skipped ones keep the reason a merchant can read.
+
 The connection's import lease keeps two workers from recording the same sales at once; the unique
 constraint on (connection, purchase) is the guarantee if a lease ever expired under a slow worker.
 
@@ -42,9 +45,10 @@ SWEEP_GRACE = timedelta(minutes=2)
 
 @dataclass
 class Recorded:
+    """What one answer of getnewsales gave: the orders now waiting for their parcel, and the skips."""
+
     to_import: list[str] = field(default_factory=list)  # order ids waiting for their parcel
     skipped: int = 0
-    already_known: int = 0
     already_imported: int = 0  # skipped: an earlier connection of the seller sent them to Cubyn
 
 
@@ -223,7 +227,6 @@ async def record_sales(
         if order is None:
             _record_new(session, connection_id, sale, taken, now, recorded)
             continue
-        recorded.already_known += 1
         order.rakuten_seen_at = now
         if taken:
             recorded.already_imported += 1

@@ -1,10 +1,11 @@
-"""Order queries, transitions and timeline. Services flush but never commit."""
+"""Order queries, transitions and timeline, for the routes, the steps of the flow and the connections.
+Services flush but never commit."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -27,6 +28,17 @@ def transition(
     order.state = state.value
     order.reason = reason
     add_event(session, order, kind, message)
+
+
+async def wake_waiting_orders(session: AsyncSession, connection_id: str) -> None:
+    """Make every order of the connection that waits for a next step due now: the sweep picks up the
+    Rakuten actions that waited while the connection was paused or its credentials were refused."""
+    await session.execute(
+        update(Order)
+        .where(Order.connection_id == connection_id, Order.next_check_at.is_not(None))
+        .values(next_check_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def list_orders(

@@ -12,7 +12,6 @@ Rakuten never applies an older file after a newer one.
 
 from __future__ import annotations
 
-import random
 from datetime import datetime, timedelta
 
 import structlog
@@ -30,6 +29,7 @@ from rakuten_connector.connections.models import Connection
 from rakuten_connector.connections.service import credentials_refused
 from rakuten_connector.db import retry_deadlocks
 from rakuten_connector.kit import leases
+from rakuten_connector.kit.backoff import spread_after
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.runtime import Runtime
 from rakuten_connector.stock.files import apply_report, free_skus, next_file_at, prepare_file, record_upload
@@ -52,10 +52,6 @@ log = structlog.get_logger(__name__)
 REPORT_TIMEOUT = timedelta(hours=2)
 IN_DOUBT_TIMEOUT = timedelta(hours=24)  # then the file is taken as never to be applied
 IN_DOUBT_POLL = 300.0
-
-
-def quota_retry(exc: RakutenQuotaExceeded) -> datetime:
-    return exc.retry_at + timedelta(seconds=random.uniform(5, 60))  # noqa: S311 - jitter, not security
 
 
 class StockRun:
@@ -121,7 +117,9 @@ class StockRun:
         except RakutenCredentialsError:
             return await self.credentials_refused()
         except RakutenQuotaExceeded as exc:
-            await self.block(quota_retry(exc), "Rakuten's hourly quota is used up; stock waits for the next hour.")
+            await self.block(
+                spread_after(exc.retry_at), "Rakuten's hourly quota is used up; stock waits for the next hour."
+            )
             return "quota"
         except RakutenPermanentError as exc:
             await self.end_file(file, FileStatus.EXPIRED, f"Rakuten does not know this import any more: {exc}")
@@ -263,7 +261,9 @@ class StockRun:
         if isinstance(exc, RakutenCredentialsError):
             return await self.credentials_refused()
         if isinstance(exc, RakutenQuotaExceeded):
-            await self.block(quota_retry(exc), "Rakuten's hourly quota is used up; stock waits for the next hour.")
+            await self.block(
+                spread_after(exc.retry_at), "Rakuten's hourly quota is used up; stock waits for the next hour."
+            )
             return "quota"
         self.state.failures += 1
         log.warning("stock_upload_failed", connection_id=self.connection_id, error=type(exc).__name__)

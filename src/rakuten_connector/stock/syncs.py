@@ -28,6 +28,7 @@ from rakuten_connector.connections.models import Connection
 from rakuten_connector.connections.service import credentials_refused
 from rakuten_connector.db import insert_for, retry_deadlocks
 from rakuten_connector.kit import leases
+from rakuten_connector.kit.backoff import spread_after
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.runtime import Runtime
 from rakuten_connector.stock.jobs import enqueue_stock_run, enqueue_sync_run
@@ -39,7 +40,6 @@ from rakuten_connector.stock.models import (
     SyncPhase,
     SyncStatus,
 )
-from rakuten_connector.stock.pushes import quota_retry
 from rakuten_connector.stock.scheduling import can_push, touch_state, why_not_pushing
 
 log = structlog.get_logger(__name__)
@@ -48,12 +48,6 @@ BATCH = 2000
 PUSH_CHECK = timedelta(seconds=30)
 PUSH_TIMEOUT = timedelta(hours=48)
 READING = (SyncPhase.READING_RAKUTEN.value, SyncPhase.READING_CUBYN.value)
-
-
-class SyncRetryLater(Exception):
-    def __init__(self, at: datetime, reason: str, *, counts: bool = True) -> None:
-        super().__init__(reason)
-        self.at, self.reason, self.counts = at, reason, counts
 
 
 async def run_sync(rt: Runtime, sync_id: str) -> str:
@@ -123,7 +117,9 @@ async def _read_both(rt: Runtime, session: AsyncSession, connection: Connection,
         return "failed"
     except RakutenQuotaExceeded as exc:
         # Not the sync's fault: this attempt does not count.
-        return await _retry_later(rt, session, sync, quota_retry(exc), f"Rakuten quota: {exc}", counts=False)
+        return await _retry_later(
+            rt, session, sync, spread_after(exc.retry_at), f"Rakuten quota: {exc}", counts=False
+        )
     except (RakutenTransientError, CubynTransientError) as exc:
         at = utcnow() + rt.settings.stock_backoff.delay(sync.attempts)
         return await _retry_later(rt, session, sync, at, f"Temporary error while reading: {exc}", counts=True)

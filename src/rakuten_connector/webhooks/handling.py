@@ -12,8 +12,8 @@ from rakuten_connector.connections.models import Connection
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.errors import refuses_values
 from rakuten_connector.mapping.parcels import ORDER_REF_PREFIX
-from rakuten_connector.orders.checks import OrderBusy, with_order
 from rakuten_connector.orders.models import Order
+from rakuten_connector.orders.order_lease import OrderBusy, with_order
 from rakuten_connector.orders.progress import apply_parcel
 from rakuten_connector.runtime import Runtime
 from rakuten_connector.stock.events import request_apply as request_stock_apply

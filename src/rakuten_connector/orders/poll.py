@@ -1,10 +1,19 @@
-"""The import of one connection: getnewsales -> orders -> parcels, and Rakuten-side
-cancellations. One worker at a time per connection (a database lease), whatever arq or the ticks do."""
+"""The poll of one connection: read getnewsales, record the sales as orders, create their parcels, and
+look for what Rakuten changed on the orders already imported.
+
+One worker at a time per connection polls it (the import lease, a database lease on the connection row,
+which also says whether the connection has orders to look at). Under it:
+1. `recording.record_sales` writes the sales getnewsales lists as orders (committed before Cubyn is called);
+2. `rakuten_cancellations` reads what Rakuten says of the orders already imported (vanished sales, and a
+   getcurrentsales scan once per import interval); the orders it changed get a `check_order` job;
+3. `create_parcels` gives every importing order its parcel (`parcel_creation`), each under its order lease.
+The poll's own bookkeeping (next poll, failures, last error) is written by the statement that gives the
+lease back. The scheduler (`scheduler.schedule_imports`) queues the due connections in batches.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import random
 from collections import Counter
 from datetime import timedelta
 from typing import Any
@@ -20,14 +29,16 @@ from rakuten_connector.clients.rakuten import (
 )
 from rakuten_connector.connections.models import Connection, ConnectionState
 from rakuten_connector.connections.scheduling import next_import_at, retry_after_failure
-from rakuten_connector.connections.service import mark_credentials_invalid
+from rakuten_connector.connections.service import Upstream, credentials_refused
 from rakuten_connector.kit import leases
+from rakuten_connector.kit.backoff import spread_after
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.errors import is_database_unavailable
-from rakuten_connector.orders.cancellations import OPEN_STATES, read_vanished_sales, scan_current_sales
-from rakuten_connector.orders.checks import CUBYN_REFUSED, RAKUTEN_REFUSED, with_order
+from rakuten_connector.orders.jobs import check_order_job
 from rakuten_connector.orders.models import Order, OrderState
-from rakuten_connector.orders.parcels import ensure_parcel
+from rakuten_connector.orders.order_lease import with_order
+from rakuten_connector.orders.parcel_creation import ensure_parcel
+from rakuten_connector.orders.rakuten_cancellations import OPEN_STATES, read_vanished_sales, scan_current_sales
 from rakuten_connector.orders.recording import record_sales
 from rakuten_connector.runtime import Runtime
 
@@ -131,12 +142,10 @@ async def _import(rt: Runtime, hold: leases.Hold) -> str:
         if recorded.to_import or row.importing:
             await create_parcels(rt, connection_id)
     except CubynAuthError:
-        await _mark_credentials_invalid(rt, connection_id, CUBYN_REFUSED)
+        await _credentials_refused(rt, connection_id, "cubyn")
         return "credentials_invalid"
     hold.check()  # what follows is written on behalf of the lease: not if another worker took it over
-    await rt.queue.enqueue_many(
-        [("check_order", order_id, f"order:{order_id}:{now.timestamp()}") for order_id in dict.fromkeys(to_check)]
-    )
+    await rt.queue.send(check_order_job(order_id, now) for order_id in dict.fromkeys(to_check))
     await hold.release(
         last_import_at=now,
         last_import_error=None,
@@ -153,13 +162,12 @@ async def _import(rt: Runtime, hold: leases.Hold) -> str:
 async def _rakuten_failed(rt: Runtime, hold: leases.Hold, exc: RakutenError) -> str:
     """Rakuten could not be read: credentials refused, quota used up (next hour), or a failure (backoff)."""
     connection_id, row = hold.row_id, hold.row
-    interval = rt.settings.import_interval_seconds
     if isinstance(exc, RakutenCredentialsError):
-        await _mark_credentials_invalid(rt, connection_id, RAKUTEN_REFUSED)
+        await _credentials_refused(rt, connection_id, "rakuten")
         return "credentials_invalid"
     if isinstance(exc, RakutenQuotaExceeded):
         await hold.release(
-            next_import_at=exc.retry_at + timedelta(seconds=random.uniform(5, 60)),  # noqa: S311
+            next_import_at=spread_after(exc.retry_at),
             last_import_error=(
                 f"Rakuten's hourly request quota is used up; the next import is at {exc.retry_at:%H:%M} UTC."
             ),
@@ -169,18 +177,18 @@ async def _rakuten_failed(rt: Runtime, hold: leases.Hold, exc: RakutenError) -> 
     failures = row.import_failures + 1
     await hold.release(
         import_failures=failures,
-        next_import_at=retry_after_failure(utcnow(), failures, interval),
+        next_import_at=retry_after_failure(utcnow(), failures, rt.settings.import_backoff),
         last_import_error=f"Rakuten could not be read: {exc}",
         import_queued_until=None,
     )
     return "rakuten_error"
 
 
-async def _mark_credentials_invalid(rt: Runtime, connection_id: str, reason: str) -> None:
+async def _credentials_refused(rt: Runtime, connection_id: str, upstream: Upstream) -> None:
     async with rt.sessions() as session:
         connection = await session.get(Connection, connection_id)
         if connection is not None:
-            await mark_credentials_invalid(session, connection, reason)
+            await credentials_refused(session, connection, upstream)
 
 
 async def create_parcels(rt: Runtime, connection_id: str) -> None:

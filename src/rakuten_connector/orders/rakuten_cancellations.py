@@ -1,10 +1,20 @@
-"""Cancellations and claims that happen on Rakuten (the buyer, or Rakuten's acceptance deadline).
+"""Cancellations and claims that happen on Rakuten (the buyer, the merchant's back office, or Rakuten's
+acceptance deadline): how they are detected, recorded and settled.
 
-Two detectors feed `OrderItem` with Rakuten's real item statuses:
-- an imported order that is not accepted yet and no longer listed by getnewsales has its items read
-  (getiteminfos) during the import;
-- a getcurrentsales scan (once per import interval) catches later cancellations and claims.
-Then `settle_rakuten_cancellation` cancels the parcel while it is still `CREATED`, or flags the order.
+What happens when Rakuten cancels an item:
+1. Detection, during the poll of the connection (`poll`), under its import lease:
+   - an imported order that is not accepted yet and that getnewsales no longer lists has its items read
+     (getiteminfos): `read_vanished_sales`;
+   - a getcurrentsales scan, once per import interval, catches later cancellations and claims of every
+     open order: `scan_current_sales`.
+   `progress` learns it too, when Rakuten refuses an action on the item and says its status.
+2. Recording: every path gives Rakuten's status to `record_rakuten_status`, which sets the item's status,
+   writes its timeline event and, for a claim, flags the order for the merchant. An item cancelled or
+   refused there has left the flow: its order is due for a check at once (queued by the poll, or by
+   the sweep after a refused action).
+3. Settlement, by that check (`check`), under the order's lease: `settle_rakuten_cancellation` cancels
+   the Cubyn parcel while it is still `CREATED`, or asks for a person (some items only, or a parcel the
+   warehouse already works on).
 """
 
 from __future__ import annotations
@@ -18,16 +28,13 @@ from sqlalchemy.orm import selectinload
 
 from rakuten_connector.clients.cubyn import CubynNotCancellable
 from rakuten_connector.clients.rakuten import RakutenClient
-from rakuten_connector.clients.rakuten_models import Sale
+from rakuten_connector.clients.rakuten_models import ACCEPTED_STATUSES, CLAIM_STATUSES, Sale
 from rakuten_connector.connections.models import Connection
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.orders.models import Order, OrderItem, OrderState
 from rakuten_connector.orders.service import add_event, transition
 from rakuten_connector.runtime import Runtime
 
-CANCELLED_STATUSES = frozenset({"CANCELLED", "REFUSED"})
-ACCEPTED_STATUSES = frozenset({"ACCEPTED", "COMMITTED"})
-CLAIM_STATUSES = frozenset({"ON_HOLD", "PENDING_CLAIM", "CLAIM"})
 OPEN_STATES = (OrderState.IMPORTED.value, OrderState.ACCEPTED.value, OrderState.SHIPPED.value)
 
 
@@ -43,8 +50,19 @@ def open_claim(order: Order) -> str | None:
     return None
 
 
-def note_item_status(session: AsyncSession, order: Order, item: OrderItem, status: str) -> bool:
-    """Record Rakuten's status of an item; True when it calls for the order to be looked at."""
+def left_the_flow(item: OrderItem) -> bool:
+    """Cancelled or refused on Rakuten: nothing more is done for the item there."""
+    return item.cancelled_at is not None or item.refused_at is not None
+
+
+def record_rakuten_status(session: AsyncSession, order: Order, item: OrderItem, status: str) -> bool:
+    """Record Rakuten's status of an item; True when the item has just left the flow (cancelled or
+    refused there): the order must then be looked at, to stop its parcel or ask for a person.
+
+    Cancelled or refused: noted once, and said in the timeline. Accepted (in the back office): noted, so
+    the connector never accepts the item again. A claim: the order needs the merchant, who answers it on
+    Rakuten; it is not looked at again until then. A status already recorded changes nothing.
+    """
     status = status.strip().upper()
     if not status or status == item.rakuten_status.upper():
         return False
@@ -65,7 +83,6 @@ def note_item_status(session: AsyncSession, order: Order, item: OrderItem, statu
         reason = claim_reason(item.item_id, status)
         transition(session, order, OrderState.NEEDS_ATTENTION, "claim", reason, reason=reason)
         order.next_check_at = None
-        return False
     return False
 
 
@@ -89,9 +106,9 @@ async def read_vanished_sales(
     for order in orders:
         changed = False
         for item in order.items:
-            if item.accepted_at is None and item.cancelled_at is None and item.refused_at is None:
+            if item.accepted_at is None and not left_the_flow(item):
                 info = await rakuten.get_item_info(item.item_id)
-                changed |= note_item_status(session, order, item, info.status)
+                changed |= record_rakuten_status(session, order, item, info.status)
         order.rakuten_seen_at = started_at  # read once per disappearance, not at every import
         if changed:
             order.next_check_at = utcnow()
@@ -129,13 +146,13 @@ def _apply_sale(session: AsyncSession, order: Order, sale: Sale) -> bool:
     changed = False
     for item in order.items:
         if item.item_id in statuses:
-            changed |= note_item_status(session, order, item, statuses[item.item_id])
+            changed |= record_rakuten_status(session, order, item, statuses[item.item_id])
     return changed
 
 
 def _gone(items: Iterable[OrderItem]) -> tuple[list[OrderItem], list[OrderItem]]:
     items = list(items)
-    gone = [i for i in items if i.cancelled_at is not None or i.refused_at is not None]
+    gone = [i for i in items if left_the_flow(i)]
     return gone, [i for i in items if i not in gone]
 
 

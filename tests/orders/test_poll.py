@@ -1,4 +1,4 @@
-"""The import of one connection under its lease, and the batch jobs the scheduler queues: what is read
+"""The poll of one connection under its import lease, and the batch jobs the scheduler queues: what is read
 and written around Rakuten's answer, and that one connection's trouble leaves the others alone."""
 
 from __future__ import annotations
@@ -10,13 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rakuten_connector.connections.models import Connection, ConnectionState
-from rakuten_connector.kit import leases
 from rakuten_connector.kit.clock import utcnow
-from rakuten_connector.orders import importer
+from rakuten_connector.orders import poll
 from rakuten_connector.orders.models import Order, OrderItem, OrderState
 from rakuten_connector.orders.recording import ALREADY_IMPORTED
 from rakuten_connector.runtime import Runtime
@@ -25,6 +24,7 @@ from rakuten_connector.settings import Settings
 from tests.clients.test_cubyn_client import PARCEL
 from tests.conftest import CUBYN_URL, RAKUTEN_URL, use_secret
 from tests.e2e.world import MERCHANT, sale, wait_for, world
+from tests.orders.helpers import taken_over
 from tests.upstream_fakes import GOOD_KEY, GOOD_TOKEN, Upstreams
 
 CURRENT_SALES = (Path(__file__).parent.parent / "clients/fixtures/rakuten/getcurrentsales_page2.xml").read_bytes()
@@ -59,7 +59,7 @@ async def test_an_empty_poll_writes_its_outcome_and_frees_the_connection(
 ) -> None:
     connection_id = await _connection(rt, import_failures=2, last_import_error="Rakuten could not be read")
     before = utcnow()
-    assert await importer.import_connection(rt, connection_id) == "ok: 0 sale(s), 0 new, 0 skipped"
+    assert await poll.import_connection(rt, connection_id) == "ok: 0 sale(s), 0 new, 0 skipped"
     assert upstreams.rakuten.call_count == 1
     connection = await _read(sessions, connection_id)
     assert connection.last_import_at is not None
@@ -70,7 +70,7 @@ async def test_an_empty_poll_writes_its_outcome_and_frees_the_connection(
     assert connection.import_queued_until is None  # the scheduler may queue it again when due
     assert (connection.lease_owner, connection.lease_until) == (None, None)
     # Imported just now: the next job finds it not due and calls nobody.
-    assert await importer.import_connection(rt, connection_id) == NOT_TAKEN
+    assert await poll.import_connection(rt, connection_id) == NOT_TAKEN
     assert upstreams.rakuten.call_count == 1
 
 
@@ -82,7 +82,7 @@ async def test_a_connection_not_due_paused_or_inactive_is_not_polled(
     refused = await _connection(rt, seller_id="refused", state=ConnectionState.CREDENTIALS_INVALID.value)
     gone = await _connection(rt, seller_id="gone", state=ConnectionState.DISCONNECTED.value)
     for connection_id in (later, paused, refused, gone, "no-such-connection"):
-        assert await importer.import_connection(rt, connection_id) == NOT_TAKEN
+        assert await poll.import_connection(rt, connection_id) == NOT_TAKEN
     assert upstreams.rakuten.call_count == 0
     for connection_id in (later, paused, refused, gone):
         connection = await _read(sessions, connection_id)
@@ -93,9 +93,9 @@ async def test_a_connection_being_imported_is_not_imported_again(
     rt: Runtime, sessions: async_sessionmaker[AsyncSession], upstreams: Upstreams
 ) -> None:
     connection_id = await _connection(rt)
-    async with importer.IMPORT_LEASE.held(rt.engine, connection_id, "other-worker", timedelta(seconds=30)) as hold:
+    async with poll.IMPORT_LEASE.held(rt.engine, connection_id, "other-worker", timedelta(seconds=30)) as hold:
         assert hold is not None
-        assert await importer.import_connection(rt, connection_id) == NOT_TAKEN
+        assert await poll.import_connection(rt, connection_id) == NOT_TAKEN
     assert upstreams.rakuten.call_count == 0
 
 
@@ -105,7 +105,7 @@ async def test_a_batch_imports_each_connection_on_its_own(
     healthy = await _connection(rt, seller_id="healthy")
     refused = await _connection(rt, "a-revoked-token", seller_id="refused")
     broken = await _connection(rt, seller_id="broken", rakuten_token_enc="not a Fernet token")
-    outcomes = await importer.import_connections(rt, [broken, refused, healthy])
+    outcomes = await poll.import_connections(rt, [broken, refused, healthy])
     assert outcomes == {"failed": 1, "credentials_invalid": 1, "ok": 1}
 
     assert (await _read(sessions, healthy)).last_import_at is not None
@@ -137,7 +137,7 @@ async def test_no_database_connection_is_held_while_rakuten_answers_the_scan(
         return httpx.Response(200, content=CURRENT_SALES)
 
     upstreams.mock.get(f"{RAKUTEN_URL}/sales_ws", params={"action": "getcurrentsales"}).side_effect = current_sales
-    assert (await importer.import_connection(rt, connection_id)).startswith("ok")
+    assert (await poll.import_connection(rt, connection_id)).startswith("ok")
     assert held_during_scan == [0]
     assert (await _read(sessions, connection_id)).last_sales_scan_at is not None
 
@@ -168,7 +168,7 @@ async def test_a_purchase_listed_twice_in_one_answer_gets_one_parcel(
         return httpx.Response(201, json=PARCEL | {"id": len(created), "orderRef": order_ref})
 
     upstreams.mock.post(f"{CUBYN_URL}/parcels").side_effect = create_parcel
-    outcome = await importer.import_connection(rt, connection_id)
+    outcome = await poll.import_connection(rt, connection_id)
     assert outcome.startswith("ok: 3 sale(s), 1 new"), outcome
     assert len(created) == 1
     async with sessions() as session:
@@ -214,20 +214,6 @@ async def test_a_seller_connected_again_with_another_cubyn_key_gets_no_second_pa
         assert sorted(p["parcel"]["orderRef"] for p in parcels) == sorted(refs)  # one parcel per purchase
 
 
-async def taken_over(sessions: async_sessionmaker[AsyncSession], model: Any, row_id: str) -> None:
-    """Another worker takes the row's lease over; returns once the running worker has noticed."""
-    async with sessions() as session:
-        await session.execute(
-            update(model)
-            .where(model.id == row_id)
-            .values(lease_owner="other-worker", lease_until=utcnow() + timedelta(minutes=5))
-        )
-        await session.commit()
-    holds = leases.current()
-    assert holds
-    await wait_for(lambda: all(hold.lost for hold in holds), what="the takeover to be noticed")
-
-
 async def test_an_import_taken_over_while_rakuten_answers_stops_and_writes_nothing(
     settings: Settings, sessions: async_sessionmaker[AsyncSession], upstreams: Upstreams
 ) -> None:
@@ -241,7 +227,7 @@ async def test_an_import_taken_over_while_rakuten_answers_stops_and_writes_nothi
 
         upstreams.rakuten.side_effect = new_sales
         parcels = upstreams.mock.post(f"{CUBYN_URL}/parcels").respond(201, json=PARCEL)
-        assert await importer.import_connections(rt, [connection_id]) == {"lease_lost": 1}
+        assert await poll.import_connections(rt, [connection_id]) == {"lease_lost": 1}
     finally:
         await rt.close()
     assert not parcels.called

@@ -1,4 +1,9 @@
-"""Create an order's Cubyn parcel exactly once.
+"""Create an order's Cubyn parcel exactly once: the step after `recording` wrote the order down.
+
+The poll runs it for the new orders of its connection, and `check` for an order whose creation did not
+finish (a crash, a transient Cubyn error, a retry asked by the merchant), each time under the order's
+lease. Once the parcel is known the order is `imported`; a parcel Cubyn already validated or moved on is
+applied at once (`progress`).
 
 The order row (state `importing`, with its request) is committed before Cubyn is called. Every call
 carries `Idempotency-Key: RAKUTEN-<purchaseid>`; a 409 names the parcel this orderRef already has and the
@@ -7,8 +12,6 @@ by orderRef. So retries, crashes and racing workers never make a second parcel.
 """
 
 from __future__ import annotations
-
-from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,13 +29,6 @@ from rakuten_connector.orders.progress import RECHECK_AFTER, apply_parcel
 from rakuten_connector.orders.service import transition
 from rakuten_connector.runtime import Runtime
 
-RETRY_DELAYS = (timedelta(seconds=10), timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30))
-MAX_ATTEMPTS = 12
-
-
-def backoff(attempts: int) -> timedelta:
-    return RETRY_DELAYS[min(max(attempts, 1), len(RETRY_DELAYS)) - 1]
-
 
 async def ensure_parcel(rt: Runtime, session: AsyncSession, connection: Connection, order: Order) -> None:
     """Give an `importing` order its parcel (or a clear failure). Commits; raises CubynAuthError upward."""
@@ -47,7 +43,7 @@ async def ensure_parcel(rt: Runtime, session: AsyncSession, connection: Connecti
             parcel = await cubyn.find_parcel(order.order_ref)
         if parcel is None:
             order.attempts += 1
-            order.next_check_at = utcnow() + backoff(order.attempts)
+            order.next_check_at = utcnow() + rt.settings.order_backoff.delay(order.attempts)
             await session.commit()  # an unknown outcome from here on means "look it up first"
             created = await cubyn.create_parcel(request, idempotency_key=order.order_ref)
             parcel = created.parcel or await cubyn.get_parcel(created.parcel_id)
@@ -64,7 +60,7 @@ async def ensure_parcel(rt: Runtime, session: AsyncSession, connection: Connecti
         raise
     except CubynTransientError as exc:
         order.last_error = str(exc)
-        if order.attempts >= MAX_ATTEMPTS:
+        if rt.settings.order_backoff.exhausted(order.attempts):
             _fail(session, order, "Cubyn did not answer after many attempts. Retry the order once Cubyn is back.")
         await session.commit()
         return

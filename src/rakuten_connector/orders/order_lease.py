@@ -1,0 +1,56 @@
+"""The order lease: one worker at a time acts on an order, whatever arq, the sweep or the webhooks do.
+
+`with_order` takes the order's lease (a conditional UPDATE in `kit.leases`), reads the order and its
+connection, and runs one step of the order's flow on them: the creation of its parcel
+(`parcel_creation`), the application of a parcel event (`progress`), or a new look at it (`check`).
+While the step runs, its commits and upstream calls are made on behalf of the lease; a step whose lease
+was taken over stops at the next one with LeaseLost, and the worker that took it over finishes the work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from rakuten_connector.clients.cubyn import CubynAuthError
+from rakuten_connector.connections.models import Connection
+from rakuten_connector.connections.service import credentials_refused
+from rakuten_connector.kit import leases
+from rakuten_connector.orders.models import Order
+from rakuten_connector.runtime import Runtime
+
+OrderStep = Callable[[Runtime, AsyncSession, Connection, Order], Awaitable[None]]
+
+
+class OrderBusy(Exception):
+    """Another worker holds the order right now: try again shortly."""
+
+
+async def with_order(rt: Runtime, order_id: str, step: OrderStep) -> None:
+    """Run `step` on the order under its lease; raises OrderBusy when the lease cannot be taken (another
+    worker holds it, or there is no such order).
+
+    Nothing runs for an order of a disconnected connection. Cubyn refusing the connection's key marks
+    the connection's credentials invalid (the step's uncommitted work is dropped). The step's upstream
+    calls and commits raise LeaseLost once the order's lease (or the lease of the import that runs it)
+    is lost: it stops there, and the worker that took the order over finishes it.
+    """
+    lease = timedelta(seconds=rt.settings.lease_seconds)
+    async with leases.held(rt.engine, Order, order_id, rt.owner, lease) as mine:
+        if not mine:
+            raise OrderBusy(order_id)
+        async with rt.sessions() as session:
+            order = await session.get(Order, order_id, options=[selectinload(Order.items)])
+            if order is None:
+                return
+            connection = await session.get_one(Connection, order.connection_id)
+            if not connection.is_live:
+                return
+            try:
+                await step(rt, session, connection, order)
+            except CubynAuthError:
+                await session.rollback()
+                await credentials_refused(session, connection, "cubyn")

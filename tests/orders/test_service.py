@@ -1,0 +1,66 @@
+"""Order service: waking the waiting orders of a connection, transitions said in the timeline, retries."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.orm import selectinload
+
+from rakuten_connector.kit.clock import utcnow
+from rakuten_connector.kit.errors import ApiError
+from rakuten_connector.orders.models import Order, OrderState
+from rakuten_connector.orders.service import request_retry, timeline, transition, wake_waiting_orders
+from rakuten_connector.runtime import Runtime
+from tests.orders.helpers import add_live_connection, add_order
+
+
+async def test_waking_a_connection_makes_its_waiting_orders_due_and_leaves_the_rest(rt: Runtime) -> None:
+    connection_id, other_id = await add_live_connection(rt), await add_live_connection(rt)
+    later = utcnow() + timedelta(hours=1)
+    waiting = await add_order(rt, connection_id, state=OrderState.IMPORTED.value, next_check_at=later)
+    settled = await add_order(rt, connection_id, purchase_id="2", state=OrderState.CANCELLED.value)
+    elsewhere = await add_order(rt, other_id, state=OrderState.IMPORTED.value, next_check_at=later)
+    before = utcnow()
+    async with rt.sessions() as session:
+        await wake_waiting_orders(session, connection_id)
+        await session.commit()
+    async with rt.sessions() as session:
+        woken = (await session.get_one(Order, waiting)).next_check_at
+        assert woken is not None
+        assert before <= woken <= utcnow()
+        assert (await session.get_one(Order, settled)).next_check_at is None  # nothing pending: stays so
+        assert (await session.get_one(Order, elsewhere)).next_check_at == later
+
+
+async def test_a_transition_is_always_said_in_the_timeline(rt: Runtime) -> None:
+    order_id = await add_order(rt, await add_live_connection(rt), state=OrderState.IMPORTED.value)
+    async with rt.sessions() as session:
+        order = await session.get_one(Order, order_id)
+        transition(session, order, OrderState.NEEDS_ATTENTION, "needs_attention", "Look at it.", reason="Why.")
+        transition(session, order, OrderState.NEEDS_ATTENTION, "needs_attention", "Still.", reason="Why.")
+        await session.commit()
+        assert (order.state, order.reason) == (OrderState.NEEDS_ATTENTION.value, "Why.")
+        assert [event.message for event in await timeline(session, order)] == ["Look at it.", "Still."]
+
+
+async def test_a_retry_creates_the_parcel_again_or_checks_the_order_again(rt: Runtime) -> None:
+    connection_id = await add_live_connection(rt)
+    without_parcel = await add_order(rt, connection_id, state=OrderState.FAILED.value, attempts=12)
+    with_parcel = await add_order(
+        rt, connection_id, purchase_id="2", state=OrderState.NEEDS_ATTENTION.value, parcel_id="100"
+    )
+    shipped = await add_order(rt, connection_id, purchase_id="3", state=OrderState.SHIPPED.value)
+    async with rt.sessions() as session:
+        for order_id in (without_parcel, with_parcel):
+            request_retry(session, await session.get_one(Order, order_id))
+        with pytest.raises(ApiError) as refused:
+            request_retry(session, await session.get_one(Order, shipped))
+        await session.commit()
+    assert (refused.value.status_code, refused.value.code) == (409, "order_not_retryable")
+    async with rt.sessions() as session:
+        first = await session.get_one(Order, without_parcel, options=[selectinload(Order.items)])
+        second = await session.get_one(Order, with_parcel)
+        assert (first.state, first.attempts, first.next_check_at is not None) == ("importing", 0, True)
+        assert (second.state, second.next_check_at is not None) == ("needs_attention", True)
+        assert [event.kind for event in await timeline(session, second)] == ["retry_requested"]

@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rakuten_connector.mapping.parcels import ParcelPlan, SaleSkipped, SkipCode, order_ref, sale_to_parcel
+from rakuten_connector.mapping.parcels import (
+    ParcelPlan,
+    SaleSkipped,
+    SkipCode,
+    order_ref,
+    purchase_of,
+    sale_to_parcel,
+)
 from rakuten_connector.mapping.types import AddressRecord, ItemRecord, RelayPointRecord, SaleRecord
 from rakuten_connector.sandbox.cubyn.validation import validate_parcel_body
 
@@ -199,3 +206,10 @@ def test_every_sale_gives_an_acceptable_request_or_a_reason(generated: SaleRecor
     waiting = [i for i in generated.items if i.status in ("TO_CONFIRM", "REQUESTED", "REMINDED")]
     assert result.item_ids == tuple(i.item_id for i in waiting)
     assert sum(i.quantity for i in result.request.items) == len(waiting)
+
+
+def test_an_order_ref_names_its_purchase_and_only_ours_do() -> None:
+    assert order_ref(" 31862101 ") == "RAKUTEN-31862101"
+    assert purchase_of(order_ref("31862101")) == "31862101"
+    assert purchase_of("SHOPIFY-1") is None
+    assert purchase_of(None) is None

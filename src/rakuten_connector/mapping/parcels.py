@@ -53,7 +53,15 @@ class SaleSkipped:
 
 
 def order_ref(purchase_id: str) -> str:
+    """The Cubyn orderRef of a Rakuten purchase (also its parcel's Idempotency-Key)."""
     return f"{ORDER_REF_PREFIX}{purchase_id.strip()}"
+
+
+def purchase_of(ref: str | None) -> str | None:
+    """The Rakuten purchase an orderRef of ours names; None for any other orderRef."""
+    if ref is None or not ref.startswith(ORDER_REF_PREFIX):
+        return None
+    return ref.removeprefix(ORDER_REF_PREFIX)
 
 
 def is_waiting(item: RakutenItem) -> bool:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from rakuten_connector.db import Base, UTCDateTime
 from rakuten_connector.kit.clock import utcnow
+from rakuten_connector.mapping.parcels import order_ref
 from rakuten_connector.mapping.statuses import OrderState
 
 __all__ = [
@@ -84,7 +85,7 @@ class Order(Base):
 
     @property
     def order_ref(self) -> str:
-        return f"RAKUTEN-{self.purchase_id}"
+        return order_ref(self.purchase_id)
 
 
 class OrderItem(Base):

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from rakuten_connector.connections.models import Connection
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.errors import refuses_values
-from rakuten_connector.mapping.parcels import ORDER_REF_PREFIX
+from rakuten_connector.mapping.parcels import purchase_of
 from rakuten_connector.orders.models import Order
 from rakuten_connector.orders.order_lease import OrderBusy, with_order
 from rakuten_connector.orders.progress import apply_parcel
@@ -50,8 +50,8 @@ async def handle_event(rt: Runtime, event_id: str) -> str:
         await _finish(rt, event_id, EventStatus.FAILED, f"unreadable parcel: {exc.errors()[0]['msg']}")
         return "unreadable"
     conditions = [Order.parcel_id == str(parcel.id)]
-    if parcel.order_ref and parcel.order_ref.startswith(ORDER_REF_PREFIX):
-        conditions.append(Order.purchase_id == parcel.order_ref.removeprefix(ORDER_REF_PREFIX))
+    if (purchase_id := purchase_of(parcel.order_ref)) is not None:
+        conditions.append(Order.purchase_id == purchase_id)
     async with rt.sessions() as session:
         order_id = await session.scalar(
             select(Order.id).where(Order.connection_id == connection_id, or_(*conditions)).limit(1)

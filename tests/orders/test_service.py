@@ -10,7 +10,13 @@ from sqlalchemy.orm import selectinload
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.errors import ApiError
 from rakuten_connector.orders.models import Order, OrderState
-from rakuten_connector.orders.service import request_retry, timeline, transition, wake_waiting_orders
+from rakuten_connector.orders.service import (
+    counts_by_state,
+    request_retry,
+    timeline,
+    transition,
+    wake_waiting_orders,
+)
 from rakuten_connector.runtime import Runtime
 from tests.orders.helpers import add_live_connection, add_order
 
@@ -64,3 +70,16 @@ async def test_a_retry_creates_the_parcel_again_or_checks_the_order_again(rt: Ru
         assert (first.state, first.attempts, first.next_check_at is not None) == ("importing", 0, True)
         assert (second.state, second.next_check_at is not None) == ("needs_attention", True)
         assert [event.kind for event in await timeline(session, second)] == ["retry_requested"]
+
+
+async def test_counts_by_state_name_every_state_of_every_connection_asked(rt: Runtime) -> None:
+    busy, empty = await add_live_connection(rt), await add_live_connection(rt)
+    await add_order(rt, busy, state=OrderState.SHIPPED.value)
+    await add_order(rt, busy, purchase_id="2", state=OrderState.SHIPPED.value)
+    await add_order(rt, busy, purchase_id="3", state=OrderState.FAILED.value)
+    async with rt.sessions() as session:
+        counts = await counts_by_state(session, [busy, empty])
+        assert await counts_by_state(session, []) == {}
+    assert (counts[busy]["shipped"], counts[busy]["failed"], counts[busy]["imported"]) == (2, 1, 0)
+    assert set(counts[empty].values()) == {0}
+    assert set(counts[empty]) == {state.value for state in OrderState}

@@ -27,6 +27,7 @@ from rakuten_connector.deps import (
 )
 from rakuten_connector.kit.errors import NOT_FOUND, error_responses
 from rakuten_connector.kit.rate_limits import RATE_LIMITED_RESPONSE
+from rakuten_connector.orders import service as orders
 from rakuten_connector.settings import Settings
 
 router = APIRouter(prefix="/v1/connections", tags=["connections"])
@@ -51,7 +52,7 @@ def to_out(connection: Connection, settings: Settings, orders: dict[str, int]) -
 
 
 async def _one(session: SessionDep, connection: Connection, settings: Settings) -> ConnectionOut:
-    counts = await service.order_counts(session, [connection.id])
+    counts = await orders.counts_by_state(session, [connection.id])
     return to_out(connection, settings, counts[connection.id])
 
 
@@ -93,7 +94,7 @@ async def list_connections(
     merchant_id: Annotated[str | None, Query(max_length=128, description="Operators only.")] = None,
 ) -> ConnectionList:
     connections = await service.list_visible(session, principal, merchant_id)
-    counts = await service.order_counts(session, [c.id for c in connections])
+    counts = await orders.counts_by_state(session, [c.id for c in connections])
     return ConnectionList(items=[to_out(c, settings, counts[c.id]) for c in connections])
 
 

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,7 +17,6 @@ from rakuten_connector.kit.auth import Principal
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.crypto import SecretBox, new_webhook_secret
 from rakuten_connector.kit.errors import ApiError, NotFound
-from rakuten_connector.orders.models import Order, OrderState
 from rakuten_connector.orders.service import wake_waiting_orders
 from rakuten_connector.stock import service as stock_service
 
@@ -174,20 +173,6 @@ async def disconnect(session: AsyncSession, connection: Connection) -> None:
     connection.cubyn_api_key_enc = None
     connection.webhook_secret_enc = None
     await session.flush()
-
-
-async def order_counts(session: AsyncSession, connection_ids: list[str]) -> dict[str, dict[str, int]]:
-    counts: dict[str, dict[str, int]] = {cid: {state.value: 0 for state in OrderState} for cid in connection_ids}
-    if not connection_ids:
-        return counts
-    query = (
-        select(Order.connection_id, Order.state, func.count())
-        .where(Order.connection_id.in_(connection_ids))
-        .group_by(Order.connection_id, Order.state)
-    )
-    for connection_id, state, count in (await session.execute(query)).all():
-        counts[connection_id][state] = count
-    return counts
 
 
 # What the merchant reads when an upstream refuses the connection's credentials (on the connection, its

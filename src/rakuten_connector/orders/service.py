@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -106,3 +106,18 @@ def request_retry(session: AsyncSession, order: Order) -> None:
     order.attempts = 0
     order.last_error = None
     order.next_check_at = utcnow()
+
+
+async def counts_by_state(session: AsyncSession, connection_ids: list[str]) -> dict[str, dict[str, int]]:
+    """How many orders each connection has in each state (every state present, 0 when none)."""
+    counts: dict[str, dict[str, int]] = {cid: {state.value: 0 for state in OrderState} for cid in connection_ids}
+    if not connection_ids:
+        return counts
+    query = (
+        select(Order.connection_id, Order.state, func.count())
+        .where(Order.connection_id.in_(connection_ids))
+        .group_by(Order.connection_id, Order.state)
+    )
+    for connection_id, state, count in (await session.execute(query)).all():
+        counts[connection_id][state] = count
+    return counts

@@ -20,7 +20,6 @@ from rakuten_connector.kit.auth import (
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.errors import ApiError
 from rakuten_connector.settings import Settings
-from rakuten_connector.tokens import issue_token_for
 from tests.conftest import JWT_SECRET, auth_headers
 
 DEFAULT_POLICY = Settings().token_policy
@@ -128,12 +127,3 @@ def test_the_policy_follows_the_settings() -> None:
         with pytest.raises(ApiError) as raised:
             decode_token(JWT_SECRET, token, policy)
         assert raised.value.status_code == 401
-
-
-def test_a_token_for_this_deployment_cannot_outlive_what_it_accepts() -> None:
-    settings = Settings(auth_jwt_max_lifetime_seconds=600)
-    policy = settings.token_policy
-    token = issue_token_for(settings, "m", ttl=timedelta(minutes=10))
-    assert decode_token(settings.auth_jwt_secret.get_secret_value(), token, policy).merchant_id == "m"
-    with pytest.raises(ValueError, match="600 s"):
-        issue_token_for(settings, "m", ttl=timedelta(minutes=11))

@@ -1,8 +1,15 @@
-"""The arq worker: scheduled imports, sweeps and every job.
+"""The arq worker: it runs the jobs and ticks each domain's `tasks.py` declares.
 
-Jobs may run more than once (arq's rule, and ours after a crash): each one re-reads the database and
-first checks that there is still something to do. Errors follow one taxonomy: transient ones become an
-arq `Retry` with backoff; permanent ones are written on the order or connection by the services.
+Jobs may run more than once (arq's rule, and ours after a crash): each one re-reads the database and first
+checks that there is still something to do. Which error goes to which layer:
+- Rakuten or Cubyn unavailable, Rakuten's quota, the database away, an order busy: this job runs again
+  (arq `Retry`) after the jittered `RETRY_JOB_*` backoff (the quota: when its hour opens);
+- a lease taken over by another worker: the job ends quietly, the other worker finishes the work;
+- what a step itself plans (a parcel to try again, a poll that failed, a stock file): written on the row
+  (`next_check_at`, `next_import_at`, the stock state) with its own backoff, and picked up by the ticks;
+- credentials refused: the connection is `credentials_invalid` (`connections.service.credentials_refused`);
+- anything else is a bug: the job fails and arq records it.
+docs/architecture.md has the whole table.
 """
 
 from __future__ import annotations

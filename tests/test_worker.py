@@ -101,4 +101,4 @@ def test_the_worker_runs_every_job_the_domains_queue_under_the_same_names() -> N
     assert set(worker.JOBS) == queued
     assert {job.name for job in worker.JOBS.values()} == queued
     assert set(worker.TICKS) == {"schedule_imports", "sweep", "stock_tick", "stock_nightly"}
-    assert worker.TICKS["sweep"].name == "sweep"  # cron job ids keep their names (cron:sweep:...)
+    assert {tick.name for tick in worker.TICKS.values()} == {f"cron:{name}" for name in worker.TICKS}

@@ -110,7 +110,8 @@ def _cron(tick: Tick) -> CronJob:
         return await _tick(tick.name, tick.work(ctx["runtime"]))
 
     run.__qualname__ = run.__name__ = tick.name
-    return cron(run, name=tick.name, second=set(tick.seconds), run_at_startup=True, timeout=tick.timeout)
+    # Named by its coroutine: arq calls it `cron:<name>`, the id prefix of its runs.
+    return cron(run, second=set(tick.seconds), run_at_startup=True, timeout=tick.timeout)
 
 
 # The worker runs what the domains declare, under the names their jobs.py queue.

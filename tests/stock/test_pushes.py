@@ -183,19 +183,26 @@ async def _a_file_in_doubt(w: World, sessions: async_sessionmaker[AsyncSession])
     return secret
 
 
+async def _newer_quantity_stays_while_in_doubt(
+    w: World, sessions: async_sessionmaker[AsyncSession], secret: str
+) -> None:
+    """SKU-1 = 3 arrives after the file in doubt: several stock runs later, nothing more has been sent."""
+    await send_event(w, secret, "SKU-1", 3, utcnow() - timedelta(seconds=5))
+    await wait_events_handled(sessions)
+    for _ in range(3):
+        await _wake_stock(sessions)
+        await wait_for(lambda: _ran_since(sessions), what="a stock run")
+    assert await _file_statuses(sessions) == ["in_doubt"]
+    assert len(await uploads(w)) == 1
+
+
 async def test_a_file_in_doubt_is_read_before_the_next_is_sent_so_an_older_quantity_never_wins(
     settings: Settings, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     async with world(stock_settings(settings)) as w:
         secret = await _a_file_in_doubt(w, sessions)
         # A newer quantity arrives: it must not leave while the old file may still be applied.
-        await send_event(w, secret, "SKU-1", 3, utcnow() - timedelta(seconds=5))
-        await wait_events_handled(sessions)
-        for _ in range(3):
-            await _wake_stock(sessions)
-            await wait_for(lambda: _ran_since(sessions), what="a stock run")
-        assert await _file_statuses(sessions) == ["in_doubt"]
-        assert len(await uploads(w)) == 1
+        await _newer_quantity_stays_while_in_doubt(w, sessions, secret)
         # Rakuten finally applies the old file; only then does the newer quantity go.
         assert (await w.rakuten.put("/_sandbox/settings", json={"upload_delay_seconds": 0.2})).status_code == 200
         assert (await w.rakuten.post("/_sandbox/clock", json={"advance_seconds": 90000})).status_code == 200
@@ -227,13 +234,7 @@ async def test_a_lost_upload_answer_holds_the_next_file_so_the_lost_one_cannot_l
         await send_event(w, secret, "SKU-1", 5, utcnow() - timedelta(seconds=30))
         await wait_for(lambda: _is(sessions, ["in_doubt"]), what="the upload whose answer was lost in doubt")
         # A newer quantity waits out the hold: the lost file may still be applied after anything sent now.
-        await send_event(w, secret, "SKU-1", 3, utcnow() - timedelta(seconds=5))
-        await wait_events_handled(sessions)
-        for _ in range(3):
-            await _wake_stock(sessions)
-            await wait_for(lambda: _ran_since(sessions), what="a stock run")
-        assert await _file_statuses(sessions) == ["in_doubt"]
-        assert len(await uploads(w)) == 1
+        await _newer_quantity_stays_while_in_doubt(w, sessions, secret)
         assert (await stock_items(w))["SKU-1"]["status"] == "pending"
         # The hold over, the newer quantity goes, whatever became of the lost file.
         await _wake_stock(sessions, uploaded_at=utcnow() - timedelta(hours=2))

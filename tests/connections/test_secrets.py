@@ -1,4 +1,4 @@
-"""Invariant 4: secrets are encrypted at rest, never returned after creation, never logged."""
+"""Rule 4 of docs/architecture.md: secrets are encrypted at rest, never returned after creation, never logged."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Invariant 1 with real processes: one parcel per purchase whatever races, kills and Redis losses happen."""
+"""Rule 1 of docs/architecture.md with real processes: one parcel per purchase whatever races, kills and Redis
+losses happen."""
 
 from __future__ import annotations
 

@@ -11,6 +11,8 @@ from rakuten_connector.kit.queue import AfterCommit, Job, JobQueue, job_id
 from rakuten_connector.settings import Settings
 
 DUE = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+# The sessions fixture empties this run's Redis db afterwards: the jobs queued here never reach a later worker.
+pytestmark = pytest.mark.usefixtures("sessions")
 
 
 def test_one_id_per_piece_of_work_renewed_only_while_it_stays_overdue() -> None:

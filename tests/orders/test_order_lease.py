@@ -95,3 +95,10 @@ async def test_cubyn_refusing_the_key_marks_the_connection_and_drops_the_step_wo
         )
         assert (await session.get_one(Order, order_id)).last_error is None
     assert await _lease_owner(rt, order_id) is None
+
+
+async def test_an_order_that_no_longer_exists_ends_its_job_at_once(rt: Runtime) -> None:
+    # A job queued before its order was deleted (a disconnection's cleanup, a test's): not busy, no retries.
+    steps = Steps()
+    await with_order(rt, "no-such-order", steps)
+    assert steps.ran == []

@@ -23,6 +23,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 log = structlog.get_logger(__name__)
 
@@ -112,8 +113,8 @@ class AfterCommit:
     def add(self, *jobs: Job) -> None:
         self._jobs.extend(jobs)
 
-    async def commit(self, session: Any) -> int:
-        """Commit `session` (an AsyncSession), then send the jobs; returns how many were queued."""
+    async def commit(self, session: AsyncSession) -> int:
+        """Commit `session`, then send the jobs; returns how many were queued."""
         await session.commit()
         jobs, self._jobs = self._jobs, []
         return await self._queue.send(jobs)

@@ -30,8 +30,8 @@ class OrderBusy(Exception):
 
 
 async def with_order(rt: Runtime, order_id: str, step: OrderStep) -> None:
-    """Run `step` on the order under its lease; raises OrderBusy when the lease cannot be taken (another
-    worker holds it, or there is no such order).
+    """Run `step` on the order under its lease; raises OrderBusy when another worker holds it. An order that
+    no longer exists has nothing to do (a job queued before it was deleted ends at once, not after retries).
 
     Nothing runs for an order of a disconnected connection. Cubyn refusing the connection's key marks
     the connection's credentials invalid (the step's uncommitted work is dropped). The step's upstream
@@ -41,6 +41,9 @@ async def with_order(rt: Runtime, order_id: str, step: OrderStep) -> None:
     lease = timedelta(seconds=rt.settings.lease_seconds)
     async with leases.held(rt.engine, Order, order_id, rt.owner, lease) as mine:
         if not mine:
+            async with rt.sessions() as session:
+                if await session.get(Order, order_id) is None:
+                    return
             raise OrderBusy(order_id)
         async with rt.sessions() as session:
             order = await session.get(Order, order_id, options=[selectinload(Order.items)])

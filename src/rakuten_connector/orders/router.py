@@ -10,7 +10,7 @@ from rakuten_connector.connections import service as connections
 from rakuten_connector.connections.usable import must_take_work
 from rakuten_connector.deps import CurrentPrincipal, JobsDep, SessionDep, limit_import, limit_retry
 from rakuten_connector.kit.clock import utcnow
-from rakuten_connector.kit.errors import CONNECTION_BUSY, NOT_FOUND, error_responses
+from rakuten_connector.kit.errors import CONNECTION_UNUSABLE, NOT_FOUND, error_responses
 from rakuten_connector.kit.rate_limits import RATE_LIMITED_RESPONSE
 from rakuten_connector.orders import service
 from rakuten_connector.orders.jobs import import_now_job, retry_order_job
@@ -55,7 +55,7 @@ def to_out(order: Order) -> OrderOut:
     "/imports",
     status_code=status.HTTP_202_ACCEPTED,
     dependencies=[Depends(limit_import)],
-    responses={**error_responses({**NOT_FOUND, 409: CONNECTION_BUSY}), **RATE_LIMITED_RESPONSE},
+    responses={**error_responses({**NOT_FOUND, 409: CONNECTION_UNUSABLE}), **RATE_LIMITED_RESPONSE},
 )
 async def import_now(
     connection_id: str, principal: CurrentPrincipal, session: SessionDep, jobs: JobsDep

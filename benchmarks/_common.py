@@ -116,7 +116,8 @@ def sandbox_process(kind: str) -> Iterator[str]:
 # -- the worker -------------------------------------------------------------------------------------------
 
 
-def worker_environment(settings: Settings) -> dict[str, str]:
+def worker_environment(settings: Settings, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of the connector's processes (worker and API): the settings, and `extra` on top."""
     return {
         **os.environ,
         "APP_ENV": settings.app_env.value,
@@ -130,25 +131,53 @@ def worker_environment(settings: Settings) -> dict[str, str]:
         "STOCK_FULL_SYNC_ENABLED": "false",
         "RATE_LIMITS_ENABLED": "false",
         "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "INFO"),
+        **(extra or {}),
     }
 
 
 @contextmanager
-def worker_process(settings: Settings, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+def worker_process(
+    settings: Settings, log_path: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
     """`python -m rakuten_connector worker`, logging to `log_path`; ready once arq says it started."""
+    command = [sys.executable, "-m", "rakuten_connector", "worker"]
+    with child_process(command, worker_environment(settings, extra_env), log_path) as process:
+        wait_started(lambda: b"Starting worker" in log_path.read_bytes(), process, f"the worker; see {log_path}")
+        yield process
+
+
+@contextmanager
+def api_process(
+    settings: Settings, log_path: Path, port: int, *, workers: int = 1, extra_env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`rakuten-connector api --port PORT --workers N`, logging to `log_path`; ready once /healthz answers."""
+    command = [sys.executable, "-m", "rakuten_connector", "api", "--port", str(port), "--workers", str(workers)]
+    with child_process(command, worker_environment(settings, extra_env), log_path) as process:
+        wait_started(lambda: answers(f"http://127.0.0.1:{port}/healthz"), process, f"the API; see {log_path}")
+        yield process
+
+
+def answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def wait_started(ready: Callable[[], bool], process: subprocess.Popen[bytes], what: str) -> None:
+    deadline = time.monotonic() + 60
+    while not ready():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not start")
+        time.sleep(0.1)
+
+
+@contextmanager
+def child_process(command: list[str], env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A child process logging to `log_path`, stopped (SIGTERM, then SIGKILL) when the block ends."""
     with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "rakuten_connector", "worker"],
-            env=worker_environment(settings),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
         try:
-            deadline = time.monotonic() + 60
-            while b"Starting worker" not in log_path.read_bytes():
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the worker did not start; see {log_path}")
-                time.sleep(0.1)
             yield process
         finally:
             process.terminate()
@@ -169,12 +198,16 @@ async def insert_connections(
     cubyn_key: str,
     *,
     next_import_at: datetime = FAR_FUTURE,
+    stock_sync: bool = False,
+    webhook_secrets: list[str] | None = None,
 ) -> list[str]:
-    """One active connection per (login, token), secrets encrypted as the API would; returns their ids."""
+    """One active connection per (login, token), secrets encrypted as the API would (the webhook secrets:
+    `webhook_secrets`, in the same order, or new ones); returns their ids."""
     box = SecretBox(settings.fernet_keys)
     cubyn_enc = box.encrypt(cubyn_key)
     rows: list[dict[str, Any]] = []
-    for login, token in credentials:
+    secrets = webhook_secrets or [new_webhook_secret() for _ in credentials]
+    for (login, token), webhook_secret in zip(credentials, secrets, strict=True):
         rows.append(
             {
                 "id": str(uuid.uuid4()),
@@ -182,12 +215,12 @@ async def insert_connections(
                 "name": f"Boutique {login}",
                 "seller_id": login,
                 "seller_key": seller_key(login),
-                "stock_sync_enabled": False,
+                "stock_sync_enabled": stock_sync,
                 "paused": False,
                 "state": ConnectionState.ACTIVE.value,
                 "rakuten_token_enc": box.encrypt(token),
                 "cubyn_api_key_enc": cubyn_enc,
-                "webhook_secret_enc": box.encrypt(new_webhook_secret()),
+                "webhook_secret_enc": box.encrypt(webhook_secret),
                 "next_import_at": next_import_at,
             }
         )

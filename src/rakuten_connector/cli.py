@@ -33,6 +33,7 @@ def migrate() -> None:
 def api(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes sharing the port.")] = 1,
 ) -> None:
     """Serve the REST API with uvicorn (and /metrics on METRICS_PORT when it is set)."""
     settings = get_settings()
@@ -44,6 +45,7 @@ def api(
             factory=True,
             host=host,
             port=port,
+            workers=workers,
             access_log=False,
             log_config=None,
             proxy_headers=True,

@@ -15,9 +15,19 @@ from rakuten_connector.kit.auth import Principal, bearer_token, decode_token
 from rakuten_connector.kit.crypto import SecretBox
 from rakuten_connector.kit.queue import AfterCommit, JobQueue
 from rakuten_connector.kit.rate_limits import RateLimiter
-from rakuten_connector.settings import Settings, get_settings
+from rakuten_connector.settings import Settings
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+# Every dependency is a coroutine function: FastAPI runs a plain function in a thread-pool worker, a cost
+# on every request for what is a read of the application's state.
+
+
+async def app_settings(request: Request) -> Settings:
+    """The settings the application was created with."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(app_settings)]
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -30,7 +40,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-def current_principal(request: Request, settings: SettingsDep) -> Principal:
+async def current_principal(request: Request, settings: SettingsDep) -> Principal:
     token = bearer_token(request.headers.get("authorization"))
     return decode_token(settings.auth_jwt_secret.get_secret_value(), token, settings.token_policy)
 
@@ -38,14 +48,12 @@ def current_principal(request: Request, settings: SettingsDep) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def get_secret_box(request: Request) -> SecretBox:
+async def get_secret_box(request: Request) -> SecretBox:
     box: SecretBox = request.app.state.secret_box
     return box
 
 
-def get_credential_checker(
-    request: Request, settings: Annotated[Settings, Depends(get_settings)]
-) -> CredentialChecker:
+async def get_credential_checker(request: Request, settings: SettingsDep) -> CredentialChecker:
     return LiveCredentialChecker(settings, request.app.state.http)
 
 
@@ -53,7 +61,7 @@ SecretBoxDep = Annotated[SecretBox, Depends(get_secret_box)]
 CheckerDep = Annotated[CredentialChecker, Depends(get_credential_checker)]
 
 
-def get_jobs(request: Request) -> AfterCommit:
+async def get_jobs(request: Request) -> AfterCommit:
     """The jobs this request asks for, sent only after its transaction committed (`await jobs.commit(session)`):
     a route has no other way to queue work."""
     queue: JobQueue = request.app.state.queue

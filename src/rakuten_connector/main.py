@@ -26,6 +26,7 @@ from rakuten_connector.kit.text_guard import unstorable_text
 from rakuten_connector.orders.router import router as orders_router
 from rakuten_connector.settings import Settings, get_settings
 from rakuten_connector.stock.router import router as stock_router
+from rakuten_connector.webhooks.intake import EventIntake
 from rakuten_connector.webhooks.router import router as webhooks_router
 
 REQUESTS = Counter("http_requests_total", "HTTP requests answered", ["method", "route", "status"])
@@ -44,9 +45,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
         app.state.queue = JobQueue(settings.redis_url)
         app.state.rate_limiter = RateLimiter(settings.redis_url)
+        app.state.intake = EventIntake(app.state.sessions, app.state.secret_box, app.state.queue)
         try:
             yield
         finally:
+            await app.state.intake.close()
             await app.state.rate_limiter.close()
             await app.state.queue.close()
             await app.state.http.aclose()
@@ -65,7 +68,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.secret_box = SecretBox(settings.fernet_keys)
-    app.dependency_overrides[get_settings] = lambda: settings
     install_error_handlers(app)
 
     app.add_middleware(BodySizeLimit, max_body_size=settings.max_body_bytes, inspect=unstorable_text)

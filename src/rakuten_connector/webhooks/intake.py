@@ -1,0 +1,272 @@
+"""Receive Cubyn events: verify, validate, store, queue; the route answers 2xx only once all that is done.
+
+Deliveries are stored in batches (a group commit): each request hands its delivery to the process's
+`EventIntake` and waits; one task takes every delivery waiting at that moment, reads their connections in
+one query, checks each signature and body, writes the good ones in one INSERT, commits, queues their jobs,
+and only then answers each request. Under load a batch holds dozens of events for the price of one; alone,
+an event goes through at once (nothing waits for a batch to fill).
+
+Each delivery gets its own answer: a bad signature, a body lacking its fields or a connection that is gone
+refuses that delivery only. A value the database still refuses sends the batch through one row at a time,
+so that only its owner fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import binascii
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from pydantic import ValidationError
+from sqlalchemy import select, tuple_
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from rakuten_connector.connections.models import Connection
+from rakuten_connector.db import insert_for
+from rakuten_connector.kit.clock import utcnow
+from rakuten_connector.kit.crypto import SecretBox
+from rakuten_connector.kit.errors import ApiError, NotFound, parse_json_body, refuses_values
+from rakuten_connector.kit.queue import Job, JobQueue
+from rakuten_connector.stock.jobs import apply_events_job, next_apply_slot
+from rakuten_connector.webhooks.jobs import event_job
+from rakuten_connector.webhooks.models import EventStatus, WebhookEvent
+from rakuten_connector.webhooks.schemas import KNOWN_EVENTS, STOCK_UPDATED, EventEnvelope
+
+log = structlog.get_logger(__name__)
+
+MAX_WEBHOOK_ID_LENGTH = 255
+MAX_BATCH = 256
+SIGNATURE_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
+_EVENTS = WebhookEvent.__table__
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One POST: the connection of its URL, its body, its headers (lower-case names)."""
+
+    connection_id: str
+    body: bytes
+    headers: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    duplicate: bool
+
+
+@dataclass(slots=True)
+class _Pending:
+    delivery: Delivery
+    answer: asyncio.Future[Received]
+    row: dict[str, Any] | None = None  # the event to store, once it passed every check
+    refusal: ApiError | None = None  # why it is refused
+
+    def settle(self, result: Received | BaseException) -> None:
+        if self.answer.done():  # the client went away: the event is stored all the same
+            return
+        if isinstance(result, BaseException):
+            self.answer.set_exception(result)
+        else:
+            self.answer.set_result(result)
+
+
+def _invalid_signature(message: str) -> ApiError:
+    return ApiError(401, "invalid_signature", message)
+
+
+def verify_signature(hook: Webhook, body: bytes, headers: Mapping[str, str]) -> None:
+    """Standard Webhooks: HMAC-SHA256, several signatures allowed, 5-minute tolerance, constant-time."""
+    wanted = {name: headers[name] for name in SIGNATURE_HEADERS if name in headers}
+    try:
+        hook.verify(body, wanted, json_parse=False)
+    except WebhookVerificationError as exc:
+        raise _invalid_signature(f"Signature refused: {exc}.") from None
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        # Malformed signature header (no comma, bad base64) or a body that cannot have been signed as text.
+        raise _invalid_signature("Signature refused: malformed signature or body.") from None
+
+
+def validate_event(body: bytes) -> str:
+    """The event's type, if the body holds the fields of its type (an unknown type needs only `type`)."""
+    document = parse_json_body(body)
+    try:
+        envelope = EventEnvelope.model_validate(document)
+        model = KNOWN_EVENTS.get(envelope.type)
+        if model is not None:
+            model.model_validate(document)
+    except ValidationError as exc:
+        details = [{"loc": [str(p) for p in e["loc"]], "msg": e["msg"]} for e in exc.errors()]
+        message = "The event lacks the fields of its type, or holds values that cannot be applied."
+        raise ApiError(400, "invalid_event", message, details) from None
+    return envelope.type
+
+
+def _job_of(row: Mapping[str, Any]) -> Job | None:
+    """What a stored event asks the worker for: stock events join their connection's next batch."""
+    if row["event_type"] == STOCK_UPDATED:
+        return apply_events_job(row["connection_id"], next_apply_slot(row["received_at"]))
+    if row["event_type"] in KNOWN_EVENTS:
+        return event_job(row["id"], row["received_at"])
+    return None
+
+
+class EventIntake:
+    """The process's one writer of incoming events (see the module docstring)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], box: SecretBox, queue: JobQueue) -> None:
+        self._sessions, self._box, self._queue = sessions, box, queue
+        self._waiting: list[_Pending] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._hooks: dict[str, Webhook] = {}  # by encrypted secret: a new secret is a new key
+
+    async def receive(self, delivery: Delivery) -> Received:
+        """Store one delivery; raises the `ApiError` that refuses it."""
+        try:
+            uuid.UUID(delivery.connection_id)
+        except ValueError:
+            raise NotFound("connection") from None
+        pending = _Pending(delivery, asyncio.get_running_loop().create_future())
+        self._waiting.append(pending)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="webhook-intake")
+        self._wake.set()
+        return await pending.answer
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        for pending in self._waiting:
+            pending.settle(ApiError(503, "unavailable", "The service is stopping: send the event again."))
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._waiting:
+                batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
+                try:
+                    await self._store(batch)
+                except Exception as exc:  # the database or Redis failed: every request of the batch says so
+                    for pending in batch:
+                        pending.settle(exc)
+
+    async def _store(self, batch: list[_Pending]) -> None:
+        async with self._sessions() as session:
+            await self._check(session, batch)
+            # A body refused (400) under a webhook-id already stored is a duplicate delivery, whatever it holds.
+            refused = [p.delivery for p in batch if p.refusal is not None and p.refusal.status_code == 400]
+            seen = await _stored_ids(session, refused) if refused else set()
+            inserted = await _insert(session, [p for p in batch if p.row is not None])
+        jobs = {job.id: job for p in batch if p.row and p.row["id"] in inserted if (job := _job_of(p.row))}
+        await self._queue.send(jobs.values())
+        for pending in batch:
+            delivery = pending.delivery
+            if pending.row is not None:
+                pending.settle(Received(duplicate=pending.row["id"] not in inserted))
+            elif (delivery.connection_id, delivery.headers.get("webhook-id")) in seen:
+                pending.settle(Received(duplicate=True))
+            elif pending.refusal is not None:
+                pending.settle(pending.refusal)
+
+    async def _check(self, session: AsyncSession, batch: list[_Pending]) -> None:
+        """Give each delivery its row to store, or its refusal."""
+        ids = {p.delivery.connection_id for p in batch}
+        connections = {c.id: c for c in await session.scalars(select(Connection).where(Connection.id.in_(ids)))}
+        received_at = utcnow()
+        for pending in batch:
+            try:
+                pending.row = self._row(connections.get(pending.delivery.connection_id), pending.delivery)
+                pending.row["received_at"] = received_at
+            except ApiError as exc:
+                pending.refusal = exc
+
+    def _row(self, connection: Connection | None, delivery: Delivery) -> dict[str, Any]:
+        if connection is None:
+            raise NotFound("connection")
+        if not connection.is_live or connection.webhook_secret_enc is None:
+            raise ApiError(410, "connection_disconnected", "This connection is disconnected: stop sending events.")
+        verify_signature(self._hook(connection.webhook_secret_enc), delivery.body, delivery.headers)
+        webhook_id = delivery.headers["webhook-id"]
+        if len(webhook_id) > MAX_WEBHOOK_ID_LENGTH:
+            raise ApiError(400, "invalid_event", "webhook-id is too long.")
+        event_type = validate_event(delivery.body)
+        return {
+            "id": str(uuid.uuid4()),
+            "connection_id": connection.id,
+            "webhook_id": webhook_id,
+            "event_type": event_type,
+            "payload": delivery.body.decode(),
+            "status": (EventStatus.PENDING if event_type in KNOWN_EVENTS else EventStatus.IGNORED).value,
+            "attempts": 0,
+        }
+
+    def _hook(self, secret_enc: str) -> Webhook:
+        hook = self._hooks.get(secret_enc)
+        if hook is None:
+            if len(self._hooks) > 10_000:
+                self._hooks.clear()
+            hook = self._hooks[secret_enc] = Webhook(self._box.decrypt(secret_enc).get_secret_value())
+        return hook
+
+
+async def _insert(session: AsyncSession, rows: Sequence[_Pending]) -> set[str]:
+    """Insert and commit the rows, skipping the webhook-ids already stored; returns the ids inserted. A value
+    the database refuses sends the rows through one at a time, so that only the row holding it fails."""
+    if not rows:
+        await session.commit()
+        return set()
+    try:
+        inserted = await _insert_rows(session, [p.row for p in rows if p.row is not None])
+        await session.commit()
+        return inserted
+    except (DBAPIError, OverflowError) as exc:
+        if not refuses_values(exc):
+            raise
+        await session.rollback()
+    inserted = set()
+    for pending in rows:
+        assert pending.row is not None
+        try:
+            inserted |= await _insert_rows(session, [pending.row])
+            await session.commit()
+        except (DBAPIError, OverflowError) as exc:
+            if not refuses_values(exc):
+                raise
+            await session.rollback()
+            log.warning("webhook_event_refused_by_database", error=type(exc).__name__)
+            pending.row, pending.refusal = None, _refused_by_database()
+    return inserted
+
+
+async def _insert_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> set[str]:
+    statement = (
+        insert_for(session, _EVENTS)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["connection_id", "webhook_id"])
+        .returning(_EVENTS.c.id)
+    )
+    return set((await session.scalars(statement)).all())
+
+
+async def _stored_ids(session: AsyncSession, deliveries: Sequence[Delivery]) -> set[tuple[str, str]]:
+    """The (connection, webhook-id) pairs among `deliveries` already stored."""
+    pairs = {(d.connection_id, d.headers["webhook-id"]) for d in deliveries if "webhook-id" in d.headers}
+    if not pairs:
+        return set()
+    column = tuple_(WebhookEvent.connection_id, WebhookEvent.webhook_id)
+    rows = await session.execute(
+        select(WebhookEvent.connection_id, WebhookEvent.webhook_id).where(column.in_(pairs))
+    )
+    return {(connection_id, webhook_id) for connection_id, webhook_id in rows}
+
+
+def _refused_by_database() -> ApiError:
+    return ApiError(400, "invalid_event", "The event holds a value that cannot be stored.")

@@ -217,8 +217,8 @@ async def replay(base_url: str, events: list[Request], args: argparse.Namespace,
 
 
 @contextmanager
-def bare_process(database_url: str, secrets: dict[str, str], workdir: Path) -> Iterator[str]:
-    """The bare receiver on a port of its own, writing into the same database; yields its base URL."""
+def bare_process(database_url: str, secrets: dict[str, str], workdir: Path) -> Iterator[tuple[str, int]]:
+    """The bare receiver on a port of its own, writing into the same database; yields its base URL and pid."""
     secrets_file = workdir / "secrets.json"
     secrets_file.write_text(json.dumps(secrets))
     port = free_port()
@@ -241,7 +241,7 @@ def bare_process(database_url: str, secrets: dict[str, str], workdir: Path) -> I
     with child_process(command, env, workdir / "bare.log") as process:
         url = f"http://127.0.0.1:{port}"
         wait_started(lambda: answers_post(url), process, "the bare receiver")
-        yield url
+        yield url, process.pid
 
 
 def answers_post(url: str) -> bool:

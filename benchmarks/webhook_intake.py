@@ -42,11 +42,15 @@ from rakuten_connector.kit.queue import JobQueue
 from rakuten_connector.orders.models import Order, OrderState
 from rakuten_connector.sandbox.serve import free_port
 from rakuten_connector.settings import Settings
-from rakuten_connector.stock.models import StockItem
+from rakuten_connector.stock.models import StockFile, StockItem
 from rakuten_connector.webhooks.models import EventStatus, WebhookEvent
 
 # Stock files every 5 s and reports read every second, so that the check after the replay ends soon.
-WORKER_ENV = {"STOCK_PUSH_MIN_INTERVAL_SECONDS": "5", "STOCK_REPORT_POLL_SECONDS": "1"}
+WORKER_ENV = {
+    "STOCK_PUSH_MIN_INTERVAL_SECONDS": "5",
+    "STOCK_REPORT_POLL_SECONDS": "1",
+    "STOCK_LOST_UPLOAD_HOLD_SECONDS": "5",  # a file whose answer was lost holds the next one for 5 s only
+}
 API_ENV = {**WORKER_ENV, "LOG_LEVEL": "WARNING"}
 
 
@@ -113,9 +117,15 @@ async def all_applied(
                 ).all()
             )
             items = await session.scalar(select(func.count()).select_from(StockItem))
+            files = dict(
+                (await session.execute(select(StockFile.status, func.count()).group_by(StockFile.status))).all()
+            )
     finally:
         await engine.dispose()
-    return f"events by status {statuses}, {items} SKUs at their last quantity on Rakuten, every order shipped"
+    return (
+        f"events by status {statuses}, stock files by status {files}, {items} SKUs at their last quantity on"
+        " Rakuten, every order shipped"
+    )
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -147,9 +157,12 @@ async def main(args: argparse.Namespace) -> None:
                         await replay_closing(f"http://127.0.0.1:{port}", closing)
                     checked = await all_applied(settings, rakuten_url, shops, final)
             secrets = {shop.connection_id: shop.webhook_secret for shop in shops}
-            with bare_process(database_url, secrets, workdir) as bare_url:
+            with bare_process(database_url, secrets, workdir) as (bare_url, bare_pid):
                 events, clock = shop_events(shops, parcels, args.requests, rng, clock)
-                results.append(("bare receiver", await replay(bare_url, events, args, workdir)))
+                before = cpu_seconds(bare_pid)
+                result = await replay(bare_url, events, args, workdir)
+                result.cpu = cpu_seconds(bare_pid) - before
+                results.append(("bare receiver", result))
     report(results, checked)
 
 

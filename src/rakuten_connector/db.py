@@ -9,7 +9,13 @@ from typing import Any, TypeVar
 
 from sqlalchemy import MetaData, event
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import DeclarativeBase
 
 from rakuten_connector.kit.backoff import Backoff
@@ -70,9 +76,10 @@ def session_factory(
     return async_sessionmaker(engine, class_=session_class, expire_on_commit=False)
 
 
-def insert_for(session: AsyncSession, table: Any) -> Any:
+def insert_for(target: AsyncSession | AsyncConnection, table: Any) -> Any:
     """The dialect's INSERT, which has `on_conflict_do_nothing` / `on_conflict_do_update` and `excluded`."""
-    if session.get_bind().dialect.name == "postgresql":
+    bind = target.get_bind() if isinstance(target, AsyncSession) else target
+    if bind.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
         return pg_insert(table)

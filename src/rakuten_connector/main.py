@@ -28,6 +28,7 @@ from rakuten_connector.settings import Settings, get_settings
 from rakuten_connector.stock.router import router as stock_router
 from rakuten_connector.webhooks.intake import EventIntake
 from rakuten_connector.webhooks.router import router as webhooks_router
+from rakuten_connector.webhooks.router import serve_webhooks_first
 
 REQUESTS = Counter("http_requests_total", "HTTP requests answered", ["method", "route", "status"])
 LATENCY = Histogram("http_request_duration_seconds", "HTTP request duration", ["method", "route"])
@@ -45,7 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
         app.state.queue = JobQueue(settings.redis_url)
         app.state.rate_limiter = RateLimiter(settings.redis_url)
-        app.state.intake = EventIntake(app.state.sessions, app.state.secret_box, app.state.queue)
+        app.state.intake = EventIntake(engine, app.state.secret_box, app.state.queue)
         try:
             yield
         finally:
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(stock_router)
     app.include_router(carriers_router)
     app.include_router(webhooks_router)
+    serve_webhooks_first(app)
     return app
 
 

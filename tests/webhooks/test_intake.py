@@ -12,7 +12,7 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.exc import DataError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from rakuten_connector.connections.models import ConnectionState
 from rakuten_connector.kit.crypto import SecretBox, new_webhook_secret
@@ -43,9 +43,11 @@ async def add_shop(sessions: async_sessionmaker[AsyncSession], box: SecretBox, k
 
 
 @pytest.fixture
-async def intake(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[EventIntake]:
+async def intake(
+    settings: Settings, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[EventIntake]:
     queue = JobQueue(settings.redis_url)
-    receiver = EventIntake(sessions, SecretBox(settings.fernet_keys), queue)
+    receiver = EventIntake(engine, SecretBox(settings.fernet_keys), queue)
     try:
         yield receiver
     finally:
@@ -140,10 +142,10 @@ async def test_a_value_the_database_refuses_fails_only_its_own_event(
     a = await add_shop(sessions, box, "a")
     insert_rows = intake_module._insert_rows
 
-    async def refusing(session: AsyncSession, rows: list[dict[str, Any]]) -> set[str]:
+    async def refusing(conn: AsyncConnection, rows: list[dict[str, Any]]) -> set[str]:
         if any(row["webhook_id"] == "msg_poison" for row in rows):
             raise DataError("INSERT", {}, Exception("value out of range"))
-        return await insert_rows(session, rows)
+        return await insert_rows(conn, rows)
 
     monkeypatch.setattr(intake_module, "_insert_rows", refusing)
     deliveries = [

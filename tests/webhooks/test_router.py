@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.routing import Route
 
 from rakuten_connector.kit.queue import job_id
 from rakuten_connector.main import create_app
@@ -26,6 +27,7 @@ from rakuten_connector.runtime import Runtime
 from rakuten_connector.sandbox.serve import free_port
 from rakuten_connector.settings import Settings
 from rakuten_connector.webhooks.models import WebhookEvent
+from rakuten_connector.webhooks.router import PATH
 from tests.conftest import auth_headers, use_secret
 from tests.upstream_fakes import Upstreams, connection_body
 
@@ -311,3 +313,13 @@ async def test_event_is_acknowledged_when_redis_is_away(
     assert response.status_code == 200
     [event] = await stored(sessions)
     assert event.status == "pending"
+
+
+async def test_the_route_is_served_ahead_of_the_others_and_still_documented(app: FastAPI, hook: Hook) -> None:
+    first = app.router.routes[0]
+    assert isinstance(first, Route)
+    assert first.path == PATH
+    documented = app.openapi()["paths"][PATH]["post"]
+    assert {"200", "400", "401", "404", "410"} <= set(documented["responses"])
+    answer = await hook.send(b"{not json")
+    assert (answer.status_code, answer.json()["error"]["code"]) == (400, "malformed_json")

@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import Boolean, Index, Integer, String, Text, text
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
 
 from rakuten_connector.db import Base, UTCDateTime
@@ -85,8 +86,9 @@ class Connection(Base):
             return ConnectionStatus.CREDENTIALS_INVALID
         return ConnectionStatus.PAUSED if self.paused else ConnectionStatus.ACTIVE
 
-    @property
+    @hybrid_property
     def is_live(self) -> bool:
+        """Not disconnected (also a column expression: `select(Connection.is_live)`)."""
         return self.state != ConnectionState.DISCONNECTED
 
     @property

@@ -16,15 +16,16 @@ from __future__ import annotations
 import asyncio
 import binascii
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import structlog
 from pydantic import ValidationError
 from sqlalchemy import select, tuple_
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from rakuten_connector.connections.models import Connection
@@ -42,6 +43,7 @@ log = structlog.get_logger(__name__)
 
 MAX_WEBHOOK_ID_LENGTH = 255
 MAX_BATCH = 256
+MAX_WRITERS = 4  # batches in flight at once (each holds a database connection until its commit)
 SIGNATURE_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 _EVENTS = WebhookEvent.__table__
 
@@ -60,6 +62,15 @@ class Received:
     duplicate: bool
 
 
+@dataclass(frozen=True, slots=True)
+class _Sender:
+    """What the intake reads of a connection."""
+
+    id: str
+    is_live: bool
+    webhook_secret_enc: str | None
+
+
 @dataclass(slots=True)
 class _Pending:
     delivery: Delivery
@@ -74,6 +85,11 @@ class _Pending:
             self.answer.set_exception(result)
         else:
             self.answer.set_result(result)
+
+
+def _key(pending: _Pending) -> tuple[str, str]:
+    assert pending.row is not None
+    return pending.row["connection_id"], pending.row["webhook_id"]
 
 
 def _invalid_signature(message: str) -> ApiError:
@@ -107,24 +123,43 @@ def validate_event(body: bytes) -> str:
     return envelope.type
 
 
-def _job_of(row: Mapping[str, Any]) -> Job | None:
-    """What a stored event asks the worker for: stock events join their connection's next batch."""
+def _job_of(row: Mapping[str, Any], committed_at: datetime) -> Job | None:
+    """What a stored event asks the worker for: stock events join their connection's next batch (the one
+    due after the commit, so that its job cannot have run before the event was there to take)."""
     if row["event_type"] == STOCK_UPDATED:
-        return apply_events_job(row["connection_id"], next_apply_slot(row["received_at"]))
+        return apply_events_job(row["connection_id"], next_apply_slot(committed_at))
     if row["event_type"] in KNOWN_EVENTS:
         return event_job(row["id"], row["received_at"])
     return None
 
 
+class _RecentJobs:
+    """The ids this process queued lately, each until its job is due: queuing one again is a no-op for
+    arq, but costs Redis round trips, and a burst asks for its connection's next batch hundreds of times."""
+
+    def __init__(self) -> None:
+        self._until: dict[str, datetime] = {}
+
+    def new(self, jobs: Iterable[Job], now: datetime) -> list[Job]:
+        if len(self._until) > 10_000:
+            self._until = {job_id: until for job_id, until in self._until.items() if until > now}
+        fresh = [job for job in jobs if self._until.get(job.id, now) <= now]
+        for job in fresh:
+            self._until[job.id] = job.defer_until or now
+        return fresh
+
+
 class EventIntake:
     """The process's one writer of incoming events (see the module docstring)."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], box: SecretBox, queue: JobQueue) -> None:
-        self._sessions, self._box, self._queue = sessions, box, queue
+    def __init__(self, engine: AsyncEngine, box: SecretBox, queue: JobQueue) -> None:
+        self._engine, self._box, self._queue = engine, box, queue
         self._waiting: list[_Pending] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._writers: set[asyncio.Task[None]] = set()
         self._hooks: dict[str, Webhook] = {}  # by encrypted secret: a new secret is a new key
+        self._recent = _RecentJobs()
 
     async def receive(self, delivery: Delivery) -> Received:
         """Store one delivery; raises the `ApiError` that refuses it."""
@@ -140,33 +175,52 @@ class EventIntake:
         return await pending.answer
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        tasks = [task for task in (self._task, *self._writers) if task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         for pending in self._waiting:
             pending.settle(ApiError(503, "unavailable", "The service is stopping: send the event again."))
 
     async def _run(self) -> None:
+        """Hand what is waiting to a writer whenever one is free: while some batches wait for their commit,
+        the next ones are checked and sent."""
         while True:
             await self._wake.wait()
             self._wake.clear()
-            while self._waiting:
+            while self._waiting and len(self._writers) < MAX_WRITERS:
                 batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
-                try:
-                    await self._store(batch)
-                except Exception as exc:  # the database or Redis failed: every request of the batch says so
-                    for pending in batch:
-                        pending.settle(exc)
+                writer = asyncio.create_task(self._write(batch), name="webhook-intake-writer")
+                self._writers.add(writer)
+                writer.add_done_callback(self._writer_done)
+
+    def _writer_done(self, writer: asyncio.Task[None]) -> None:
+        self._writers.discard(writer)
+        self._wake.set()
+
+    async def _write(self, batch: list[_Pending]) -> None:
+        try:
+            await self._store(batch)
+        except Exception as exc:  # the database or Redis failed: every request of the batch says so
+            for pending in batch:
+                pending.settle(exc)
+        except asyncio.CancelledError:
+            for pending in batch:
+                pending.settle(ApiError(503, "unavailable", "The service is stopping: send the event again."))
+            raise
 
     async def _store(self, batch: list[_Pending]) -> None:
-        async with self._sessions() as session:
-            await self._check(session, batch)
+        async with self._engine.connect() as conn:
+            await self._check(conn, batch)
             # A body refused (400) under a webhook-id already stored is a duplicate delivery, whatever it holds.
             refused = [p.delivery for p in batch if p.refusal is not None and p.refusal.status_code == 400]
-            seen = await _stored_ids(session, refused) if refused else set()
-            inserted = await _insert(session, [p for p in batch if p.row is not None])
-        jobs = {job.id: job for p in batch if p.row and p.row["id"] in inserted if (job := _job_of(p.row))}
-        await self._queue.send(jobs.values())
+            seen = await _stored_ids(conn, refused) if refused else set()
+            # In key order: two batches holding the same deliveries lock their keys in the same order.
+            rows = sorted((p for p in batch if p.row is not None), key=_key)
+            inserted = await _insert(conn, rows)
+        now = utcnow()
+        jobs = {job.id: job for p in batch if p.row and p.row["id"] in inserted if (job := _job_of(p.row, now))}
+        await self._queue.send(self._recent.new(jobs.values(), now))
         for pending in batch:
             delivery = pending.delivery
             if pending.row is not None:
@@ -176,10 +230,13 @@ class EventIntake:
             elif pending.refusal is not None:
                 pending.settle(pending.refusal)
 
-    async def _check(self, session: AsyncSession, batch: list[_Pending]) -> None:
+    async def _check(self, conn: AsyncConnection, batch: list[_Pending]) -> None:
         """Give each delivery its row to store, or its refusal."""
         ids = {p.delivery.connection_id for p in batch}
-        connections = {c.id: c for c in await session.scalars(select(Connection).where(Connection.id.in_(ids)))}
+        found = await conn.execute(
+            select(Connection.id, Connection.is_live, Connection.webhook_secret_enc).where(Connection.id.in_(ids))
+        )
+        connections = {row.id: _Sender(row.id, row.is_live, row.webhook_secret_enc) for row in found}
         received_at = utcnow()
         for pending in batch:
             try:
@@ -188,7 +245,7 @@ class EventIntake:
             except ApiError as exc:
                 pending.refusal = exc
 
-    def _row(self, connection: Connection | None, delivery: Delivery) -> dict[str, Any]:
+    def _row(self, connection: _Sender | None, delivery: Delivery) -> dict[str, Any]:
         if connection is None:
             raise NotFound("connection")
         if not connection.is_live or connection.webhook_secret_enc is None:
@@ -217,54 +274,53 @@ class EventIntake:
         return hook
 
 
-async def _insert(session: AsyncSession, rows: Sequence[_Pending]) -> set[str]:
+async def _insert(conn: AsyncConnection, rows: Sequence[_Pending]) -> set[str]:
     """Insert and commit the rows, skipping the webhook-ids already stored; returns the ids inserted. A value
     the database refuses sends the rows through one at a time, so that only the row holding it fails."""
     if not rows:
-        await session.commit()
+        await conn.commit()
         return set()
     try:
-        inserted = await _insert_rows(session, [p.row for p in rows if p.row is not None])
-        await session.commit()
+        inserted = await _insert_rows(conn, [p.row for p in rows if p.row is not None])
+        await conn.commit()
         return inserted
     except (DBAPIError, OverflowError) as exc:
         if not refuses_values(exc):
             raise
-        await session.rollback()
+        await conn.rollback()
     inserted = set()
     for pending in rows:
         assert pending.row is not None
         try:
-            inserted |= await _insert_rows(session, [pending.row])
-            await session.commit()
+            inserted |= await _insert_rows(conn, [pending.row])
+            await conn.commit()
         except (DBAPIError, OverflowError) as exc:
             if not refuses_values(exc):
                 raise
-            await session.rollback()
+            await conn.rollback()
             log.warning("webhook_event_refused_by_database", error=type(exc).__name__)
             pending.row, pending.refusal = None, _refused_by_database()
     return inserted
 
 
-async def _insert_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> set[str]:
+async def _insert_rows(conn: AsyncConnection, rows: list[dict[str, Any]]) -> set[str]:
+    # One statement compiled once whatever the batch size: SQLAlchemy sends the rows as multi-row VALUES
+    # ("insertmanyvalues") and gathers the RETURNING rows, which are those inserted.
     statement = (
-        insert_for(session, _EVENTS)
-        .values(rows)
+        insert_for(conn, _EVENTS)
         .on_conflict_do_nothing(index_elements=["connection_id", "webhook_id"])
         .returning(_EVENTS.c.id)
     )
-    return set((await session.scalars(statement)).all())
+    return set((await conn.scalars(statement, rows)).all())
 
 
-async def _stored_ids(session: AsyncSession, deliveries: Sequence[Delivery]) -> set[tuple[str, str]]:
+async def _stored_ids(conn: AsyncConnection, deliveries: Sequence[Delivery]) -> set[tuple[str, str]]:
     """The (connection, webhook-id) pairs among `deliveries` already stored."""
     pairs = {(d.connection_id, d.headers["webhook-id"]) for d in deliveries if "webhook-id" in d.headers}
     if not pairs:
         return set()
     column = tuple_(WebhookEvent.connection_id, WebhookEvent.webhook_id)
-    rows = await session.execute(
-        select(WebhookEvent.connection_id, WebhookEvent.webhook_id).where(column.in_(pairs))
-    )
+    rows = await conn.execute(select(WebhookEvent.connection_id, WebhookEvent.webhook_id).where(column.in_(pairs)))
     return {(connection_id, webhook_id) for connection_id, webhook_id in rows}
 
 

@@ -11,6 +11,7 @@ from rakuten_connector.settings import get_settings
 
 def make_app() -> FastAPI:
     app = FastAPI()
+    app.state.settings = get_settings()  # where the routes' settings dependency reads them
     install_error_handlers(app)
     app.include_router(router)
     return app

@@ -1,9 +1,5 @@
-"""The floor of webhook intake: verify the Standard Webhooks signature, INSERT the event, answer.
-
-No connection lookup (the secrets come from a file), no validation, no queue: only what no receiver can skip.
-
-    BARE_DSN=postgresql://... BARE_SECRETS=secrets.json uvicorn --factory _bare_receiver:app
-"""
+"""The floor of webhook intake: verify the signature, INSERT the event, answer (secrets from a file;
+no lookup, validation or queue). `BARE_DSN=... BARE_SECRETS=s.json uvicorn --factory _bare_receiver:app`"""
 
 import contextlib
 import json

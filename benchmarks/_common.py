@@ -157,9 +157,10 @@ def api_process(
         yield process
 
 
-def answers(url: str) -> bool:
+def answers(url: str, method: str = "GET", status: int = 200) -> bool:
+    """Whether `url` answers `method` with `status` (False while nothing listens)."""
     try:
-        return httpx.get(url, timeout=1).status_code == 200
+        return httpx.request(method, url, timeout=1).status_code == status
     except httpx.HTTPError:
         return False
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from _common import MERCHANT_ID, child_process, insert_connections, wait_started
+from _common import MERCHANT_ID, answers, child_process, insert_connections, wait_started
 from standardwebhooks.webhooks import Webhook
 
 from rakuten_connector.db import create_engine, session_factory
@@ -240,12 +240,5 @@ def bare_process(database_url: str, secrets: dict[str, str], workdir: Path) -> I
     ]
     with child_process(command, env, workdir / "bare.log") as process:
         url = f"http://127.0.0.1:{port}"
-        wait_started(lambda: answers_post(url), process, "the bare receiver")
+        wait_started(lambda: answers(f"{url}/v1/webhooks/cubyn/none", "POST", 401), process, "the bare receiver")
         yield url, process.pid
-
-
-def answers_post(url: str) -> bool:
-    try:
-        return httpx.post(f"{url}/v1/webhooks/cubyn/none", timeout=1).status_code == 401
-    except httpx.HTTPError:
-        return False

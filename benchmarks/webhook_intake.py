@@ -183,9 +183,7 @@ async def replay_closing(api_url: str, closing: list[tuple[str, dict[str, str], 
 def report(results: list[tuple[str, Wrk]], checked: str) -> None:
     for name, result in results:
         cpu = (
-            f", API CPU {result.cpu / result.requests * 1000:.2f} ms/request"
-            if result.cpu and result.requests
-            else ""
+            f", CPU {result.cpu / result.requests * 1000:.2f} ms/request" if result.cpu and result.requests else ""
         )
         say(
             f"  {name:32} {result.rate:8.0f} req/s  p50 {result.p50_ms:6.1f} ms  p99 {result.p99_ms:6.1f} ms"

@@ -6,6 +6,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from rakuten_connector.connections.models import ConnectionState
 from rakuten_connector.kit.crypto import SecretBox, new_webhook_secret
 from rakuten_connector.kit.errors import ApiError
-from rakuten_connector.kit.queue import JobQueue
+from rakuten_connector.kit.queue import Job, JobQueue
 from rakuten_connector.settings import Settings
 from rakuten_connector.webhooks import intake as intake_module
 from rakuten_connector.webhooks.intake import Delivery, EventIntake
@@ -180,3 +181,26 @@ async def test_an_event_whose_sender_went_away_is_stored_all_the_same(
     request.cancel()
     await wait_until(lambda: stored(sessions), what="the event stored")
     assert await stored(sessions) == [(a.connection_id, "msg_1")]
+
+
+def test_a_job_queued_lately_is_not_sent_again_before_it_is_due() -> None:
+    now = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
+    due = Job("stock_apply_events", ("c",), "stock-events:c:1", now + timedelta(seconds=0.25))
+    at_once = Job("handle_webhook_event", ("e",), "webhook:e:1")
+    recent = intake_module._RecentJobs()
+    assert recent.new([due, at_once], now) == [due, at_once]
+    assert recent.new([due, at_once], now + timedelta(seconds=0.1)) == [at_once]
+    assert recent.new([due], now + timedelta(seconds=0.3)) == [due]
+
+
+async def test_a_delivery_still_waiting_when_the_service_stops_is_refused_with_503(
+    intake: EventIntake, sessions: async_sessionmaker[AsyncSession], box: SecretBox
+) -> None:
+    a = await add_shop(sessions, box, "a")
+    request = asyncio.create_task(intake.receive(a.delivery(STOCK_EVENT, "msg_1")))
+    await asyncio.sleep(0)  # handed over; the intake has not taken it yet
+    await intake.close()
+    with pytest.raises(ApiError) as refused:
+        await request
+    assert (refused.value.status_code, refused.value.code) == (503, "unavailable")
+    assert await stored(sessions) == []

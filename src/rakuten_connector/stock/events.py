@@ -21,7 +21,7 @@ from rakuten_connector.db import insert_for, retry_deadlocks
 from rakuten_connector.kit.clock import as_utc, utcnow
 from rakuten_connector.kit.errors import refuses_values
 from rakuten_connector.runtime import Runtime
-from rakuten_connector.stock.jobs import HasQueue, apply_events_job, enqueue_stock_run, next_apply_slot
+from rakuten_connector.stock.jobs import enqueue_stock_run
 from rakuten_connector.stock.models import StockItem, StockStatus
 from rakuten_connector.stock.scheduling import touch_state
 from rakuten_connector.webhooks.models import EventStatus
@@ -139,12 +139,6 @@ async def _apply_one_at_a_time(rt: Runtime, connection_id: str, count: int) -> i
             break
         taken += 1
     return taken
-
-
-async def request_apply(rt: HasQueue, connection_id: str) -> bool:
-    """Apply the connection's pending stock events shortly: a burst of events becomes a few batches.
-    (If Redis loses the job, the stock tick finds the events still pending.)"""
-    return await rt.queue.send([apply_events_job(connection_id, next_apply_slot(utcnow()))]) == 1
 
 
 async def apply_pending(rt: Runtime, connection_id: str) -> int:

@@ -46,6 +46,12 @@ def next_apply_slot(now: datetime) -> datetime:
     return datetime.fromtimestamp(math.ceil(now.timestamp() / step) * step, UTC)
 
 
+def next_batch_job(connection_id: str, now: datetime) -> Job:
+    """Apply the connection's pending stock events in its next batch after `now` (events stored before `now`
+    are there for it to take: its job cannot have run yet)."""
+    return apply_events_job(connection_id, next_apply_slot(now))
+
+
 async def enqueue_stock_run(rt: HasQueue, connection_id: str, at: datetime) -> bool:
     return await rt.queue.send([stock_run_job(connection_id, at)]) == 1
 

@@ -16,9 +16,8 @@ from rakuten_connector.orders.models import Order
 from rakuten_connector.orders.order_lease import OrderBusy, with_order
 from rakuten_connector.orders.progress import apply_parcel
 from rakuten_connector.runtime import Runtime
-from rakuten_connector.stock.events import request_apply as request_stock_apply
 from rakuten_connector.webhooks.models import EventStatus, WebhookEvent
-from rakuten_connector.webhooks.schemas import PARCEL_UPDATED, STOCK_UPDATED, ParcelUpdated
+from rakuten_connector.webhooks.schemas import PARCEL_UPDATED, ParcelUpdated
 
 log = structlog.get_logger(__name__)
 
@@ -33,12 +32,10 @@ async def _finish(rt: Runtime, event_id: str, status: EventStatus, error: str | 
 
 
 async def handle_event(rt: Runtime, event_id: str) -> str:
-    """Apply one stored event. Stock events are applied in batches per connection (stock/events.py)."""
+    """Apply one stored `parcel.updated` event. (Stock events never get this job: the intake queues their
+    connection's next batch, `stock/events.py`.)"""
     async with rt.sessions() as session:
         event = await session.get(WebhookEvent, event_id)
-        if event is not None and event.status == EventStatus.PENDING and event.event_type == STOCK_UPDATED:
-            await request_stock_apply(rt, event.connection_id)
-            return "stock: applied with the connection's next batch"
         if event is None or event.status != EventStatus.PENDING or event.event_type != PARCEL_UPDATED:
             return "nothing to do"
         event.attempts += 1

@@ -34,7 +34,7 @@ from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.crypto import SecretBox
 from rakuten_connector.kit.errors import ApiError, NotFound, parse_json_body, refuses_values
 from rakuten_connector.kit.queue import Job, JobQueue
-from rakuten_connector.stock.jobs import apply_events_job, next_apply_slot
+from rakuten_connector.stock.jobs import next_batch_job
 from rakuten_connector.webhooks.jobs import event_job
 from rakuten_connector.webhooks.models import EventStatus, WebhookEvent
 from rakuten_connector.webhooks.schemas import KNOWN_EVENTS, STOCK_UPDATED, EventEnvelope
@@ -92,6 +92,10 @@ def _key(pending: _Pending) -> tuple[str, str]:
     return pending.row["connection_id"], pending.row["webhook_id"]
 
 
+def _stopping() -> ApiError:
+    return ApiError(503, "unavailable", "The service is stopping: send the event again.")
+
+
 def _invalid_signature(message: str) -> ApiError:
     return ApiError(401, "invalid_signature", message)
 
@@ -124,10 +128,9 @@ def validate_event(body: bytes) -> str:
 
 
 def _job_of(row: Mapping[str, Any], committed_at: datetime) -> Job | None:
-    """What a stored event asks the worker for: stock events join their connection's next batch (the one
-    due after the commit, so that its job cannot have run before the event was there to take)."""
+    """What a stored event asks the worker for: stock events join their connection's next batch."""
     if row["event_type"] == STOCK_UPDATED:
-        return apply_events_job(row["connection_id"], next_apply_slot(committed_at))
+        return next_batch_job(row["connection_id"], committed_at)
     if row["event_type"] in KNOWN_EVENTS:
         return event_job(row["id"], row["received_at"])
     return None
@@ -180,7 +183,7 @@ class EventIntake:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         for pending in self._waiting:
-            pending.settle(ApiError(503, "unavailable", "The service is stopping: send the event again."))
+            pending.settle(_stopping())
 
     async def _run(self) -> None:
         """Hand what is waiting to a writer whenever one is free: while some batches wait for their commit,
@@ -206,7 +209,7 @@ class EventIntake:
                 pending.settle(exc)
         except asyncio.CancelledError:
             for pending in batch:
-                pending.settle(ApiError(503, "unavailable", "The service is stopping: send the event again."))
+                pending.settle(_stopping())
             raise
 
     async def _store(self, batch: list[_Pending]) -> None:
@@ -236,16 +239,16 @@ class EventIntake:
         found = await conn.execute(
             select(Connection.id, Connection.is_live, Connection.webhook_secret_enc).where(Connection.id.in_(ids))
         )
-        connections = {row.id: _Sender(row.id, row.is_live, row.webhook_secret_enc) for row in found}
+        connections = {row.id: _Sender(*row) for row in found}
         received_at = utcnow()
         for pending in batch:
             try:
-                pending.row = self._row(connections.get(pending.delivery.connection_id), pending.delivery)
-                pending.row["received_at"] = received_at
+                connection = connections.get(pending.delivery.connection_id)
+                pending.row = self._row(connection, pending.delivery, received_at)
             except ApiError as exc:
                 pending.refusal = exc
 
-    def _row(self, connection: _Sender | None, delivery: Delivery) -> dict[str, Any]:
+    def _row(self, connection: _Sender | None, delivery: Delivery, received_at: datetime) -> dict[str, Any]:
         if connection is None:
             raise NotFound("connection")
         if not connection.is_live or connection.webhook_secret_enc is None:
@@ -263,6 +266,7 @@ class EventIntake:
             "payload": delivery.body.decode(),
             "status": (EventStatus.PENDING if event_type in KNOWN_EVENTS else EventStatus.IGNORED).value,
             "attempts": 0,
+            "received_at": received_at,
         }
 
     def _hook(self, secret_enc: str) -> Webhook:
@@ -278,7 +282,6 @@ async def _insert(conn: AsyncConnection, rows: Sequence[_Pending]) -> set[str]:
     """Insert and commit the rows, skipping the webhook-ids already stored; returns the ids inserted. A value
     the database refuses sends the rows through one at a time, so that only the row holding it fails."""
     if not rows:
-        await conn.commit()
         return set()
     try:
         inserted = await _insert_rows(conn, [p.row for p in rows if p.row is not None])

@@ -33,6 +33,10 @@ class WebhookAck(BaseModel):
             401: ("invalid_signature", "Missing or wrong signature, or a timestamp more than 5 minutes away."),
             404: ("not_found", "Unknown connection."),
             410: ("connection_disconnected", "Disconnected connection: stop sending."),
+            503: (
+                "database_unavailable",
+                "Not stored (the database is away, or `unavailable`: the service is stopping): send it again.",
+            ),
         }
     ),
 )

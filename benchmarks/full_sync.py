@@ -1,10 +1,13 @@
-""" "Synch my stock" on 100,000 SKUs on both sides: duration and peak memory (target: under 200 MB).
+""" "Synch my stock" on 100,000 SKUs on both sides: duration, peak memory, and the bare read beside it.
 
 The sandboxes run in a child process; this process runs the API and an arq worker (PostgreSQL by default, a
 fresh `rc_bench_*` database dropped at the end, and a free Redis db). Every Cubyn quantity differs from
 Rakuten's, so every SKU is pushed: two files of 50,000 SKUs, `--interval` seconds apart (Rakuten's real
 limit is 360 s; the sync then takes that much longer, and survives restarts meanwhile). Prints the phases,
-the duration, the files and the peak RSS of this process (API + worker).
+the duration, the files and the peak RSS growth of this process (API + worker); then the bare read: the
+same Rakuten export pages and Cubyn catalogue pages (as many at a time as the connector reads them) fetched
+with httpx and decoded, nothing stored, and the ratio of the two readings. Targets: the sync within 30 s
+plus the waits between files, the ratio at least 0.5, the RSS growth at most 50 MB.
 
     .venv/bin/python benchmarks/full_sync.py [--skus 100000] [--interval 5] [--db postgresql|sqlite]
 """
@@ -14,6 +17,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
+import re
 import sys
 import tempfile
 import time
@@ -33,13 +38,50 @@ from _stock_bench import (
     sandboxes_process,
 )
 
+from rakuten_connector.clients.cubyn import CATALOG_CONCURRENCY
+from rakuten_connector.clients.rakuten import STOCK_WS
+from rakuten_connector.clients.rakuten_http import VERSIONS
 from rakuten_connector.kit.auth import Role, issue_token
 from rakuten_connector.kit.logging import configure_logging
 from rakuten_connector.main import create_app
 from rakuten_connector.sandbox.serve import free_port, serve
-from rakuten_connector.worker import build_worker
+from rakuten_connector.worker import running_in_background
 
 MB = 1024 * 1024
+TARGET_SECONDS = 30.0
+RSS_TARGET_MB = 50
+NEXT_TOKEN = re.compile(rb"<nexttoken>([^<]*)</nexttoken>")
+
+
+async def bare_read(
+    rakuten: httpx.AsyncClient, cubyn: httpx.AsyncClient, login: str, token: str, key: str
+) -> tuple[float, float]:
+    """Seconds to fetch Rakuten's export page after page (each page's token found in its bytes) and Cubyn's
+    catalogue pages, CATALOG_CONCURRENCY at a time, each decoded; nothing stored."""
+    started = time.perf_counter()
+    params = {"action": "export", "login": login, "pwd": token, "version": VERSIONS["export"]}
+    while True:
+        page = await rakuten.get(f"/{STOCK_WS}", params=params)
+        found = NEXT_TOKEN.search(page.content)
+        if found is None or not found.group(1).strip():
+            break
+        params["nexttoken"] = found.group(1).strip().decode()
+    rakuten_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    headers = {"X-Application": key}
+    first = await cubyn.get("/product-catalog/products", params={"offset": 0, "limit": 100}, headers=headers)
+    total, gate = int(first.headers["x-total-count"]), asyncio.Semaphore(CATALOG_CONCURRENCY)
+
+    async def page_at(offset: int) -> None:
+        async with gate:
+            answer = await cubyn.get(
+                "/product-catalog/products", params={"offset": offset, "limit": 100}, headers=headers
+            )
+            json.loads(answer.content)
+
+    json.loads(first.content)
+    await asyncio.gather(*(page_at(offset) for offset in range(100, total, 100)))
+    return rakuten_seconds, time.perf_counter() - started
 
 
 async def seed(rakuten: httpx.AsyncClient, cubyn: httpx.AsyncClient, skus: int) -> tuple[str, str, str]:
@@ -83,7 +125,6 @@ async def run(skus: int, interval: int, db: str) -> None:
                 upstream_timeout_seconds=60.0,
             )
             headers = {"Authorization": f"Bearer {issue_token(JWT_SECRET, 'm-bench', Role.MERCHANT)}"}
-            worker = build_worker(settings, handle_signals=False)
             async with (
                 serve(create_app(settings), port=port),
                 httpx.AsyncClient(base_url=settings.public_base_url, timeout=60) as api,
@@ -92,12 +133,11 @@ async def run(skus: int, interval: int, db: str) -> None:
                 created = await api.post("/v1/connections", json=body, headers=headers)
                 assert created.status_code == 201, created.text
                 cid = created.json()["id"]
-                worker_task = asyncio.create_task(worker.async_run())
-                try:
+                async with running_in_background(settings):
                     with PeakRss() as rss:
                         started = time.perf_counter()
                         sync = (await api.post(f"/v1/connections/{cid}/stock-syncs", headers=headers)).json()
-                        phase, result = "", {}
+                        phase, result, seen = "", {}, []
                         while True:
                             await asyncio.sleep(0.5)
                             response = await api.get(
@@ -106,14 +146,13 @@ async def run(skus: int, interval: int, db: str) -> None:
                             result = response.json()
                             if result["phase"] != phase:
                                 phase = result["phase"]
-                                print(f"  {time.perf_counter() - started:7.1f} s  {phase:16} {result['progress']}")
+                                seen.append((phase, time.perf_counter() - started))
+                                print(f"  {seen[-1][1]:7.1f} s  {phase:16} {result['progress']}")
                             if result["status"] in ("succeeded", "failed"):
                                 break
                         duration = time.perf_counter() - started
-                finally:
-                    worker_task.cancel()
-                    await asyncio.gather(worker_task, return_exceptions=True)
-                    await worker.close()
+                        phases = dict(seen)
+            bare_rakuten, bare_cubyn = await bare_read(rakuten, cubyn, login, token, key)
             uploads = (await rakuten.get(f"/_sandbox/sellers/{login}/uploads")).json()["uploads"]
             sample = (
                 await rakuten.get(f"/_sandbox/sellers/{login}/inventory", params={"sku": "SKU-000007"})
@@ -123,9 +162,22 @@ async def run(skus: int, interval: int, db: str) -> None:
     print(f"  files sent: {len(uploads)} ({', '.join(str(len(u['lines'])) for u in uploads)} SKUs)")
     print(f"  SKU-000007 on Rakuten after the sync: {sample['adverts'][0]['stock']} (Cubyn: 8)")
     print(f"  duration: {duration:.1f} s (of which {max(0, len(uploads) - 1) * interval} s waiting between files)")
+    reading = phases.get("comparing", duration) - phases.get("reading_rakuten", 0.0)
+    rakuten_read = phases.get("reading_cubyn", duration) - phases.get("reading_rakuten", 0.0)
+    waits = max(0, len(uploads) - 1) * interval
+    growth = (rss.peak - rss.baseline) / MB
+    print(
+        f"  target: {TARGET_SECONDS:.0f} s + {waits} s of waits: {'met' if duration <= TARGET_SECONDS + waits else 'MISSED'}"
+    )
+    print(
+        f"  reading: {reading:.1f} s (Rakuten {rakuten_read:.1f} s, Cubyn {reading - rakuten_read:.1f} s);"
+        f" bare read {bare_rakuten + bare_cubyn:.1f} s (Rakuten {bare_rakuten:.1f} s, Cubyn {bare_cubyn:.1f} s);"
+        f" bare / connector = {(bare_rakuten + bare_cubyn) / reading:.2f} (target >= 0.5)"
+    )
     print(
         f"  peak RSS of the API + worker process: {rss.peak / MB:.0f} MB "
-        f"(baseline {rss.baseline / MB:.0f} MB, growth {(rss.peak - rss.baseline) / MB:.0f} MB; target < 200 MB)"
+        f"(baseline {rss.baseline / MB:.0f} MB, growth {growth:.0f} MB; target <= {RSS_TARGET_MB} MB:"
+        f" {'met' if growth <= RSS_TARGET_MB else 'MISSED'})"
     )
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -11,6 +12,7 @@ import respx
 from pydantic import SecretStr
 
 from rakuten_connector.clients.cubyn import (
+    CATALOG_CONCURRENCY,
     CATALOG_PAGE_LIMIT,
     MAX_RESPONSE_BYTES,
     CubynAuthError,
@@ -209,8 +211,8 @@ async def test_cancel_parcel(client: CubynClient) -> None:
         await client.cancel_parcel(3)
 
 
-def _catalog(total: int, header: bool = True) -> Any:
-    products = [{"sku": f"SKU-{i:03d}", "name": "x", "stock": {"available": i}} for i in range(total)]
+def _catalog(total: int, header: bool = True, width: int = 3) -> Any:
+    products = [{"sku": f"SKU-{i:0{width}d}", "name": "x", "stock": {"available": i}} for i in range(total)]
 
     def answer(request: httpx.Request) -> httpx.Response:
         offset, limit = int(request.url.params["offset"]), int(request.url.params["limit"])
@@ -309,3 +311,43 @@ async def test_an_answer_that_is_not_json_is_an_invalid_answer() -> None:
     async with httpx.AsyncClient() as http:
         with pytest.raises(CubynInvalidResponse):
             await CubynClient(BASE, SecretStr(KEY), http=http).check_key()
+
+
+@respx.mock
+async def test_the_catalogue_pages_after_the_first_are_read_a_few_at_a_time_in_order(client: CubynClient) -> None:
+    total, running, most = 1050, [0], [0]
+    serve = _catalog(total, width=4)
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        running[0] += 1
+        most[0] = max(most[0], running[0])
+        await asyncio.sleep(0.01 if int(request.url.params["offset"]) % 300 else 0.03)  # some pages slower
+        running[0] -= 1
+        return serve(request)
+
+    route = respx.get(f"{BASE}/product-catalog/products").mock(side_effect=answer)
+    products = [p async for p in client.iter_catalog()]
+    assert [p.sku for p in products] == [f"SKU-{i:04d}" for i in range(total)]
+    assert route.call_count == 11
+    assert most[0] == CATALOG_CONCURRENCY
+
+
+@respx.mock
+async def test_a_catalogue_that_changes_while_read_loses_no_product(client: CubynClient) -> None:
+    """Cubyn serving 40 per page, a page cut short midway (products removed), then the total growing: the
+    reading goes on from where each page really ended."""
+    products = [{"sku": f"SKU-{i:04d}", "stock": {"available": 1}} for i in range(200)]
+    total = [200]
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        offset = int(request.url.params["offset"])
+        # The page at 80 is served short, as if the catalogue had shrunk under the reader.
+        page = products[80:90] if offset == 80 else products[offset : offset + 40]
+        if offset >= 160:
+            total[0] = 230
+            products.extend({"sku": f"SKU-{i:04d}", "stock": {"available": 1}} for i in range(len(products), 230))
+        return httpx.Response(200, json=page, headers={"x-total-count": str(total[0])})
+
+    respx.get(f"{BASE}/product-catalog/products").mock(side_effect=answer)
+    skus = [p.sku async for p in client.iter_catalog()]
+    assert skus == [f"SKU-{i:04d}" for i in range(230)]

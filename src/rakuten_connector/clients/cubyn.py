@@ -10,7 +10,9 @@ part of a message, a repr or a log line. Every answer is read within a size cap 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import httpx
@@ -18,6 +20,7 @@ from pydantic import SecretStr, ValidationError
 
 from rakuten_connector.clients.bounded import AnswerTooLarge, AnswerTooSlow, bounded_stream
 from rakuten_connector.clients.cubyn_models import CatalogProduct, FieldError, Parcel, ParcelRequest
+from rakuten_connector.kit.concurrency import in_order
 from rakuten_connector.kit.errors import JSON_PARSE_ERRORS
 
 __all__ = [
@@ -36,6 +39,8 @@ __all__ = [
 ]
 
 CATALOG_PAGE_LIMIT = 100
+# Catalogue pages read at once during a full sync: offset pages do not depend on each other.
+CATALOG_CONCURRENCY = 4
 MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 
 
@@ -248,20 +253,50 @@ class CubynClient:
             raise CubynTransientError("Cubyn answered the catalogue with unreadable products") from None
         return CatalogPage(products=products, total=_total_count(response))
 
-    async def iter_catalog(self, page_size: int = CATALOG_PAGE_LIMIT) -> AsyncIterator[CatalogProduct]:
-        """Every product of the catalogue, page after page (offset/limit, `x-total-count`)."""
+    async def iter_catalog(
+        self, page_size: int = CATALOG_PAGE_LIMIT, concurrency: int = CATALOG_CONCURRENCY
+    ) -> AsyncIterator[CatalogProduct]:
+        """Every product of the catalogue, page after page (offset/limit, `x-total-count`), in order."""
+        async with aclosing(self._catalog_pages(min(max(page_size, 1), CATALOG_PAGE_LIMIT), concurrency)) as pages:
+            async for page in pages:
+                for product in page.products:
+                    yield product
+
+    async def _catalog_pages(self, size: int, concurrency: int) -> AsyncIterator[CatalogPage]:
+        """The catalogue's pages in order. Once a page gave the total (and the first one how many products
+        Cubyn serves per page), the pages up to that total are read `concurrency` at a time; a page shorter
+        than the others (the catalogue changed meanwhile) makes the reading go on from where it ended, and
+        a total that grew meanwhile from where the window stopped."""
         offset = 0
+        page = await self.catalog_page(offset, size)
+        step = len(page.products) or size
         while True:
-            page = await self.catalog_page(offset, page_size)
-            for product in page.products:
-                yield product
+            yield page
             offset += len(page.products)
-            if not page.products:
+            if _last_page(page, offset, size):
                 return
-            if page.total is not None and offset >= page.total:
-                return
-            if page.total is None and len(page.products) < min(page_size, CATALOG_PAGE_LIMIT):
-                return
+            if page.total is not None:
+                starts = range(offset, page.total, step)
+                ahead = in_order([partial(self.catalog_page, start, size) for start in starts], concurrency)
+                async with aclosing(ahead) as pages:
+                    async for page in pages:
+                        yield page
+                        offset += len(page.products)
+                        if len(page.products) < step or _last_page(page, offset, size):
+                            break
+                if _last_page(page, offset, size):
+                    return
+            page = await self.catalog_page(offset, size)
+
+
+def _last_page(page: CatalogPage, offset: int, size: int) -> bool:
+    """Whether nothing follows `page`, which ended at `offset`: it is empty, reaches the total, or (without
+    a total) is shorter than a full page."""
+    if not page.products:
+        return True
+    if page.total is not None:
+        return offset >= page.total
+    return len(page.products) < size
 
 
 def _retry_after(response: httpx.Response) -> float | None:

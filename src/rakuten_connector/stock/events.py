@@ -72,7 +72,7 @@ async def set_wanted(session: AsyncSession, connection_id: str, wanted: Sequence
         # Sorted: every writer locks SKU rows in the same order (no deadlock between batches).
         for w in sorted(wanted, key=lambda w: w.sku)
     ]
-    statement = insert_for(session, table).values(rows)
+    statement = insert_for(session, table)
     new = statement.excluded
     changed = table.c.wanted_quantity != new.wanted_quantity
     statement = statement.on_conflict_do_update(
@@ -90,7 +90,7 @@ async def set_wanted(session: AsyncSession, connection_id: str, wanted: Sequence
             and_(table.c.wanted_at == new.wanted_at, new.wanted_quantity < table.c.wanted_quantity),
         ),
     )
-    await session.execute(statement)
+    await session.execute(statement, rows)  # executemany: the statement is compiled once, then cached
 
 
 def read_event(payload: str) -> Wanted | str:

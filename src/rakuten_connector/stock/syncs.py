@@ -176,8 +176,10 @@ async def _write_rakuten(
             {"sync_id": sync.id, "sku": sku, "on_rakuten": True, "rakuten_quantity": quantity, "on_cubyn": False}
             for sku, quantity in batch.items()
         ]
-        statement = insert_for(session, StockSyncEntry.__table__).values(rows)
-        await session.execute(statement.on_conflict_do_nothing(index_elements=["sync_id", "sku"]))
+        statement = insert_for(session, StockSyncEntry.__table__).on_conflict_do_nothing(
+            index_elements=["sync_id", "sku"]
+        )
+        await session.execute(statement, rows)  # executemany: compiled once, not once per batch
         sync.rakuten_skus += len(rows)
     sync.next_run_at = utcnow() + watchdog
     await session.commit()
@@ -207,12 +209,12 @@ async def _write_cubyn(session: AsyncSession, sync: StockSync, batch: dict[str, 
             {"sync_id": sync.id, "sku": sku, "on_rakuten": False, "on_cubyn": True, "cubyn_quantity": quantity}
             for sku, quantity in batch.items()
         ]
-        statement = insert_for(session, StockSyncEntry.__table__).values(rows)
+        statement = insert_for(session, StockSyncEntry.__table__)
         statement = statement.on_conflict_do_update(
             index_elements=["sync_id", "sku"],
             set_={"on_cubyn": True, "cubyn_quantity": statement.excluded.cubyn_quantity},
         )
-        await session.execute(statement)
+        await session.execute(statement, rows)
         sync.cubyn_skus += len(rows)
     sync.next_run_at = utcnow() + watchdog
     await session.commit()

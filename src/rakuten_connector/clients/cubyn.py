@@ -9,7 +9,7 @@ part of a message, a repr or a log line. Every answer is read within a size cap 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from functools import partial
@@ -262,7 +262,7 @@ class CubynClient:
                 for product in page.products:
                     yield product
 
-    async def _catalog_pages(self, size: int, concurrency: int) -> AsyncIterator[CatalogPage]:
+    async def _catalog_pages(self, size: int, concurrency: int) -> AsyncGenerator[CatalogPage, None]:
         """The catalogue's pages in order. Once a page gave the total (and the first one how many products
         Cubyn serves per page), the pages up to that total are read `concurrency` at a time; a page shorter
         than the others (the catalogue changed meanwhile) makes the reading go on from where it ended, and

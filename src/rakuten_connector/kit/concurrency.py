@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from typing import TypeVar
 
 T = TypeVar("T")
 
 
-async def in_order(calls: Iterable[Callable[[], Awaitable[T]]], concurrency: int) -> AsyncIterator[T]:
+async def in_order(calls: Iterable[Callable[[], Awaitable[T]]], concurrency: int) -> AsyncGenerator[T, None]:
     """The results of `calls`, in the order of `calls`, with up to `concurrency` of them running at once
     (started before the consumer asks). A call that fails raises here, at its turn. Leaving early (close the
     generator, e.g. with `contextlib.aclosing`) cancels the calls still running."""

@@ -37,7 +37,7 @@ from rakuten_connector.connections.models import Connection
 from rakuten_connector.db import create_engine, session_factory
 from rakuten_connector.kit.queue import JobQueue
 from rakuten_connector.orders.models import Order
-from rakuten_connector.orders.poll import PARCEL_CONCURRENCY
+from rakuten_connector.orders.parcel_creation import PARCEL_CONCURRENCY
 from rakuten_connector.settings import Settings
 
 SKUS = [f"SKU-{n:05d}" for n in range(1, 51)]

@@ -229,3 +229,42 @@ async def test_a_stalled_event_loop_loses_nothing_before_the_expiry(
         assert not hold.lost
         owner, until = await _lease(sessions, row)
         assert (owner, until) == (hold.token, hold.until)
+
+
+async def test_a_batch_takes_the_free_rows_renews_them_together_and_gives_them_back(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    rows = [await add_connection(sessions, seller_key=f"s{n}") for n in range(4)]
+    async with leases.held(engine, Connection, rows[1], "other-job", TTL) as busy:
+        assert busy is not None
+        async with leases.held_each(engine, Connection, rows, "w", timedelta(seconds=3)) as hold:
+            assert hold is not None
+            assert sorted(hold.row_ids) == sorted([rows[0], rows[2], rows[3]])  # the busy one is left out
+            assert leases.current() == (busy, hold)
+            first_until = hold.until
+            await wait_until(lambda: hold.until > first_until, what="a renewal")  # every second
+            owners = {row: (await _lease(sessions, row))[0] for row in rows}
+            assert owners[rows[1]] != hold.token
+            assert all(owners[row] == hold.token for row in hold.row_ids)
+        assert leases.current() == (busy,)
+        assert [(await _lease(sessions, row))[0] for row in (rows[0], rows[2], rows[3])] == [None, None, None]
+        async with leases.held_each(engine, Connection, [rows[1]], "w", TTL) as none:
+            assert none is None  # nothing free: nothing held
+    async with leases.held_each(engine, Connection, rows, "w", TTL) as hold:
+        assert hold is not None
+        with pytest.raises(ValueError, match="without values"):
+            await hold.release(last_import_error="x")
+    assert [(await _lease(sessions, row))[0] for row in rows] == [None] * 4  # given back all the same
+
+
+async def test_a_batch_loses_its_hold_when_one_of_its_rows_is_taken_over(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    rows = [await add_connection(sessions, seller_key=f"s{n}") for n in range(3)]
+    async with leases.held_each(engine, Connection, rows, "w", timedelta(seconds=3)) as hold:
+        assert hold is not None
+        await _steal(sessions, rows[2])
+        await wait_until(lambda: hold.lost, what="the takeover to be noticed")
+        with pytest.raises(leases.LeaseLost):
+            hold.check()
+    assert [(await _lease(sessions, row))[0] for row in rows] == [None, None, "other"]

@@ -4,16 +4,21 @@ the next attempt."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from rakuten_connector.connections.models import Connection
+from rakuten_connector.connections.models import Connection, ConnectionState
+from rakuten_connector.kit import leases
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.orders.models import Order, OrderState
-from rakuten_connector.orders.parcel_creation import ensure_parcel
+from rakuten_connector.orders.order_lease import with_orders
+from rakuten_connector.orders.parcel_creation import ensure_parcel, ensure_parcels
 from rakuten_connector.orders.progress import RECHECK_AFTER
 from rakuten_connector.orders.service import timeline
 from rakuten_connector.runtime import Runtime
@@ -119,3 +124,94 @@ async def test_an_order_not_importing_is_left_alone(rt: Runtime, upstreams: Upst
     order_id = await _importing(rt, state=OrderState.IMPORTED.value, parcel_id="9")
     order, events = await _ensure(rt, order_id)
     assert (order.state, order.parcel_id, events) == ("imported", "9", [])
+
+
+def _answer_by_order_ref(answers: dict[str, httpx.Response]) -> Any:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return answers[json.loads(request.content)["orderRef"]]
+
+    return answer
+
+
+async def _batch(rt: Runtime, connection_id: str, count: int) -> list[str]:
+    orders = []
+    for n in range(1, count + 1):
+        request = REQUEST.model_copy(update={"order_ref": f"RAKUTEN-{n}"}).model_dump_json(by_alias=True)
+        fields = {"state": OrderState.IMPORTING.value, "parcel_request": request, "attempts": 0}
+        orders.append(await add_order(rt, connection_id, purchase_id=str(n), **fields))
+    return orders
+
+
+async def _orders(rt: Runtime, order_ids: list[str]) -> list[Order]:
+    async with rt.sessions() as session:
+        return [await session.get_one(Order, order_id) for order_id in order_ids]
+
+
+async def test_a_batch_gives_each_order_its_own_outcome_and_leaves_a_busy_order_to_its_holder(
+    rt: Runtime, upstreams: Upstreams
+) -> None:
+    connection_id = await add_live_connection(rt)
+    ids = await _batch(rt, connection_id, 6)
+    invalid = {"message": "Invalid parcel", "errors": [{"field": "phone"}]}
+    answers = {
+        "RAKUTEN-1": httpx.Response(201, json={**PARCEL, "id": 1001, "orderRef": "RAKUTEN-1"}),
+        "RAKUTEN-2": httpx.Response(409, json={"message": "exists", "parcelId": 1002}),
+        "RAKUTEN-3": httpx.Response(400, json=invalid),
+        "RAKUTEN-4": httpx.Response(503),
+        "RAKUTEN-5": httpx.Response(201, json={**PARCEL, "id": 1005, "orderRef": "RAKUTEN-5"}),
+    }
+    create = upstreams.mock.post(f"{CUBYN_URL}/parcels").mock(side_effect=_answer_by_order_ref(answers))
+    upstreams.mock.get(f"{CUBYN_URL}/parcels/1002").respond(200, json={**PARCEL, "id": 1002})
+    async with leases.held(rt.engine, Order, ids[5], "another-worker", timedelta(seconds=30)) as busy:
+        assert busy is not None
+        await with_orders(rt, connection_id, ids, ensure_parcels)
+    one, two, three, four, five, six = await _orders(rt, ids)
+    assert [(o.state, o.parcel_id) for o in (one, two, five)] == [
+        ("imported", "1001"),
+        ("imported", "1002"),
+        ("imported", "1005"),
+    ]
+    invalid_reason = "Cubyn refused the parcel: invalid phone. Fix the data, then retry the order."
+    assert (three.state, three.reason) == ("failed", invalid_reason)
+    assert (four.state, four.attempts, four.last_error is not None) == ("importing", 1, True)
+    assert (six.state, six.attempts) == ("importing", 0)  # its holder creates it
+    assert create.call_count == 5
+    async with rt.sessions() as session:
+        owners = (await session.scalars(select(Order.lease_owner).where(Order.id.in_(ids[:5])))).all()
+        assert list(owners) == [None] * 5  # every lease given back
+
+
+async def test_cubyn_refusing_the_key_in_a_batch_keeps_the_parcels_made_before_and_marks_the_connection(
+    rt: Runtime, upstreams: Upstreams
+) -> None:
+    connection_id = await add_live_connection(rt)
+    ids = await _batch(rt, connection_id, 2)
+    answers = {
+        "RAKUTEN-1": httpx.Response(201, json={**PARCEL, "id": 1001, "orderRef": "RAKUTEN-1"}),
+        "RAKUTEN-2": httpx.Response(401, json={"message": "Unauthorized"}),
+    }
+    upstreams.mock.post(f"{CUBYN_URL}/parcels").mock(side_effect=_answer_by_order_ref(answers))
+    await with_orders(rt, connection_id, ids, ensure_parcels)
+    one, two = await _orders(rt, ids)
+    assert (one.state, one.parcel_id) == ("imported", "1001")  # written down: never created twice
+    assert (two.state, two.attempts) == ("importing", 1)  # looked up first when the key works again
+    async with rt.sessions() as session:
+        connection = await session.get_one(Connection, connection_id)
+        assert connection.state == ConnectionState.CREDENTIALS_INVALID.value
+
+
+async def test_a_batch_whose_lease_is_lost_stops_as_lease_lost_and_writes_no_outcome(
+    rt: Runtime, upstreams: Upstreams
+) -> None:
+    connection_id = await add_live_connection(rt)
+    ids = await _batch(rt, connection_id, 3)
+
+    def lose_then_answer(request: httpx.Request) -> httpx.Response:
+        for hold in leases.current():
+            hold.lost = True  # as a renewal finding another owner would
+        return httpx.Response(201, json={**PARCEL, "orderRef": json.loads(request.content)["orderRef"]})
+
+    upstreams.mock.post(f"{CUBYN_URL}/parcels").mock(side_effect=lose_then_answer)
+    with pytest.raises(leases.LeaseLost):
+        await with_orders(rt, connection_id, ids, ensure_parcels)
+    assert [(o.state, o.parcel_id) for o in await _orders(rt, ids)] == [("importing", None)] * 3

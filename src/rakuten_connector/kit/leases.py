@@ -42,6 +42,7 @@ from rakuten_connector.kit.columns import UTCDateTime
 
 # What the conditions and columns of a Lease may refer to: the leased row's id, the time it is taken.
 ROW: BindParameter[str] = bindparam("lease_row")
+_ROWS: BindParameter[list[str]] = bindparam("lease_rows", expanding=True)
 NOW: BindParameter[Any] = bindparam("lease_now", type_=UTCDateTime())
 _TOKEN: BindParameter[str] = bindparam("lease_token")
 _UNTIL: BindParameter[Any] = bindparam("lease_until_value", type_=UTCDateTime())
@@ -111,9 +112,18 @@ class Lease:
         ours_or_free = or_(c.lease_until.is_(None), c.lease_until < NOW, c.lease_owner == _TOKEN)
         take = update(self.table).where(c.id == ROW, ours_or_free).values(lease_owner=_TOKEN, lease_until=_UNTIL)
         self._take = take.where(*when).returning(c.id, *columns)
+        # Several rows at once, each taken if free: one statement for a batch (no columns read).
+        self._take_each = (
+            update(self.table)
+            .where(c.id.in_(_ROWS), ours_or_free, *when)
+            .values(lease_owner=_TOKEN, lease_until=_UNTIL)
+            .returning(c.id)
+        )
         # Only while still ours; the conditions no longer matter (a pause lets the run finish). A lease
         # still ours after its expiry was taken by nobody meanwhile: taking it would have changed the owner.
-        self._renew = update(self.table).where(c.id == ROW, c.lease_owner == _TOKEN).values(lease_until=_UNTIL)
+        ours = (c.id.in_(_ROWS), c.lease_owner == _TOKEN)
+        self._renew = update(self.table).where(*ours).values(lease_until=_UNTIL)
+        self._release_each = update(self.table).where(*ours).values(lease_owner=None, lease_until=None)
         self._releases: dict[tuple[str, ...], Update] = {}
 
     async def _execute(self, engine: AsyncEngine, statement: Update, params: dict[str, Any]) -> Any:
@@ -133,12 +143,15 @@ class Lease:
         row: Row[Any] | None = (await self._execute(engine, self._take, params)).first()
         return row, params["lease_until_value"]
 
-    async def renew(self, engine: AsyncEngine, row_id: str, token: str, ttl: timedelta) -> datetime | None:
-        """Extend the lease if `token` still holds it: returns its new expiry, or None if it is not ours."""
-        params = _lease_params(row_id, token, ttl)
+    async def renew(
+        self, engine: AsyncEngine, row_ids: Sequence[str], token: str, ttl: timedelta
+    ) -> datetime | None:
+        """Extend the leases of `row_ids` if `token` still holds every one: returns their new expiry, or
+        None if one of them is not ours any more."""
+        params = {"lease_rows": list(row_ids)} | _lease_params("", token, ttl)
         result = await self._execute(engine, self._renew, params)
         until: datetime = params["lease_until_value"]
-        return until if result.rowcount == 1 else None
+        return until if result.rowcount == len(row_ids) else None
 
     async def release(self, engine: AsyncEngine, row_id: str, token: str, **values: Any) -> bool:
         """Free the lease, writing `values` on the row in the same UPDATE; False if `token` no longer held it."""
@@ -159,6 +172,13 @@ class Lease:
         result = await self._execute(engine, statement, params)
         return bool(result.rowcount == 1)
 
+    async def release_each(self, engine: AsyncEngine, row_ids: Sequence[str], token: str) -> int:
+        """Free the leases `token` still holds among `row_ids`; returns how many it freed."""
+        result = await self._execute(
+            engine, self._release_each, {"lease_rows": list(row_ids), "lease_token": token}
+        )
+        return int(result.rowcount)
+
     @asynccontextmanager
     async def held(
         self, engine: AsyncEngine, row_id: str, owner: str, ttl: timedelta
@@ -176,14 +196,26 @@ class Lease:
         if row is None:
             yield None
             return
-        hold = Hold(self, engine, row_id, token, row, ttl, until)
-        hold._renewer = asyncio.create_task(hold._keep())
-        held_before = _CURRENT.set((*_CURRENT.get(), hold))
-        try:
+        async with Hold(self, engine, (row_id,), token, row, ttl, until) as hold:
             yield hold
-        finally:
-            _CURRENT.reset(held_before)
-            await hold.release()
+
+    @asynccontextmanager
+    async def held_each(
+        self, engine: AsyncEngine, row_ids: Sequence[str], owner: str, ttl: timedelta
+    ) -> AsyncIterator[Hold | None]:
+        """The leases of those of `row_ids` that are free (and meet the conditions), taken, renewed and
+        released together in one statement each: a batch costs what one row does. Yields None when none
+        could be taken; `hold.row_ids` are the rows taken. Losing one of them loses the hold."""
+        check_current()
+        token = f"{owner}:{uuid.uuid4().hex[:12]}"
+        params = {"lease_rows": list(row_ids)} | _lease_params("", token, ttl)
+        rows = (await self._execute(engine, self._take_each, params)).all()
+        if not rows:
+            yield None
+            return
+        taken = tuple(row.id for row in rows)
+        async with Hold(self, engine, taken, token, rows[0], ttl, params["lease_until_value"]) as hold:
+            yield hold
 
 
 @dataclass(eq=False)
@@ -193,9 +225,9 @@ class Hold:
 
     lease: Lease
     engine: AsyncEngine
-    row_id: str
+    row_ids: tuple[str, ...]
     token: str
-    row: Row[Any]
+    row: Row[Any]  # the columns read as the lease was taken (of a batch: the first row's id)
     ttl: timedelta
     until: datetime  # the expiry last written (by the clock of the statements), hence known to be ours
     # True for good once the lease is not ours any more: another owner, or expired without a renewal.
@@ -203,6 +235,22 @@ class Hold:
     _renewer: asyncio.Task[None] | None = field(default=None, repr=False)
     _stop: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     _released: bool = False
+    _held_before: Any = field(default=None, repr=False)
+
+    @property
+    def row_id(self) -> str:
+        """The leased row (the first one of a batch)."""
+        return self.row_ids[0]
+
+    async def __aenter__(self) -> Hold:
+        """Renew while the block runs, as the running task's (and its tasks') current hold."""
+        self._renewer = asyncio.create_task(self._keep())
+        self._held_before = _CURRENT.set((*_CURRENT.get(), self))
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        _CURRENT.reset(self._held_before)
+        await self.release()
 
     def check(self) -> None:
         """Raise LeaseLost unless the lease is still ours; call before each upstream call or write."""
@@ -213,7 +261,9 @@ class Hold:
 
     def _lose(self, why: str) -> None:
         if not self.lost:
-            log.warning("lease_lost", table=self.lease.table.name, row_id=self.row_id, why=why)
+            log.warning(
+                "lease_lost", table=self.lease.table.name, row_id=self.row_id, rows=len(self.row_ids), why=why
+            )
             self.lost = True
 
     async def stopping(self, seconds: float) -> bool:
@@ -233,7 +283,7 @@ class Hold:
                 self._lose("expired before it could be renewed")
                 return
             try:
-                until = await self.lease.renew(self.engine, self.row_id, self.token, self.ttl)
+                until = await self.lease.renew(self.engine, self.row_ids, self.token, self.ttl)
             except (SQLAlchemyError, OSError) as exc:
                 log.warning("lease_renewal_failed", row_id=self.row_id, error=type(exc).__name__)
                 delay = period / 4
@@ -245,7 +295,10 @@ class Hold:
 
     async def release(self, **values: Any) -> bool:
         """Stop renewing, then free the lease writing `values` in the same statement (skipped if the
-        lease was lost meanwhile). The second and later calls do nothing and return False."""
+        lease was lost meanwhile; a batch's rows take no values). The second and later calls do nothing
+        and return False."""
+        if values and len(self.row_ids) > 1:
+            raise ValueError("a batch's leases are released without values")
         if self._released:
             return False
         self._released = True
@@ -255,6 +308,8 @@ class Hold:
         self._stop.set()
         if self._renewer is not None:
             await self._renewer
+        if len(self.row_ids) > 1:
+            return await self.lease.release_each(self.engine, self.row_ids, self.token) == len(self.row_ids)
         return await self.lease.release(self.engine, self.row_id, self.token, **values)
 
 
@@ -265,7 +320,18 @@ def held(
     engine: AsyncEngine, model: Any, row_id: str, owner: str, ttl: timedelta
 ) -> contextlib.AbstractAsyncContextManager[Hold | None]:
     """The lease of a row of `model`, without conditions or columns (see Lease.held)."""
+    return _plain(model).held(engine, row_id, owner, ttl)
+
+
+def held_each(
+    engine: AsyncEngine, model: Any, row_ids: Sequence[str], owner: str, ttl: timedelta
+) -> contextlib.AbstractAsyncContextManager[Hold | None]:
+    """The leases of those rows of `model` that are free, as one hold (see Lease.held_each)."""
+    return _plain(model).held_each(engine, row_ids, owner, ttl)
+
+
+def _plain(model: Any) -> Lease:
     lease = _PLAIN.get(model)
     if lease is None:
         lease = _PLAIN[model] = Lease(model)
-    return lease.held(engine, row_id, owner, ttl)
+    return lease

@@ -9,9 +9,10 @@ was taken over stops at the next one with LeaseLost, and the worker that took it
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -23,6 +24,7 @@ from rakuten_connector.orders.models import Order
 from rakuten_connector.runtime import Runtime
 
 OrderStep = Callable[[Runtime, AsyncSession, Connection, Order], Awaitable[None]]
+OrdersStep = Callable[[Runtime, AsyncSession, Connection, Sequence[Order]], Awaitable[None]]
 
 
 class OrderBusy(Exception):
@@ -50,10 +52,33 @@ async def with_order(rt: Runtime, order_id: str, step: OrderStep) -> None:
             if order is None:
                 return
             connection = await session.get_one(Connection, order.connection_id)
-            if not connection.is_live:
-                return
-            try:
-                await step(rt, session, connection, order)
-            except CubynAuthError:
-                await session.rollback()
-                await credentials_refused(session, connection, "cubyn")
+            await _run(session, connection, lambda: step(rt, session, connection, order))
+
+
+async def with_orders(rt: Runtime, connection_id: str, order_ids: Sequence[str], step: OrdersStep) -> None:
+    """Run `step` once on those of the connection's orders whose lease is free, all leased, read and
+    written together (a batch of the poll's parcel creations); the others are being worked on by another
+    job, which finishes them. Otherwise as `with_order`."""
+    lease = timedelta(seconds=rt.settings.lease_seconds)
+    async with leases.held_each(rt.engine, Order, order_ids, rt.owner, lease) as hold:
+        if hold is None:
+            return
+        async with rt.sessions() as session:
+            connection = await session.get_one(Connection, connection_id)
+            query = select(Order).where(Order.id.in_(hold.row_ids), Order.connection_id == connection_id)
+            orders = list(
+                await session.scalars(query.options(selectinload(Order.items)).order_by(Order.imported_at))
+            )
+            await _run(session, connection, lambda: step(rt, session, connection, orders))
+
+
+async def _run(session: AsyncSession, connection: Connection, step: Callable[[], Awaitable[None]]) -> None:
+    """A step, unless the connection is disconnected; Cubyn refusing its key marks its credentials invalid
+    (the step's uncommitted work is dropped)."""
+    if not connection.is_live:
+        return
+    try:
+        await step()
+    except CubynAuthError:
+        await session.rollback()
+        await credentials_refused(session, connection, "cubyn")

@@ -1,9 +1,10 @@
 """Create an order's Cubyn parcel exactly once: the step after `recording` wrote the order down.
 
-The poll runs it for the new orders of its connection, and `check` for an order whose creation did not
-finish (a crash, a transient Cubyn error, a retry asked by the merchant), each time under the order's
-lease. Once the parcel is known the order is `imported`; a parcel Cubyn already validated or moved on is
-applied at once (`progress`).
+The poll runs it for the new orders of its connection, in batches (`ensure_parcels`: leased, read and
+written together, the Cubyn calls PARCEL_CONCURRENCY at a time, two commits per batch), and `check` for an
+order whose creation did not finish (a crash, a transient Cubyn error, a retry asked by the merchant), each
+time under the orders' leases. Once the parcel is known the order is `imported`; a parcel Cubyn already
+validated or moved on is applied at once (`progress`).
 
 The order row (state `importing`, with its request) is committed before Cubyn is called. Every call
 carries `Idempotency-Key: RAKUTEN-<purchaseid>`; a 409 names the parcel this orderRef already has and the
@@ -13,10 +14,16 @@ by orderRef. So retries, crashes and racing workers never make a second parcel.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rakuten_connector.clients.cubyn import (
     CubynAuthError,
+    CubynClient,
+    CubynError,
     CubynInvalidFields,
     CubynPermanentError,
     CubynTransientError,
@@ -29,55 +36,120 @@ from rakuten_connector.orders.progress import RECHECK_AFTER, apply_parcel
 from rakuten_connector.orders.service import transition
 from rakuten_connector.runtime import Runtime
 
+# Cubyn calls of one batch at once.
+PARCEL_CONCURRENCY = 8
+
+
+@dataclass
+class _Attempt:
+    """One order's try: the parcel it got (and how), or the Cubyn error it met."""
+
+    order: Order
+    request: ParcelRequest
+    parcel: Parcel | None = None
+    how: str = ""
+    error: CubynError | None = None
+
 
 async def ensure_parcel(rt: Runtime, session: AsyncSession, connection: Connection, order: Order) -> None:
     """Give an `importing` order its parcel (or a clear failure). Commits; raises CubynAuthError upward."""
-    if order.state != OrderState.IMPORTING or order.parcel_request is None:
+    await ensure_parcels(rt, session, connection, [order])
+
+
+async def ensure_parcels(
+    rt: Runtime, session: AsyncSession, connection: Connection, orders: Sequence[Order]
+) -> None:
+    """Give each `importing` order its parcel (or a clear failure); the others are left alone. Commits
+    twice: the attempts before Cubyn is called, the outcomes after. Cubyn refusing the key raises
+    CubynAuthError once the other outcomes are written down."""
+    attempts = [
+        _Attempt(order, ParcelRequest.model_validate_json(order.parcel_request))
+        for order in orders
+        if order.state == OrderState.IMPORTING and order.parcel_request is not None
+    ]
+    if not attempts:
         return
     cubyn = rt.cubyn(connection)
-    request = ParcelRequest.model_validate_json(order.parcel_request)
+    gate = asyncio.Semaphore(PARCEL_CONCURRENCY)
+
+    async def look_up(attempt: _Attempt) -> None:
+        # A previous attempt may have created it before we could write it down.
+        async with gate:
+            attempt.parcel = await cubyn.find_parcel(attempt.order.order_ref)
+        attempt.how = "found by its orderRef and adopted"
+
+    async def create(attempt: _Attempt) -> None:
+        async with gate:
+            await _create(cubyn, attempt)
+
+    await _each(look_up, [a for a in attempts if a.order.attempts > 0])
+    to_create = [a for a in attempts if a.parcel is None and a.error is None]
+    for attempt in to_create:
+        attempt.order.attempts += 1
+        attempt.order.next_check_at = utcnow() + rt.settings.order_backoff.delay(attempt.order.attempts)
+    if to_create:
+        await session.commit()  # an unknown outcome from here on means "look it up first"
+    await _each(create, to_create)
+    for attempt in attempts:
+        _record(rt, session, attempt)
+    await session.commit()
+    for attempt in attempts:
+        if attempt.parcel is not None and (attempt.parcel.is_validated or attempt.parcel.status != "CREATED"):
+            await apply_parcel(rt, session, connection, attempt.order, attempt.parcel)
+    refused = next((a.error for a in attempts if isinstance(a.error, CubynAuthError)), None)
+    if refused is not None:
+        raise refused
+
+
+async def _create(cubyn: CubynClient, attempt: _Attempt) -> None:
+    created = await cubyn.create_parcel(attempt.request, idempotency_key=attempt.order.order_ref)
+    attempt.parcel = created.parcel or await cubyn.get_parcel(created.parcel_id)
+    attempt.how = "created" if created.created else "already existed and was adopted"
+
+
+async def _each(call: Callable[[_Attempt], Awaitable[None]], attempts: Sequence[_Attempt]) -> None:
+    """`call` on every attempt at once; a Cubyn error is the attempt's, anything else stops them all."""
+
+    async def one(attempt: _Attempt) -> None:
+        try:
+            await call(attempt)
+        except CubynError as exc:
+            attempt.error = exc
+
     try:
-        parcel: Parcel | None = None
-        if order.attempts > 0:
-            # A previous attempt may have created it before we could write it down.
-            parcel = await cubyn.find_parcel(order.order_ref)
-        if parcel is None:
-            order.attempts += 1
-            order.next_check_at = utcnow() + rt.settings.order_backoff.delay(order.attempts)
-            await session.commit()  # an unknown outcome from here on means "look it up first"
-            created = await cubyn.create_parcel(request, idempotency_key=order.order_ref)
-            parcel = created.parcel or await cubyn.get_parcel(created.parcel_id)
-            how = "created" if created.created else "already existed and was adopted"
-        else:
-            how = "found by its orderRef and adopted"
-    except CubynInvalidFields as exc:
-        fields = ", ".join(f"{e.field} ({e.message})" if e.message else e.field for e in exc.errors)
-        reason = f"Cubyn refused the parcel: invalid {fields or 'fields'}. Fix the data, then retry the order."
-        _fail(session, order, reason)
-        await session.commit()
-        return
-    except CubynAuthError:
-        raise
-    except CubynTransientError as exc:
-        order.last_error = str(exc)
+        async with asyncio.TaskGroup() as group:
+            for attempt in attempts:
+                group.create_task(one(attempt))
+    except BaseExceptionGroup as failed:  # LeaseLost, a bug: raised as itself, the other calls cancelled
+        raise failed.exceptions[0] from None
+
+
+def _record(rt: Runtime, session: AsyncSession, attempt: _Attempt) -> None:
+    """Write an attempt's outcome on its order (not committed)."""
+    order, parcel, error = attempt.order, attempt.parcel, attempt.error
+    if isinstance(error, CubynInvalidFields):
+        fields = ", ".join(f"{e.field} ({e.message})" if e.message else e.field for e in error.errors)
+        _fail(
+            session,
+            order,
+            f"Cubyn refused the parcel: invalid {fields or 'fields'}. Fix the data, then retry the order.",
+        )
+    elif isinstance(error, CubynTransientError):
+        order.last_error = str(error)
         if rt.settings.order_backoff.exhausted(order.attempts):
             _fail(session, order, "Cubyn did not answer after many attempts. Retry the order once Cubyn is back.")
-        await session.commit()
-        return
-    except CubynPermanentError as exc:
-        _fail(session, order, f"Cubyn refused the parcel ({exc.message}). Retry the order once fixed.")
-        await session.commit()
-        return
-    order.parcel_id = str(parcel.id)
-    order.tracking_id = parcel.tracking_id
-    order.parcel_status = parcel.status
-    order.last_error = None
-    order.attempts = 0
-    order.next_check_at = utcnow() + RECHECK_AFTER[OrderState.IMPORTED]
-    transition(session, order, OrderState.IMPORTED, "imported", f"Cubyn parcel {parcel.tracking_id} {how}.")
-    await session.commit()
-    if parcel.is_validated or parcel.status != "CREATED":
-        await apply_parcel(rt, session, connection, order, parcel)
+    elif isinstance(error, CubynPermanentError):
+        _fail(session, order, f"Cubyn refused the parcel ({error.message}). Retry the order once fixed.")
+    elif parcel is not None and error is None:
+        order.parcel_id = str(parcel.id)
+        order.tracking_id = parcel.tracking_id
+        order.parcel_status = parcel.status
+        order.last_error = None
+        order.attempts = 0
+        order.next_check_at = utcnow() + RECHECK_AFTER[OrderState.IMPORTED]
+        transition(
+            session, order, OrderState.IMPORTED, "imported", f"Cubyn parcel {parcel.tracking_id} {attempt.how}."
+        )
 
 
 def _fail(session: AsyncSession, order: Order, reason: str) -> None:

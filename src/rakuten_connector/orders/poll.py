@@ -6,7 +6,8 @@ which also says whether the connection has orders to look at). Under it:
 1. `recording.record_sales` writes the sales getnewsales lists as orders (committed before Cubyn is called);
 2. `rakuten_cancellations` reads what Rakuten says of the orders already imported (vanished sales, and a
    getcurrentsales scan once per import interval); the orders it changed get a `check_order` job;
-3. `create_parcels` gives every importing order its parcel (`parcel_creation`), each under its order lease.
+3. `create_parcels` gives every importing order its parcel (`parcel_creation`), in batches of orders
+   leased together.
 The poll's own bookkeeping (next poll, failures, last error) is written by the statement that gives the
 lease back. The scheduler (`scheduler.schedule_imports`) queues the due connections in batches.
 """
@@ -36,15 +37,16 @@ from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.errors import is_database_unavailable
 from rakuten_connector.orders.jobs import check_order_job
 from rakuten_connector.orders.models import Order, OrderState
-from rakuten_connector.orders.order_lease import with_order
-from rakuten_connector.orders.parcel_creation import ensure_parcel
+from rakuten_connector.orders.order_lease import with_orders
+from rakuten_connector.orders.parcel_creation import ensure_parcels
 from rakuten_connector.orders.rakuten_cancellations import OPEN_STATES, read_vanished_sales, scan_current_sales
 from rakuten_connector.orders.recording import record_sales
 from rakuten_connector.runtime import Runtime
 
 log = structlog.get_logger(__name__)
 
-PARCEL_CONCURRENCY = 8
+# Orders whose parcels one statement leases and one commit writes; their Cubyn calls run a few at a time.
+PARCEL_BATCH = 64
 
 
 async def import_connections(rt: Runtime, connection_ids: list[str]) -> dict[str, int]:
@@ -192,9 +194,10 @@ async def _credentials_refused(rt: Runtime, connection_id: str, upstream: Upstre
 
 
 async def create_parcels(rt: Runtime, connection_id: str) -> None:
-    """Every importing order of the connection that is due gets its parcel, a few at a time."""
+    """Every importing order of the connection that is due gets its parcel, PARCEL_BATCH orders at a time
+    (each batch leased, read and written together)."""
     async with rt.sessions() as session:
-        order_ids = (
+        order_ids = list(
             await session.scalars(
                 select(Order.id)
                 .where(
@@ -204,16 +207,7 @@ async def create_parcels(rt: Runtime, connection_id: str) -> None:
                 )
                 .order_by(Order.imported_at)
             )
-        ).all()
-    gate = asyncio.Semaphore(PARCEL_CONCURRENCY)
-
-    async def one(order_id: str) -> None:
-        async with gate:  # no order lease is taken once the connection's lease is lost
-            await with_order(rt, order_id, ensure_parcel)
-
-    results = await asyncio.gather(*(one(order_id) for order_id in order_ids), return_exceptions=True)
-    for result in results:
-        if isinstance(result, CubynAuthError):
-            raise result
-        if isinstance(result, BaseException):
-            log.warning("parcel_creation_failed", connection_id=connection_id, error=type(result).__name__)
+        )
+    for start in range(0, len(order_ids), PARCEL_BATCH):
+        # No order lease is taken once the connection's lease is lost (LeaseLost ends the import).
+        await with_orders(rt, connection_id, order_ids[start : start + PARCEL_BATCH], ensure_parcels)

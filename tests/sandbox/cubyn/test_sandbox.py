@@ -383,6 +383,23 @@ async def test_catalogue_pages(env: Env) -> None:
     assert too_big.status_code == 400
 
 
+async def test_catalogue_pages_show_products_added_after_a_read_in_their_place(env: Env) -> None:
+    headers = {"X-Application": env.key}
+    await env.control("PUT", "/merchants/m1/products", {"products": [{"sku": "B", "available": 1}]})
+    first = await env.http.get("/product-catalog/products", headers=headers)
+    await env.control("POST", "/merchants/m1/stock-movements", {"sku": "A", "delta": 2, "movement": "INBOUND"})
+    await env.control("PUT", "/merchants/m1/products", {"products": [{"sku": "C", "available": 3}]})
+    again = await env.http.get("/product-catalog/products", headers=headers)
+    assert [p["sku"] for p in first.json()] == ["B", "SKU-1"]
+    assert [(p["sku"], p["stock"]["available"]) for p in again.json()] == [
+        ("A", 2),
+        ("B", 1),
+        ("C", 3),
+        ("SKU-1", 5),
+    ]
+    assert again.headers["x-total-count"] == "4"
+
+
 async def test_control_api_validates_input(env: Env) -> None:
     for method, path, body in [
         ("POST", "/applications", {}),

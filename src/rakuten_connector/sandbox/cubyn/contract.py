@@ -92,7 +92,7 @@ async def catalog(request: Request, app: Application) -> Response:
         raise SandboxError(400, "offset and limit must be integers") from None
     if offset < 0 or not 1 <= limit <= 100:
         raise SandboxError(400, "offset must be >= 0 and limit between 1 and 100")
-    products = sorted(state.catalogue(app.merchant_id).values(), key=lambda p: p.sku)
+    products = state.sorted_catalogue(app.merchant_id)
     page = [state.product_json(app.merchant_id, p) for p in products[offset : offset + limit]]
     return JSONResponse(page, headers={"x-total-count": str(len(products))})
 

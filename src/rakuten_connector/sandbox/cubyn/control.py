@@ -57,7 +57,7 @@ async def put_webhook(request: Request) -> Response:
 
 def _products(request: Request, merchant_id: str) -> JSONResponse:
     state = sandbox_of(request).state
-    products = sorted(state.catalogue(merchant_id).values(), key=lambda p: p.sku)
+    products = state.sorted_catalogue(merchant_id)
     return JSONResponse({"products": [state.product_json(merchant_id, p) for p in products]})
 
 

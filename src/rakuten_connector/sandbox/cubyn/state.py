@@ -30,6 +30,7 @@ class CubynState:
     def reset(self) -> None:
         self.applications: dict[str, Application] = {}
         self.catalogues: dict[str, dict[str, Product]] = {}
+        self._sorted: dict[str, list[Product]] = {}
         self.parcels: dict[int, SandboxParcel] = {}
         self.received: list[dict[str, Any]] = []
         self._next_parcel_id = 100000
@@ -51,6 +52,15 @@ class CubynState:
 
     def catalogue(self, merchant_id: str) -> dict[str, Product]:
         return self.catalogues.setdefault(merchant_id, {})
+
+    def sorted_catalogue(self, merchant_id: str) -> list[Product]:
+        """The merchant's products by SKU, sorted again only when a product was added (none is ever
+        removed, so the same count means the same products): paging a large catalogue stays linear."""
+        catalogue = self.catalogue(merchant_id)
+        cached = self._sorted.get(merchant_id)
+        if cached is None or len(cached) != len(catalogue):
+            cached = self._sorted[merchant_id] = sorted(catalogue.values(), key=lambda p: p.sku)
+        return cached
 
     def reserved(self, merchant_id: str, sku: str, *, excluding: int | None = None) -> int:
         """Units of validated parcels not shipped yet: promised, not sellable again."""

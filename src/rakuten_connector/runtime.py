@@ -25,9 +25,9 @@ MAX_JOBS = 32
 WORKER_DB_CONNECTIONS = MAX_JOBS + 8
 # Outgoing HTTP is spread over a few pools: httpcore 1.0's pool does work quadratic in its number of
 # connections at each request, which a single pool of many connections turns into most of the CPU.
-HTTP_POOLS = 4
-HTTP_CONNECTIONS = 200
-HTTP_KEEPALIVE = 100
+HTTP_POOLS = 16
+HTTP_CONNECTIONS = 256
+HTTP_KEEPALIVE = 128
 # Imports of batch jobs running at once in one worker: each holds a database connection only for its
 # statements, not while Rakuten answers.
 IMPORT_CONCURRENCY = 32

@@ -77,6 +77,18 @@ async def test_due_connections_are_queued_once_in_batches(
     assert len(await _queued(arq)) == 2
 
 
+async def test_a_burst_of_due_connections_is_queued_by_one_tick(
+    rt: Runtime, sessions: async_sessionmaker[AsyncSession], arq: ArqRedis
+) -> None:
+    """Thousands of shops due at once (start-up, after an outage) are queued at once: none waits for a
+    later tick, which a full queue of import jobs would hold back."""
+    due = await _connections(sessions, 2500)
+    assert await scheduler.schedule_imports(rt) == len(due)
+    batches = await _queued(arq)
+    assert len(batches) == -(-len(due) // scheduler.IMPORT_BATCH)
+    assert sorted(c for batch in batches for c in batch) == sorted(due)
+
+
 async def test_a_claim_that_ran_out_is_queued_again(
     rt: Runtime, sessions: async_sessionmaker[AsyncSession], arq: ArqRedis
 ) -> None:

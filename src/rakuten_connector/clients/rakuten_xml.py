@@ -253,20 +253,21 @@ def parse_advert(element: Element) -> Advert:
 
 
 def parse_product(element: Element) -> ProductReport:
-    status = path_text(element, "status")
+    f = fields(element)  # one pass over the product's children: a report lists one per SKU sent
+    status = field_text(f, "status")
     errors = tuple(
         ProductError(
-            key=path_text(e, "error_key"), code=path_text(e, "error_code"), text=path_text(e, "error_text")
+            key=field_text(e, "error_key"), code=field_text(e, "error_code"), text=field_text(e, "error_text")
         )
-        for e in children(child(element, "errors"), "error")
+        for e in map(fields, children(f.get("errors"), "error"))
     )
     return ProductReport(
-        sku=path_text(element, "sku"),
+        sku=field_text(f, "sku"),
         status=status,
         ok=normalize_label(status) == PRODUCT_OK_STATUS and not errors,
         errors=errors,
-        pid=path_text(element, "pid"),
-        aid=path_text(element, "aid"),
+        pid=field_text(f, "pid"),
+        aid=field_text(f, "aid"),
     )
 
 

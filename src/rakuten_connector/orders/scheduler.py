@@ -22,6 +22,10 @@ from rakuten_connector.webhooks.schemas import PARCEL_UPDATED
 from rakuten_connector.webhooks.service import overdue_events
 
 BATCH = 1000
+# Due connections one tick claims: all of them in practice, so a burst (every shop due after an outage,
+# thousands at start-up) is queued at once and polled at the worker's pace, instead of a thousand per tick
+# that waits for its own jobs to free a slot in the queue.
+IMPORT_CLAIM = 20_000
 # Connections per import job: one job polls them concurrently (the worker's import gate bounds the
 # total), which spares most of the queue's per-job cost when thousands of shops are polled.
 IMPORT_BATCH = 25
@@ -59,7 +63,7 @@ async def schedule_imports(rt: Runtime) -> int:
             or_(Connection.import_queued_until.is_(None), Connection.import_queued_until <= now),
         )
         .order_by(Connection.next_import_at)
-        .limit(BATCH)
+        .limit(IMPORT_CLAIM)
         .with_for_update(skip_locked=True)  # PostgreSQL: a concurrent tick skips the rows being claimed
     )
     async with rt.sessions() as session:

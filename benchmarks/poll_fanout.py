@@ -33,6 +33,7 @@ from _common import (
     wait_until,
     worker_process,
 )
+from redis.asyncio import Redis
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -72,11 +73,22 @@ async def connector_run(
     sessions: async_sessionmaker[AsyncSession], settings: Settings, count: int, processes: int, workdir: Path
 ) -> Polled:
     """Make every connection due at once and wait until `processes` worker processes polled each once."""
-    async with sessions() as session:  # a fresh start: nothing polled, nothing claimed, nothing due
+    # A fresh start: nothing polled, claimed, leased or due, and no job left in the queue by the last run
+    # (its worker stopped in the middle of the polls of shops due again soon after).
+    async with sessions() as session:
         await session.execute(
-            update(Connection).values(last_import_at=None, import_queued_until=None, next_import_at=FAR_FUTURE)
+            update(Connection).values(
+                last_import_at=None,
+                import_queued_until=None,
+                next_import_at=FAR_FUTURE,
+                lease_owner=None,
+                lease_until=None,
+            )
         )
         await session.commit()
+    redis = Redis.from_url(settings.redis_url)
+    await redis.flushdb()
+    await redis.aclose()
     with contextlib.ExitStack() as stack:
         workers = [
             stack.enter_context(worker_process(settings, workdir / f"worker-fanout-{processes}-{n}.log"))

@@ -30,7 +30,7 @@ HTTP_CONNECTIONS = 256
 HTTP_KEEPALIVE = 128
 # Imports of batch jobs running at once in one worker: each holds a database connection only for its
 # statements, not while Rakuten answers.
-IMPORT_CONCURRENCY = 32
+IMPORT_CONCURRENCY = 64
 
 
 class RakutenCredentials(Protocol):

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from arq import create_pool
+from arq.constants import expires_extra_ms, job_key_prefix, result_key_prefix
 from redis.asyncio import Redis
 
-from rakuten_connector.kit.queue import AfterCommit, Job, JobQueue, job_id
+from rakuten_connector.kit.queue import SEND_BATCH, AfterCommit, Job, JobQueue, job_id, redis_settings
 from rakuten_connector.settings import Settings
 
 DUE = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
@@ -82,4 +84,34 @@ async def test_the_same_work_asked_twice_is_one_job_and_a_later_one_waits(
         assert score is not None
         assert score >= later.timestamp() * 1000 - 1
     finally:
+        await queue.close()
+
+
+async def test_many_jobs_are_queued_in_batches_as_arq_reads_them_and_kept_ids_are_skipped(
+    settings: Settings, queue: JobQueue
+) -> None:
+    jobs = [Job("check_order", (f"o-{n}", n), f"test-many:{n}") for n in range(SEND_BATCH * 2 + 50)]
+    arq = await create_pool(redis_settings(settings.redis_url))
+    try:
+        await arq.set(f"{result_key_prefix}test-many:7", b"kept result")  # a job that ran and kept its result
+        assert await queue.send(jobs) == len(jobs) - 1
+        assert await queue.send(jobs[:10]) == 0  # queued already: nothing twice
+        queued = {job.job_id: job for job in await arq.queued_jobs()}
+        assert set(queued) == {job.id for job in jobs} - {"test-many:7"}
+        assert (queued["test-many:3"].function, queued["test-many:3"].args) == ("check_order", ("o-3", 3))
+        ttl = await arq.pttl(f"{job_key_prefix}test-many:3")
+        assert 0 < ttl <= expires_extra_ms  # kept as long as arq keeps what it queues itself
+    finally:
+        await arq.aclose()
+        await queue.close()
+
+
+async def test_an_unknown_option_is_refused_and_redis_away_queues_nothing(queue: JobQueue) -> None:
+    with pytest.raises(TypeError, match="_defer_by"):
+        await queue.enqueue("check_order", "o-1", job_id="test:x", _defer_by=5)
+    away = JobQueue("redis://127.0.0.1:1/0")
+    try:
+        assert await away.send([Job("check_order", ("o-1",), "test:away")]) == 0
+    finally:
+        await away.close()
         await queue.close()

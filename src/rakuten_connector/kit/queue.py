@@ -9,7 +9,7 @@ with a warning and a periodic sweep rebuilds it from the database.
 
 from __future__ import annotations
 
-import asyncio
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,8 +18,12 @@ from typing import Any
 import structlog
 from arq import ArqRedis, create_pool
 from arq.connections import RedisSettings
+from arq.constants import job_key_prefix, result_key_prefix
+from arq.jobs import serialize_job
+from arq.utils import timestamp_ms, to_unix_ms
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
+from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -63,10 +67,28 @@ def redis_settings(redis_url: str, *, retries: int = 8) -> RedisSettings:
     return settings
 
 
+# Jobs written per round trip to Redis.
+SEND_BATCH = 200
+# KEYS: the queue, then each job's key and result key; ARGV: each job's id, score, expiry (ms) and body.
+_ENQUEUE_SCRIPT = """
+local queued = 0
+for i = 0, (#KEYS - 1) / 2 - 1 do
+  local job_key, result_key = KEYS[2 + 2 * i], KEYS[3 + 2 * i]
+  if redis.call('EXISTS', job_key, result_key) == 0 then
+    redis.call('PSETEX', job_key, ARGV[3 + 4 * i], ARGV[4 + 4 * i])
+    redis.call('ZADD', KEYS[1], ARGV[2 + 4 * i], ARGV[1 + 4 * i])
+    queued = queued + 1
+  end
+end
+return queued
+"""
+
+
 class JobQueue:
     def __init__(self, redis_url: str) -> None:
         self._settings = redis_settings(redis_url, retries=2)
         self._pool: ArqRedis | None = None
+        self._enqueue_script: AsyncScript | None = None
 
     async def _get_pool(self) -> ArqRedis:
         if self._pool is None:
@@ -75,25 +97,41 @@ class JobQueue:
 
     async def enqueue(self, function: str, *args: Any, job_id: str | None = None, **options: Any) -> bool:
         """True when the job was queued (False: already queued under that id, or Redis is away)."""
-        try:
-            pool = await self._get_pool()
-            job = await pool.enqueue_job(function, *args, _job_id=job_id, **options)
-        except (RedisError, OSError) as exc:
-            log.warning("enqueue_failed", function=function, job_id=job_id, error=type(exc).__name__)
-            return False
-        return job is not None
+        job = Job(function, args, job_id or uuid.uuid4().hex, options.pop("_defer_until", None))
+        if options:
+            raise TypeError(f"unknown job options: {sorted(options)}")
+        return await self.send([job]) == 1
 
-    async def send(self, jobs: Iterable[Job], concurrency: int = 32) -> int:
-        """Queue `jobs`, several at a time; returns how many were queued (the others were already queued
-        under their id, or Redis is away)."""
-        gate = asyncio.Semaphore(concurrency)
+    async def send(self, jobs: Iterable[Job]) -> int:
+        """Queue `jobs`, SEND_BATCH per round trip; returns how many were queued (the others were already
+        queued under their id, or Redis is away).
 
-        async def one(job: Job) -> bool:
-            options = {"_defer_until": job.defer_until} if job.defer_until is not None else {}
-            async with gate:
-                return await self.enqueue(job.function, *job.args, job_id=job.id, **options)
+        Each job is written as arq's `enqueue_job` writes it (its serialized body under `arq:job:<id>`, its
+        id in the queue scored by its start time), by one script per batch: Redis runs it at once, so a job
+        whose id is queued, running or kept is skipped exactly as arq skips it, without a round trip each."""
+        pending = list(jobs)
+        queued = 0
+        for start in range(0, len(pending), SEND_BATCH):
+            batch = pending[start : start + SEND_BATCH]
+            try:
+                queued += await self._send_batch(await self._get_pool(), batch)
+            except (RedisError, OSError) as exc:
+                for job in batch:
+                    log.warning("enqueue_failed", function=job.function, job_id=job.id, error=type(exc).__name__)
+        return queued
 
-        return sum(await asyncio.gather(*(one(job) for job in jobs)))
+    async def _send_batch(self, pool: ArqRedis, jobs: list[Job]) -> int:
+        if self._enqueue_script is None:
+            self._enqueue_script = pool.register_script(_ENQUEUE_SCRIPT)
+        now_ms = timestamp_ms()
+        keys: list[str] = [pool.default_queue_name]
+        argv: list[str | int | bytes] = []
+        for job in jobs:
+            score = to_unix_ms(job.defer_until) if job.defer_until is not None else now_ms
+            body = serialize_job(job.function, job.args, {}, None, now_ms, serializer=pool.job_serializer)
+            keys += [job_key_prefix + job.id, result_key_prefix + job.id]
+            argv += [job.id, score, score - now_ms + pool.expires_extra_ms, body]
+        return int(await self._enqueue_script(keys=keys, args=argv))
 
     async def close(self) -> None:
         if self._pool is not None:

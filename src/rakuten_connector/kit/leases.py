@@ -4,7 +4,9 @@ A lease is taken with one conditional UPDATE (free, expired, or already ours), s
 for it cannot both win; it expires by itself if its holder dies (SIGKILL), so nothing stays locked.
 Taking a lease can also check conditions on the row and read it (RETURNING), and giving it back can
 write the outcome in the same statement: a job that finds nothing to do costs two single-statement
-round trips. The statements are built once per kind of lease, so each use only binds its values.
+round trips. Several rows can be held as one (`held_each`: the free ones among them, taken, renewed and
+given back by one statement each). The statements are built once per kind of lease, so each use only
+binds its values.
 
 A holder knows when its lease is lost. Renewals are conditional on still owning it (`WHERE lease_owner =
 our token`), and a hold is lost, for good, as soon as a renewal finds another owner, or our expiry has

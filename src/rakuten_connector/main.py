@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
 from fastapi import FastAPI
 from prometheus_client import Counter, Histogram
 from redis.asyncio import Redis
 
 from rakuten_connector.carriers.router import router as carriers_router
+from rakuten_connector.clients.shared_http import shared_client
 from rakuten_connector.connections.router import router as connections_router
 from rakuten_connector.db import create_engine, session_factory
 from rakuten_connector.health import metrics_router
@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(settings.database_url)
         app.state.engine = engine
         app.state.sessions = session_factory(engine)
-        app.state.http = httpx.AsyncClient(follow_redirects=False, timeout=settings.upstream_timeout_seconds)
+        app.state.http = shared_client(timeout=settings.upstream_timeout_seconds)
         app.state.redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
         app.state.queue = JobQueue(settings.redis_url)
         app.state.rate_limiter = RateLimiter(settings.redis_url)

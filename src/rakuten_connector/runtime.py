@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from rakuten_connector.clients.cubyn import CubynClient
 from rakuten_connector.clients.rakuten import RakutenClient
+from rakuten_connector.clients.shared_http import shared_client
 from rakuten_connector.connections.models import Connection
 from rakuten_connector.db import create_engine, session_factory
 from rakuten_connector.kit.crypto import SecretBox
@@ -71,8 +72,7 @@ class Runtime:
             # Nothing is committed or sent upstream on behalf of a lease that was lost (kit.leases).
             sessions=session_factory(engine, GuardedSession),
             pools=tuple(
-                httpx.AsyncClient(
-                    follow_redirects=False,
+                shared_client(
                     limits=limits,
                     timeout=settings.upstream_timeout_seconds,
                     event_hooks={"request": [check_request]},

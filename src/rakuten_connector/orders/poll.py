@@ -83,7 +83,8 @@ def _has_orders(*states: str) -> Exists:
     """Whether the leased connection has orders in these states, read with the lease: most polls find
     nothing new and no order to look at, and then cost no other query."""
     orders = Order.__table__.c
-    return exists().where(orders.connection_id == leases.ROW, orders.state.in_(states))
+    # `state = a OR state = b`, not `IN`: an IN list is rendered again at every execution of the statement.
+    return exists().where(orders.connection_id == leases.ROW, or_(*(orders.state == state for state in states)))
 
 
 _connections = Connection.__table__.c

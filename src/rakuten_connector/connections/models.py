@@ -56,6 +56,11 @@ class Connection(Base):
     seller_key: Mapped[str] = mapped_column(String(128))
     stock_sync_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Stock publishing rules: Rakuten shows min(max(available - stock_buffer, 0), stock_max).
+    stock_buffer: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    stock_max: Mapped[int | None] = mapped_column(Integer, default=None)
+    # An order whose Cubyn stock check has failed this long is refused on Rakuten (None: never).
+    refuse_out_of_stock_after_hours: Mapped[int | None] = mapped_column(Integer, default=None)
     state: Mapped[str] = mapped_column(String(32), default=ConnectionState.ACTIVE.value)
     # Why the state is what it is, in words a merchant understands (credentials refused, ...).
     state_reason: Mapped[str | None] = mapped_column(Text, default=None)

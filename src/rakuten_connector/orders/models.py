@@ -70,6 +70,8 @@ class Order(Base):
     # When the sweep should look at this order again (None: nothing pending).
     next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Since when Cubyn's stock check has failed for the parcel (None: it has not, or no longer).
+    stock_failed_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     # Per-order lock: one worker at a time acts on an order on Rakuten.
     lease_owner: Mapped[str | None] = mapped_column(String(64), default=None)
@@ -97,7 +99,9 @@ class OrderItem(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
     order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
     item_id: Mapped[str] = mapped_column(String(ITEM_ID_MAX))
-    sku: Mapped[str] = mapped_column(String(SKU_MAX))
+    sku: Mapped[str] = mapped_column(String(SKU_MAX))  # the Rakuten SKU
+    # The SKU the parcel carries at Cubyn when a SKU mapping renamed it (None: the Rakuten SKU itself).
+    cubyn_sku: Mapped[str | None] = mapped_column(String(SKU_MAX), default=None)
     rakuten_status: Mapped[str] = mapped_column(String(STATUS_MAX))
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     tracking_pushed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

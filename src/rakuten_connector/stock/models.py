@@ -90,7 +90,9 @@ class StockItem(Base):
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )
     connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
-    sku: Mapped[str] = mapped_column(String(255))
+    sku: Mapped[str] = mapped_column(String(255))  # the Rakuten SKU
+    # The Cubyn SKU whose quantity it follows when a SKU mapping says so (None: the same SKU).
+    cubyn_sku: Mapped[str | None] = mapped_column(String(255), default=None)
     wanted_quantity: Mapped[int] = mapped_column(Integer)
     # Watermark: the newest event timestamp (or full-sync catalogue read) applied; older events change nothing.
     wanted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
@@ -176,6 +178,8 @@ class StockSyncEntry(Base):
     sku: Mapped[str] = mapped_column(String(255), primary_key=True)
     on_rakuten: Mapped[bool] = mapped_column(Boolean, default=False)
     rakuten_quantity: Mapped[int | None] = mapped_column(Integer, default=None)
+    # On Rakuten: the Cubyn SKU a mapping makes it follow, when not the same string.
+    follows: Mapped[str | None] = mapped_column(String(255), default=None)
     on_cubyn: Mapped[bool] = mapped_column(Boolean, default=False)
     cubyn_quantity: Mapped[int | None] = mapped_column(Integer, default=None)
     # The SKU's version the sync needs pushed (None: nothing to push for it).

@@ -1,0 +1,1 @@
+"""SKU mappings: a Rakuten SKU sold under another Cubyn SKU, per connection."""

@@ -59,9 +59,15 @@ def upgrade() -> None:
 
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.add_column(sa.Column("stock_failed_since", sa.DateTime(timezone=True), nullable=True))
+        batch_op.create_index("ix_orders_imported", ["imported_at", "id"], unique=False)
+        batch_op.create_index("ix_orders_state_imported", ["state", "imported_at", "id"], unique=False)
 
     with op.batch_alter_table("stock_items", schema=None) as batch_op:
         batch_op.add_column(sa.Column("cubyn_sku", sa.String(length=255), nullable=True))
+        # `unknown_on_rakuten` is longer than the statuses before it.
+        batch_op.alter_column(
+            "status", existing_type=sa.String(length=16), type_=sa.String(length=32), existing_nullable=False
+        )
 
     with op.batch_alter_table("stock_sync_entries", schema=None) as batch_op:
         batch_op.add_column(sa.Column("follows", sa.String(length=255), nullable=True))
@@ -72,9 +78,14 @@ def downgrade() -> None:
         batch_op.drop_column("follows")
 
     with op.batch_alter_table("stock_items", schema=None) as batch_op:
+        batch_op.alter_column(
+            "status", existing_type=sa.String(length=32), type_=sa.String(length=16), existing_nullable=False
+        )
         batch_op.drop_column("cubyn_sku")
 
     with op.batch_alter_table("orders", schema=None) as batch_op:
+        batch_op.drop_index("ix_orders_state_imported")
+        batch_op.drop_index("ix_orders_imported")
         batch_op.drop_column("stock_failed_since")
 
     with op.batch_alter_table("order_items", schema=None) as batch_op:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from rakuten_connector.connections.checks import CredentialChecker, LiveCredentialChecker
 from rakuten_connector.kit.auth import Principal, bearer_token, decode_token
 from rakuten_connector.kit.crypto import SecretBox
+from rakuten_connector.kit.errors import ApiError
 from rakuten_connector.kit.queue import AfterCommit, JobQueue
 from rakuten_connector.kit.rate_limits import RateLimiter
 from rakuten_connector.settings import Settings
@@ -46,6 +47,16 @@ async def current_principal(request: Request, settings: SettingsDep) -> Principa
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+async def current_operator(principal: CurrentPrincipal) -> Principal:
+    """The caller, who must be an operator: a merchant's token answers 403."""
+    if not principal.is_operator:
+        raise ApiError(403, "forbidden", "Only operators may do this.")
+    return principal
+
+
+CurrentOperator = Annotated[Principal, Depends(current_operator)]
 
 
 async def get_secret_box(request: Request) -> SecretBox:

@@ -23,8 +23,10 @@ from rakuten_connector.kit.logging import configure_logging
 from rakuten_connector.kit.queue import JobQueue
 from rakuten_connector.kit.rate_limits import RateLimiter
 from rakuten_connector.kit.text_guard import unstorable_text
+from rakuten_connector.orders.router import operator_router as operator_orders_router
 from rakuten_connector.orders.router import router as orders_router
 from rakuten_connector.settings import Settings, get_settings
+from rakuten_connector.skus.router import router as sku_mappings_router
 from rakuten_connector.stock.router import router as stock_router
 from rakuten_connector.webhooks.intake import EventIntake
 from rakuten_connector.webhooks.router import router as webhooks_router
@@ -78,8 +80,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(metrics_router)
     app.include_router(connections_router)
     app.include_router(orders_router)
+    app.include_router(operator_orders_router)
     app.include_router(stock_router)
     app.include_router(carriers_router)
+    app.include_router(sku_mappings_router)
     app.include_router(webhooks_router)
     serve_webhooks_first(app)
     return app

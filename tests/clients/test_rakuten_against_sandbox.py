@@ -83,11 +83,7 @@ async def test_order_actions(control: httpx.AsyncClient, sandbox_url: str) -> No
         assert not await client.send_tracking_file(updates)
         assert {await client.set_tracking(update) for update in updates} == {ItemOutcome.ALREADY_DONE}
         info = await client.get_item_info(first.items[0].item_id)
-        assert (info.status, info.purchase_id, info.tracking_number) == (
-            "ACCEPTED",
-            first.purchase_id,
-            updates[0].tracking_number,
-        )
+        assert (info.item_id, info.status, info.shipped) == (first.items[0].item_id, "ACCEPTED", True)
 
         item = second.items[0]
         await client.accept_item(item.item_id)
@@ -132,6 +128,57 @@ async def test_order_actions(control: httpx.AsyncClient, sandbox_url: str) -> No
     assert all(token not in str(c) for c in calls)
 
 
+BILLING = {"lastname": "Lefèvre", "firstname": "Hélène", "address1": "12 rue de la République", "city": "Lyon"}
+RELAY = {"id": "FR-012345", "name": "Tabac Presse de la Gare", "zipcode": "69002", "city": "Lyon"}
+
+
+async def test_sales_of_any_shipping_type(control: httpx.AsyncClient, sandbox_url: str) -> None:
+    """A seller's own mode and spacing variants come back exactly as Rakuten spelled them, with the address
+    blocks of their kind; a So Colissimo sale with a relay point too."""
+    login, token = await new_seller(control)
+    bodies: list[dict[str, Any]] = [
+        {"shipping_type": "Mode personnalisé 1"},
+        {"shipping_type": "So   Colissimo"},
+        {"shipping_type": "So Colissimo", "billing_address": BILLING, "relay_point": RELAY},
+        {"shipping_type": "point relais MONDIAL relay"},
+    ]
+    sales = {"sales": [{"items": [{"sku": "SKU-1"}], **body} for body in bodies]}
+    created = (await control.post(f"/_sandbox/sellers/{login}/sales", json=sales)).json()["sales"]
+    client = RakutenClient(sandbox_url, login, SecretStr(token))
+    by_id = {sale.purchase_id: sale for sale in await client.get_new_sales()}
+    read = [by_id[sale["purchase_id"]] for sale in created]
+    assert [sale.shipping_type for sale in read] == [body["shipping_type"] for body in bodies]
+    assert [
+        (s.delivery_address is not None, s.billing_address is not None, s.relay_point is not None) for s in read
+    ] == [(True, False, False), (False, True, False), (False, True, True), (False, True, True)]
+    so_colissimo = read[2]
+    assert so_colissimo.billing_address is not None
+    assert so_colissimo.relay_point is not None
+    assert (so_colissimo.billing_address.last_name, so_colissimo.relay_point.id) == ("Lefèvre", "FR-012345")
+
+
+async def test_only_a_refused_action_reads_the_item_and_its_messages(
+    control: httpx.AsyncClient, sandbox_url: str
+) -> None:
+    """getiteminfos marks the buyer's messages read: the client's routine calls leave them unread; the
+    item is read only when Rakuten refuses an action on it."""
+    login, token = await new_seller(control)
+    sale = await control.post(f"/_sandbox/sellers/{login}/sales", json={"sales": [{"items": [{"sku": "SKU-1"}]}]})
+    item_id = sale.json()["sales"][0]["items"][0]["item_id"]
+    item_url = f"/_sandbox/sellers/{login}/items/{item_id}"
+    await control.post(f"{item_url}/messages", json={"content": "Pouvez-vous livrer samedi ?"})
+    client = RakutenClient(sandbox_url, login, SecretStr(token))
+    await client.get_new_sales()
+    assert await client.accept_item(item_id) is ItemOutcome.DONE
+    await client.get_current_sales()
+    assert await client.send_tracking_file([TrackingUpdate(item_id, "1", "Cubyn", "CUB1", "https://t/CUB1")])
+    assert (await control.get(item_url)).json()["messages"][0]["read"] is False
+    assert await client.accept_item(item_id) is ItemOutcome.ALREADY_DONE  # refused, then read
+    assert (await control.get(item_url)).json()["messages"][0]["read"] is True
+    calls = (await control.get("/_sandbox/calls", params={"login": login, "action": "getiteminfos"})).json()
+    assert len(calls["calls"]) == 1
+
+
 async def test_stock_actions(control: httpx.AsyncClient, sandbox_url: str) -> None:
     login, token = await new_seller(control)
     inventory = {"adverts": [{"sku": "SKU-é", "stock": 1}], "generate": {"count": 2300, "seed": 2}}
@@ -151,11 +198,15 @@ async def test_stock_actions(control: httpx.AsyncClient, sandbox_url: str) -> No
     await control.post("/_sandbox/clock", json={"advance_seconds": 5})
     report = await client.get_import_report(result.import_id)
     assert (report.processed, report.file_status, report.total_lines, report.error_lines) == (True, "Traité", 3, 1)
-    assert {(p.sku, p.ok) for p in report.products} == {
-        ("SKU-é", True),
-        ("SKU-000001", True),
-        ("UNKNOWN-SKU", False),
+    assert {(p.sku, p.ok, p.no_offer) for p in report.products} == {
+        ("SKU-é", True, False),
+        ("SKU-000001", True, False),
+        ("UNKNOWN-SKU", False, True),
     }
+    [unknown] = [p for p in report.products if not p.ok]
+    assert [(e.key, e.code, e.text) for e in unknown.errors] == [
+        ("alias", "60", "L'alias est obligatoire pour les créations de produit.")
+    ]
     adverts = {a.sku: a.stock for a in await client.export()}
     assert (adverts["SKU-é"], adverts["SKU-000001"]) == (9, 0)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from email.parser import BytesParser
@@ -17,17 +16,13 @@ from lxml import etree
 from pydantic import SecretStr
 
 from rakuten_connector.clients.rakuten import (
-    RakutenAnswerLost,
     RakutenClient,
-    RakutenCredentialsError,
     RakutenInvalidResponse,
     RakutenItemStateError,
     RakutenPermanentError,
-    RakutenQuotaExceeded,
     RakutenTransientError,
 )
 from rakuten_connector.clients.rakuten_models import ItemOutcome, TrackingUpdate
-from tests.clients.streams import slow_answer
 
 BASE = "https://ws.example.test"
 LOGIN, TOKEN = "boutique", "s3cr3t-token"
@@ -216,121 +211,6 @@ async def test_pending_report_is_not_processed(rakuten_fixture: Fixture) -> None
     assert (report.file_status, report.processed, report.products) == ("En attente", False, ())
 
 
-@pytest.mark.parametrize(
-    ("answer", "status", "error"),
-    [
-        ("error_credentials.xml", 200, RakutenCredentialsError),
-        ("error_credentials.xml", 500, RakutenCredentialsError),
-        ("error_quota.xml", 200, RakutenQuotaExceeded),
-        ("error_rights.xml", 200, RakutenPermanentError),
-        ("error_server.xml", 200, RakutenTransientError),
-        ("error_server.xml", 500, RakutenTransientError),
-    ],
-)
-async def test_errorresponse_whatever_the_status(
-    rakuten_fixture: Fixture, answer: str, status: int, error: type[Exception]
-) -> None:
-    with respx.mock() as mock:
-        mock.get(f"{BASE}/sales_ws").mock(return_value=xml(rakuten_fixture(answer), status))
-        with pytest.raises(error) as caught:
-            await client().check_credentials()
-    if isinstance(caught.value, RakutenQuotaExceeded):
-        assert caught.value.retry_at == datetime(2024, 3, 1, 11, tzinfo=UTC)
-
-
-@pytest.mark.parametrize(
-    ("response", "error", "text"),
-    [
-        (httpx.Response(502, text="<html>Bad Gateway</html>"), RakutenAnswerLost, "HTTP 502"),
-        (httpx.Response(503, text="Service Unavailable"), RakutenAnswerLost, "HTTP 503"),
-        (httpx.Response(429, text=""), RakutenTransientError, "HTTP 429"),
-        (httpx.Response(404, text="Not Found"), RakutenPermanentError, "HTTP 404"),
-        (httpx.Response(200, text="<getnewsalesresult><response><sales>"), RakutenInvalidResponse, "unreadable"),
-        (httpx.Response(200, text=""), RakutenInvalidResponse, "empty"),
-    ],
-)
-async def test_http_failures(response: httpx.Response, error: type[Exception], text: str) -> None:
-    with respx.mock() as mock:
-        mock.get(f"{BASE}/sales_ws").mock(return_value=response)
-        with pytest.raises(error, match=text) as caught:
-            await client().get_new_sales()
-    # A 429 is an answer: Rakuten did nothing. A 5xx or an unreadable answer leaves that unknown.
-    assert isinstance(caught.value, RakutenAnswerLost) == (
-        response.status_code != 429 and error is not RakutenPermanentError
-    )
-
-
-@pytest.mark.parametrize(
-    "content",
-    [
-        b"<getnewsalesresult><response><sales/></response></getnewsalesresult>",
-        b'<?xml version="1.0" encoding="x-bogus"?><getnewsalesresult><response><sales/></response></getnewsalesresult>',
-    ],
-    ids=["http-charset", "declared-encoding"],
-)
-@pytest.mark.parametrize("status", [200, 500])
-async def test_an_unknown_charset_is_an_invalid_answer(content: bytes, status: int) -> None:
-    answer = httpx.Response(status, content=content, headers={"content-type": "text/xml; charset=x-bogus"})
-    with respx.mock() as mock:
-        mock.get(f"{BASE}/sales_ws").mock(return_value=answer)
-        with pytest.raises(RakutenTransientError) as caught:
-            await client().get_new_sales()
-        if status == 200:
-            assert isinstance(caught.value, RakutenInvalidResponse)
-        with pytest.raises(RakutenTransientError):
-            await client().check_credentials()
-
-
-async def test_redirects_are_not_followed() -> None:
-    with respx.mock(assert_all_called=False) as mock:
-        mock.get(f"{BASE}/sales_ws").mock(
-            return_value=httpx.Response(302, headers={"location": f"{BASE}/elsewhere"})
-        )
-        elsewhere = mock.get(f"{BASE}/elsewhere").mock(return_value=httpx.Response(200))
-        async with httpx.AsyncClient(follow_redirects=True) as shared:
-            with pytest.raises(RakutenPermanentError, match="redirect"):
-                await client(http=shared).get_new_sales()
-            assert not shared.is_closed  # a shared client is never closed by the Rakuten client
-    assert not elsewhere.called
-
-
-@pytest.mark.parametrize(
-    ("failure", "maybe_done"),
-    [
-        (httpx.ReadTimeout("slow"), True),
-        (httpx.RemoteProtocolError("dropped"), True),
-        (httpx.ReadError("reset"), True),
-        (httpx.ConnectTimeout("slow"), False),
-        (httpx.ConnectError("down"), False),
-    ],
-)
-async def test_network_failures_are_transient_and_say_whether_rakuten_may_have_acted(
-    failure: Exception, maybe_done: bool
-) -> None:
-    with respx.mock() as mock:
-        mock.post(f"{BASE}/stock_ws").mock(side_effect=failure)
-        with pytest.raises(RakutenTransientError) as caught:
-            await client().upload_stock({"SKU-1": 3})
-    assert isinstance(caught.value, RakutenAnswerLost) == maybe_done
-
-
-async def test_response_size_is_capped(rakuten_fixture: Fixture) -> None:
-    with respx.mock() as mock:
-        mock.get(f"{BASE}/sales_ws").mock(return_value=xml(rakuten_fixture("getnewsales_many_iso8859.xml")))
-        with pytest.raises(RakutenInvalidResponse, match="exceeds 1000 bytes"):
-            await client(max_response_bytes=1000).get_new_sales()
-
-
-@pytest.mark.parametrize("every", [0.05, 60.0, None], ids=["trickle", "stall", "headers-stall"])
-async def test_a_slow_answer_stops_at_the_deadline(every: float | None) -> None:
-    started = time.monotonic()
-    with respx.mock(assert_all_called=False) as mock:  # a headers stall is given up before respx records it
-        mock.get(f"{BASE}/sales_ws").mock(side_effect=slow_answer(every))
-        with pytest.raises(RakutenTransientError, match="took longer than"):
-            await client(timeout=5.0, deadline=0.5).get_new_sales()
-    assert time.monotonic() - started < 20
-
-
 async def test_per_item_actions_treat_the_wanted_state_as_done(rakuten_fixture: Fixture) -> None:
     info = rakuten_fixture("getiteminfos.xml")  # the item is ACCEPTED
     with respx.mock() as mock:
@@ -369,13 +249,14 @@ async def test_comment_and_tracking_url_are_validated_before_calling() -> None:
 
 
 async def test_a_refused_tracking_file_is_decided_item_by_item(rakuten_fixture: Fixture) -> None:
-    """The file refused, each item's tracking is sent on its own: done, already done (a tracking number
-    known), or refused with the item's status there."""
-    shipped = rakuten_fixture("getiteminfos.xml").replace(b"</sku>", b"</sku><trackingnumber>OLD</trackingnumber>")
-    cancelled = rakuten_fixture("getiteminfos.xml").replace(b"ACCEPTED", b"CANCELLED")
+    """The file refused, each item's tracking is sent on its own: done, already done (Rakuten says the
+    item was shipped), or refused with the item's status there (accepted and not shipped: refused too)."""
+    info = rakuten_fixture("getiteminfos.xml")  # ACCEPTED, <shipped>0</shipped>
+    shipped = info.replace(b"<shipped>0</shipped>", b"<shipped>1</shipped>")
+    cancelled = info.replace(b"ACCEPTED", b"CANCELLED")
     error = rakuten_fixture("error_parameter.xml")
-    by_item = {"1": xml(rakuten_fixture("settracking_ok.xml")), "2": xml(error), "3": xml(error)}
-    infos = {"2": xml(shipped), "3": xml(cancelled)}
+    by_item = {"1": xml(rakuten_fixture("settracking_ok.xml")), "2": xml(error), "3": xml(error), "4": xml(error)}
+    infos = {"2": xml(shipped), "3": xml(cancelled), "4": xml(info)}
 
     def answer(request: httpx.Request) -> httpx.Response:
         query = request.url.params
@@ -383,7 +264,7 @@ async def test_a_refused_tracking_file_is_decided_item_by_item(rakuten_fixture: 
             return by_item[query["itemid"]]
         return infos[query["itemid"]]
 
-    updates = [TrackingUpdate(i, "31862101", "Cubyn", f"CUB{i}", f"https://t/CUB{i}") for i in ("1", "2", "3")]
+    updates = [TrackingUpdate(i, "31862101", "Cubyn", f"CUB{i}", f"https://t/CUB{i}") for i in "1234"]
     with respx.mock() as mock:
         mock.post(f"{BASE}/sales_ws").mock(return_value=xml(error))
         mock.get(f"{BASE}/sales_ws").mock(side_effect=answer)
@@ -392,7 +273,46 @@ async def test_a_refused_tracking_file_is_decided_item_by_item(rakuten_fixture: 
         assert await client().set_tracking(updates[1]) is ItemOutcome.ALREADY_DONE
         with pytest.raises(RakutenItemStateError) as refused:
             await client().set_tracking(updates[2])
+        with pytest.raises(RakutenItemStateError) as not_shipped:
+            await client().set_tracking(updates[3])
     assert refused.value.item_status == "CANCELLED"
+    assert not_shipped.value.item_status == "ACCEPTED"
+
+
+async def test_getiteminfos_is_only_called_after_a_refusal(rakuten_fixture: Fixture) -> None:
+    """getiteminfos marks the buyer's messages as read: reading sales, the export, a report, and every
+    per-item action Rakuten takes, never call it. Only a refused action reads the item, once."""
+    answers = {
+        "getnewsales": "getnewsales_many_iso8859.xml",
+        "getcurrentsales": "getcurrentsales_page2.xml",
+        "acceptsale": "acceptsale_ok.xml",
+        "refusesale": "refusesale_ok.xml",
+        "cancelitem": "cancelitem_ok.xml",
+        "settrackingpackageinfos": "settracking_ok.xml",
+        "export": "export_page2.xml",
+        "genericimportreport": "report_pending.xml",
+    }
+    with respx.mock() as mock:
+        for action, answer in answers.items():
+            mock.get(params={"action": action}).mock(return_value=xml(rakuten_fixture(answer)))
+        mock.post(f"{BASE}/sales_ws").mock(return_value=xml(rakuten_fixture("importitemshippingstatus_ok.xml")))
+        infos = mock.get(f"{BASE}/sales_ws", params={"action": "getiteminfos"}).mock(
+            return_value=xml(rakuten_fixture("getiteminfos.xml"))
+        )
+        rakuten = client()
+        await rakuten.get_new_sales()
+        await rakuten.get_current_sales()
+        await rakuten.export()
+        await rakuten.get_import_report("1")
+        assert await rakuten.accept_item("1") is ItemOutcome.DONE
+        assert await rakuten.refuse_item("2") is ItemOutcome.DONE
+        assert await rakuten.cancel_item("3", "Rupture") is ItemOutcome.DONE
+        assert await rakuten.set_tracking(UPDATE) is ItemOutcome.DONE
+        assert await rakuten.send_tracking_file([UPDATE])
+        assert infos.call_count == 0
+        mock.get(params={"action": "acceptsale"}).mock(return_value=xml(rakuten_fixture("error_parameter.xml")))
+        assert await rakuten.accept_item("260306083") is ItemOutcome.ALREADY_DONE
+        assert infos.call_count == 1
 
 
 async def test_a_tracking_file_lets_transient_errors_through(rakuten_fixture: Fixture) -> None:

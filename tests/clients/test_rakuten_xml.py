@@ -19,9 +19,15 @@ from rakuten_connector.clients.rakuten_errors import (
     RakutenQuotaExceeded,
     RakutenTransientError,
 )
-from rakuten_connector.clients.rakuten_files import build_stock_file, build_tracking_file
-from rakuten_connector.clients.rakuten_models import Advert, ProductReport, Sale, TrackingUpdate
-from rakuten_connector.clients.rakuten_reader import DocumentReader, read_document, read_stream
+from rakuten_connector.clients.rakuten_models import (
+    Advert,
+    ItemInfo,
+    ProductError,
+    ProductReport,
+    Sale,
+    normalize_label,
+)
+from rakuten_connector.clients.rakuten_reader import read_document, read_stream
 from rakuten_connector.clients.rakuten_xml import (
     ADVERT_TAG,
     PRODUCT_TAG,
@@ -111,6 +117,28 @@ def test_single_sale_newer_namespace_utf8_unknown_shipping_type(rakuten_fixture:
     assert sale.purchased_at == datetime(2021, 10, 31, 0, 30, tzinfo=UTC)
 
 
+def test_so_colissimo_keeps_its_raw_shipping_type_with_or_without_a_relay_point(rakuten_fixture: Fixture) -> None:
+    """Prepaid So Colissimo carries only a billing address, sometimes also a collection point; the shipping
+    type is kept as Rakuten spelled it (inner spaces included), the comparison key is separate."""
+    (billing_only, with_relay), _ = sales_of(rakuten_fixture("getnewsales_so_colissimo.xml"))
+    assert billing_only.shipping_type == "So   Colissimo"
+    assert normalize_label(billing_only.shipping_type) == normalize_label(with_relay.shipping_type)
+    for sale in (billing_only, with_relay):
+        assert sale.delivery_address is None
+        assert sale.billing_address is not None
+        assert (sale.billing_address.last_name, sale.billing_address.country_alpha2) == ("Lefèvre", "FR")
+        assert [(i.sku, i.status) for i in sale.items] == [("SKU-1", "TO_CONFIRM")]
+    assert billing_only.relay_point is None
+    point = with_relay.relay_point
+    assert point is not None
+    assert (point.id, point.name, point.zipcode, point.contract_level) == (
+        "FR-012345",
+        "Tabac Presse de la Gare",
+        "69002",
+        "",
+    )
+
+
 def test_windows_1252_and_comma_decimals(rakuten_fixture: Fixture) -> None:
     (sale,), _ = sales_of(rakuten_fixture("getnewsales_windows1252.xml"))
     assert sale.shipping_type == "EN TÉLÉCHARGEMENT"
@@ -177,14 +205,52 @@ def test_status_whatever_the_root(rakuten_fixture: Fixture, name: str, status: s
     assert parse_status(read_document(rakuten_fixture(name), NOW)) == status
 
 
-def test_item_info_and_import_result(rakuten_fixture: Fixture) -> None:
-    info = parse_item_info(read_document(rakuten_fixture("getiteminfos.xml"), NOW), "260306083")
-    assert (info.item_id, info.status, info.purchase_id, info.sku) == (
-        "260306083",
-        "ACCEPTED",
-        "31862101",
-        "SKU-1",
-    )
+def test_item_info_reads_the_item_status_and_shipped(rakuten_fixture: Fixture) -> None:
+    content = rakuten_fixture("getiteminfos.xml")
+    info = parse_item_info(read_document(content, NOW), "260306083")
+    assert info == ItemInfo("260306083", "ACCEPTED", shipped=False)
+    shipped = content.replace(b"<shipped>0</shipped>", b"<shipped>1</shipped>")
+    assert parse_item_info(read_document(shipped, NOW), "260306083").shipped is True
+    unsaid = content.replace(b"<shipped>0</shipped>", b"")
+    assert parse_item_info(read_document(unsaid, NOW), "260306083").shipped is None
+
+
+def test_item_info_ignores_the_same_names_inside_its_other_blocks() -> None:
+    """An unseen root, no namespace, and claim / itemlog / message blocks before the item's own fields that
+    hold elements named like them: only the item's own children count."""
+    body = b"""<?xml version="1.0" encoding="ISO-8859-1"?>
+<someunseenresult><response><lastversion>2017-08-07</lastversion><sellerid>1</sellerid>
+  <item>
+    <claim><itemid>999</itemid><itemstatus>CLAIM</itemstatus><status>OPEN</status><shipped>1</shipped></claim>
+    <itemlog><date>01/03/2024-10:00</date><itemstatus>TO_CONFIRM</itemstatus></itemlog>
+    <message><status>unread</status><content><![CDATA[O\xf9 est mon colis ?]]></content></message>
+    <availableactions><action><name>cancelitem</name></action></availableactions>
+    <mail><subject>x</subject></mail>
+    <itemid> 260306083 </itemid>
+    <itemstatus><![CDATA[
+      COMMITTED
+    ]]></itemstatus>
+  </item>
+</response></someunseenresult>"""
+    info = parse_item_info(read_document(body, NOW), "260306083")
+    assert info == ItemInfo("260306083", "COMMITTED", shipped=None)
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        b"<response><lastversion>2017-08-07</lastversion></response>",
+        b"<response><item><itemid>1</itemid></item><item><itemid>2</itemid></item></response>",
+    ],
+    ids=["no-item", "not-this-item"],
+)
+def test_item_info_without_the_item_is_an_invalid_answer(response: bytes) -> None:
+    root = read_document(b"<getiteminfosresult>" + response + b"</getiteminfosresult>", NOW)
+    with pytest.raises(RakutenInvalidResponse, match="item 3"):
+        parse_item_info(root, "3")
+
+
+def test_import_result(rakuten_fixture: Fixture) -> None:
     result = parse_import_result(read_document(rakuten_fixture("genericimportfile_ok.xml"), NOW))
     assert (result.import_id, result.status) == ("35826776", "OK")
 
@@ -209,12 +275,24 @@ def test_report_page(rakuten_fixture: Fixture) -> None:
     assert next_token(rest[0]) == "REPORT-2"
     ok, bad = products
     assert ok == ProductReport("SKU-1", "Traité", True, (), "1", "1000")
-    assert (bad.ok, bad.status, bad.errors[0].key, bad.errors[0].text) == (
+    assert (ok.error_codes, ok.no_offer) == ((), False)
+    # A SKU without an offer on Rakuten: error code 60, key `alias`, trimmed.
+    assert (bad.ok, bad.status, bad.errors) == (
         False,
         "Erreur",
-        "sellerReference",
-        "Référence vendeur inconnue",
+        (ProductError("alias", "60", "L'alias est obligatoire pour les créations de produit."),),
     )
+    assert (bad.error_codes, bad.no_offer) == (("60",), True)
+
+
+def test_a_report_line_refused_for_another_reason_is_not_a_missing_offer() -> None:
+    body = b"""<?xml version="1.0" encoding="ISO-8859-1"?>
+<genericimportreportresult><response><product><sku>SKU-9</sku><status>Erreur</status><errors>
+      <error><error_key>qty</error_key><error_code>12</error_code><error_text>Quantit\xe9 invalide</error_text></error>
+      <error><error_key>price</error_key><error_code>600</error_code><error_text/></error>
+    </errors></product></response></genericimportreportresult>"""
+    (product,) = read_stream([body], PRODUCT_TAG, parse_product, NOW)
+    assert (product.ok, product.error_codes, product.no_offer) == (False, ("12", "600"), False)
 
 
 @pytest.mark.parametrize(
@@ -229,109 +307,3 @@ def test_report_page(rakuten_fixture: Fixture) -> None:
 )
 def test_purchase_dates(raw: str, expected: datetime | None) -> None:
     assert parse_purchase_date(raw) == expected
-
-
-# -- hostile documents ----------------------------------------------------------------------------------
-
-BILLION_LAUGHS = b"""<?xml version="1.0"?>
-<!DOCTYPE lolz [
- <!ENTITY lol "lol">
- <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
- <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
- <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
- <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
- <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
- <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
- <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
- <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
-]>
-<getnewsalesresult><response><sales><sale><purchaseid>&lol9;</purchaseid></sale></sales></response></getnewsalesresult>
-"""
-
-
-def external_entity(target: Path) -> bytes:
-    return f"""<?xml version="1.0" encoding="ISO-8859-1"?>
-<!DOCTYPE r [<!ENTITY xxe SYSTEM "file://{target}">]>
-<getnewsalesresult><response><sales><sale><purchaseid>&xxe;</purchaseid></sale></sales></response></getnewsalesresult>
-""".encode()
-
-
-def test_billion_laughs_is_refused_before_any_expansion() -> None:
-    with pytest.raises(RakutenInvalidResponse, match="DTD"):
-        list(read_stream([BILLION_LAUGHS], SALE_TAG, parse_sale, NOW))
-
-
-def test_external_entity_never_reads_the_file(tmp_path: Path) -> None:
-    secret = tmp_path / "secret.txt"
-    secret.write_text("TOP-SECRET-CONTENT")
-    for chunks in ([external_entity(secret)], [external_entity(secret)[:10], external_entity(secret)[10:]]):
-        with pytest.raises(RakutenInvalidResponse) as caught:
-            list(read_stream(chunks, SALE_TAG, parse_sale, NOW))
-        assert "TOP-SECRET" not in str(caught.value)
-
-
-def test_doctype_hidden_after_a_long_comment_is_refused_by_the_parser_result(tmp_path: Path) -> None:
-    secret = tmp_path / "secret.txt"
-    secret.write_text("TOP-SECRET-CONTENT")
-    content = external_entity(secret).replace(b"<!DOCTYPE", b"<!-- " + b"x" * 70_000 + b" --><!DOCTYPE", 1)
-    with pytest.raises(RakutenInvalidResponse):
-        read_document(content, NOW)
-
-
-def test_huge_text_node_is_refused() -> None:
-    content = (
-        b"<getnewsalesresult><response><status>" + b"A" * 11_000_000 + b"</status></response></getnewsalesresult>"
-    )
-    with pytest.raises(RakutenInvalidResponse):
-        read_document(content, NOW)
-
-
-@pytest.mark.parametrize(
-    "content",
-    [
-        b"",
-        b"   ",
-        b"<?xml version='1.0'?>",
-        b"<getnewsalesresult><response><sales><sale><purchaseid>1</purch",
-        b"<html><body>502 Bad Gateway</body>",
-        b"\x00\xff garbage <<<",
-        b"not xml at all",
-    ],
-)
-def test_truncated_or_garbled_documents_are_transient(content: bytes) -> None:
-    with pytest.raises(RakutenInvalidResponse) as caught:
-        list(read_stream([content], SALE_TAG, parse_sale, NOW))
-    assert isinstance(caught.value, RakutenTransientError)
-
-
-def test_fallback_encoding_is_used_only_without_declaration() -> None:
-    body = "<getiteminfosresult><response><item><itemstatus>ACCEPTÉ</itemstatus></item></response></getiteminfosresult>"
-    reader: DocumentReader[None] = DocumentReader(fallback_encoding="ISO-8859-1")
-    reader.feed(body.encode("iso-8859-1"))
-    assert parse_item_info(reader.close(NOW), "1").status == "ACCEPTÉ"
-
-
-# -- files the client uploads ---------------------------------------------------------------------------
-
-
-def test_stock_file_round_trip_escapes_everything() -> None:
-    content = build_stock_file({"SKU-1": 12, "A&B <c> ]]> é": 0})
-    root = etree.fromstring(content)
-    values = [(a.findtext("attribute[1]/value"), a.findtext("attribute[2]/value")) for a in root.iter("advert")]
-    assert values == [("SKU-1", "12"), ("A&B <c> ]]> é", "0")]
-    assert [k.text for k in root.iter("key")] == ["sellerReference", "qty"] * 2
-    with pytest.raises(ValueError, match="negative"):
-        build_stock_file({"SKU": -1})
-
-
-def test_tracking_file() -> None:
-    content = build_tracking_file([TrackingUpdate("260306083", "31862101", "Cubyn", "CUB123", "https://t/CUB123")])
-    item = etree.fromstring(content).find("item")
-    assert item is not None
-    assert [(e.tag, e.text) for e in item] == [
-        ("purchaseid", "31862101"),
-        ("itemid", "260306083"),
-        ("transporter", "Cubyn"),
-        ("trackingnumber", "CUB123"),
-        ("trackingurl", "https://t/CUB123"),
-    ]

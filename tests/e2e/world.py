@@ -173,6 +173,9 @@ def world_settings(
             "public_base_url": f"http://127.0.0.1:{api_port}",
             "import_interval_seconds": 30,
             "lease_seconds": 5,
+            # The sandboxes answer from this process, busy with the API and a worker: on a loaded machine
+            # an answer can take seconds, which the unit tests' short timeout would count as Rakuten down.
+            "upstream_timeout_seconds": max(base.upstream_timeout_seconds, 10.0),
         }
     )
 

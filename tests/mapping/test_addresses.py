@@ -18,6 +18,7 @@ from rakuten_connector.mapping.addresses import (
     normalize_email,
     normalize_phone,
     normalize_zip,
+    recipient_address,
     shorten_at_word,
     wrap_address_lines,
     wrap_words,
@@ -329,3 +330,12 @@ def test_any_address_maps_within_limits_or_says_why(address: AddressRecord, emai
     assert 0 < len(result.address.zip) <= 8
     assert result.phone is None or 4 <= len(result.phone) <= 13
     assert result.email is None or (len(result.email) <= 70 and "@" in result.email and "." in result.email)
+
+
+def test_the_recipient_comes_from_the_block_the_mode_says_with_the_other_as_fallback() -> None:
+    billing = AddressRecord(last_name="Billing")
+    assert recipient_address(HOME, billing, from_billing=False) is HOME
+    assert recipient_address(HOME, billing, from_billing=True) is billing
+    assert recipient_address(None, billing, from_billing=False) is billing
+    assert recipient_address(HOME, None, from_billing=True) is HOME
+    assert recipient_address(None, None, from_billing=True) is None

@@ -6,7 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rakuten_connector.mapping.carriers import CarrierChoiceValue, normalize_shipping_type
 from rakuten_connector.mapping.parcels import (
+    ImportRules,
     ParcelPlan,
     SaleSkipped,
     SkipCode,
@@ -213,3 +215,117 @@ def test_an_order_ref_names_its_purchase_and_only_ours_do() -> None:
     assert purchase_of(order_ref("31862101")) == "31862101"
     assert purchase_of("SHOPIFY-1") is None
     assert purchase_of(None) is None
+
+
+# -- the connection's rules ------------------------------------------------------------------------------
+
+COLISSIMO_STANDARD = ImportRules(carrier_choices={"so colissimo": CarrierChoiceValue.STANDARD})
+
+
+@pytest.mark.parametrize("shipping_type", ["So Colissimo", "Chronopost"])
+def test_a_prepaid_mode_once_chosen_ships_home_to_the_billing_address(shipping_type: str) -> None:
+    rules = ImportRules(carrier_choices={normalize_shipping_type(shipping_type): CarrierChoiceValue.STANDARD})
+    # These sales carry only the billing address; one that carried both still ships to the billing one.
+    for delivery in (None, DELIVERY):
+        plan = sale_to_parcel(sale(shipping_type=shipping_type, delivery_address=delivery), rules)
+        assert isinstance(plan, ParcelPlan)
+        body = plan.request.to_json()
+        assert (body["deliveryMode"], body["deliverySigned"], body["relayPoint"]) == ("STANDARD", False, None)
+        assert body["address"]["city"] == "Marseille"
+        assert validate_parcel_body(body) == []
+        assert f'"{shipping_type}" is sent to Cubyn as STANDARD (carrier mapping).' in " ".join(plan.notes)
+
+
+def test_a_so_colissimo_sale_with_a_collection_point_ships_home() -> None:
+    plan = sale_to_parcel(
+        sale(shipping_type="So Colissimo", delivery_address=None, relay_point=RELAY), COLISSIMO_STANDARD
+    )
+    assert isinstance(plan, ParcelPlan)
+    assert (plan.request.delivery_mode, plan.request.relay_point) == ("STANDARD", None)
+    assert plan.request.address.city == "Marseille"
+
+
+def test_without_a_choice_so_colissimo_is_still_skipped() -> None:
+    result = sale_to_parcel(sale(shipping_type="  so   COLISSIMO "), ImportRules())
+    assert isinstance(result, SaleSkipped)
+    assert result.code is SkipCode.SHIPPING_TYPE_UNAVAILABLE
+    chosen_not = ImportRules(carrier_choices={"suivi": CarrierChoiceValue.NOT_IMPORTED})
+    refused = sale_to_parcel(sale(), chosen_not)
+    assert isinstance(refused, SaleSkipped)
+    assert (refused.code, "not imported" in refused.reason) == (SkipCode.SHIPPING_TYPE_UNAVAILABLE, True)
+
+
+def test_a_mondial_relay_sale_chosen_home_ships_to_the_billing_address() -> None:
+    rules = ImportRules(carrier_choices={"point relais mondial relay": CarrierChoiceValue.STANDARD_SIGNED})
+    plan = sale_to_parcel(
+        sale(shipping_type="Point relais Mondial Relay", delivery_address=None, relay_point=RELAY), rules
+    )
+    assert isinstance(plan, ParcelPlan)
+    body = plan.request.to_json()
+    assert (body["deliveryMode"], body["deliverySigned"], body["relayPoint"]) == ("STANDARD", True, None)
+    assert body["address"]["city"] == "Marseille"
+
+
+def test_a_custom_mode_chosen_ships_to_the_delivery_address() -> None:
+    rules = ImportRules(carrier_choices={"mode personnalise 1": CarrierChoiceValue.EXPRESS})
+    plan = sale_to_parcel(sale(shipping_type="Mode personnalisé 1"), rules)
+    assert isinstance(plan, ParcelPlan)
+    assert (plan.request.delivery_mode, plan.request.address.city) == ("EXPRESS", "Lyon")
+    assert plan.shipping is not None
+    assert plan.shipping.shipping_type == "Mode personnalisé 1"
+
+
+def test_mapped_skus_are_summed_per_cubyn_sku() -> None:
+    items = (
+        ItemRecord("1", "R-1"),
+        ItemRecord("2", "R-2"),
+        ItemRecord("3", "R-1"),
+        ItemRecord("4", "SKU-9"),
+        ItemRecord("5", "r-1"),  # SKUs are case-sensitive: not R-1's mapping
+        ItemRecord("6", "R-3", "CANCELLED"),  # not waiting
+    )
+    rules = ImportRules(sku_mappings={"R-1": "C-1", "R-2": "C-1", "R-3": "C-3"})
+    plan = sale_to_parcel(sale(items=items), rules)
+    assert isinstance(plan, ParcelPlan)
+    assert [(i.sku, i.quantity) for i in plan.request.items] == [("C-1", 3), ("SKU-9", 1), ("r-1", 1)]
+    assert dict(plan.cubyn_skus) == {"1": "C-1", "2": "C-1", "3": "C-1"}
+    assert plan.notes == (
+        'SKU "R-1" is sent to Cubyn as "C-1" (SKU mapping).',
+        'SKU "R-2" is sent to Cubyn as "C-1" (SKU mapping).',
+    )
+
+
+def test_a_mapping_is_found_as_rakuten_sent_the_sku_then_trimmed() -> None:
+    items = (ItemRecord("1", " R-1 "), ItemRecord("2", "R-2 "), ItemRecord("3", "R-4"))
+    rules = ImportRules(sku_mappings={" R-1 ": "EXACT", "R-1": "TRIMMED", "R-2": "C-2", "R-4": "   "})
+    plan = sale_to_parcel(sale(items=items), rules)
+    assert isinstance(plan, ParcelPlan)
+    # A blank Cubyn SKU is no mapping: the item keeps its own SKU.
+    assert [(i.sku, i.quantity) for i in plan.request.items] == [("EXACT", 1), ("C-2", 1), ("R-4", 1)]
+    assert dict(plan.cubyn_skus) == {"1": "EXACT", "2": "C-2"}
+
+
+rules_strategy = st.builds(
+    ImportRules,
+    carrier_choices=st.dictionaries(
+        st.sampled_from(["so colissimo", "suivi", "chronopost", "point relais mondial relay", "x"]),
+        st.sampled_from(list(CarrierChoiceValue)),
+    ),
+    sku_mappings=st.dictionaries(skus.filter(lambda s: s is not None).map(str), st.text(max_size=12)),
+)
+
+
+@settings(max_examples=300)
+@given(sales, rules_strategy)
+def test_every_sale_under_any_rules_gives_an_acceptable_request_or_a_reason(
+    generated: SaleRecord, rules: ImportRules
+) -> None:
+    result = sale_to_parcel(generated, rules)
+    if isinstance(result, SaleSkipped):
+        assert result.reason.strip()
+        return
+    assert validate_parcel_body(result.request.to_json()) == []
+    waiting = [i for i in generated.items if i.status in ("TO_CONFIRM", "REQUESTED", "REMINDED")]
+    assert sum(i.quantity for i in result.request.items) == len(waiting)
+    assert len({i.sku for i in result.request.items}) == len(result.request.items)  # one line per Cubyn SKU
+    assert all(i.sku.strip() for i in result.request.items)

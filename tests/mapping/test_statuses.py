@@ -16,8 +16,12 @@ from rakuten_connector.mapping.statuses import (
     OrderProgress,
     OrderState,
     PushTracking,
+    StockCheck,
     decide,
+    hours_words,
+    out_of_stock_reason,
     record_done,
+    stock_check,
 )
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
@@ -155,6 +159,66 @@ def test_failed_validation_needs_attention_without_refusing(validations: dict[st
     assert decision.state is OrderState.NEEDS_ATTENTION
     assert decision.reason is not None
     assert reason_part in decision.reason
+
+
+OUT = {"status": "FAILED", "error": "STOCK_CHECK_FAILED"}
+
+
+@pytest.mark.parametrize(
+    ("the_parcel", "check"),
+    [
+        (parcel("CREATED", validations={"address": {"status": "PASSED"}, "stock": OUT}), StockCheck.OUT_OF_STOCK),
+        (parcel("CREATED", validations={"address": {"status": "FAILED"}, "Stock": OUT}), StockCheck.OUT_OF_STOCK),
+        (
+            parcel(" created ", validations={"stock": {"status": "failed", "error": "stock_check_failed"}}),
+            StockCheck.OUT_OF_STOCK,
+        ),
+        (parcel("CREATED", validations={"stock": {"status": "PENDING"}}), StockCheck.RECHECKING),
+        (parcel("CREATED"), StockCheck.RECHECKING),
+        (
+            parcel("CREATED", validations={"stock": {"status": "FAILED", "error": "VALIDATION_FAILED"}}),
+            StockCheck.CLEAR,
+        ),
+        (parcel("CREATED", validations={"stock": {"status": "FAILED"}}), StockCheck.CLEAR),
+        (parcel("CREATED", validations={"address": {"status": "FAILED"}}), StockCheck.CLEAR),
+        (parcel("CREATED", validated=True), StockCheck.CLEAR),
+        (parcel("CREATED", validations={"stock": OUT}, shippedAt=T0.isoformat()), StockCheck.CLEAR),
+        *[
+            (parcel(status, validations={"stock": OUT}), StockCheck.CLEAR)
+            for status in ("PICKED", "CANCELLED", "NEW")
+        ],
+    ],
+)
+def test_a_parcel_is_out_of_stock_only_while_it_waits_for_a_stock_check_that_failed(
+    the_parcel: Parcel, check: StockCheck
+) -> None:
+    assert stock_check(the_parcel) is check
+
+
+def test_an_order_out_of_stock_says_when_it_will_be_refused_if_the_merchant_chose_a_delay() -> None:
+    failed = parcel("CREATED", validations={"address": {"status": "FAILED"}, "stock": OUT})
+    reason = decide(failed, progress(), refuse_after_hours=1).reason
+    assert reason is not None
+    assert "otherwise the sale is refused on Rakuten 1 hour after Cubyn's stock check failed" in reason
+    assert "address" in reason
+    assert decide(failed, progress()).reason != reason
+    unknown_sku = parcel("CREATED", validations={"stock": {"status": "FAILED", "error": "VALIDATION_FAILED"}})
+    assert decide(unknown_sku, progress(), refuse_after_hours=1).reason == decide(unknown_sku, progress()).reason
+
+
+def test_a_parcel_the_connector_cancelled_refuses_the_items_with_its_reason() -> None:
+    reason = out_of_stock_reason(12)
+    assert reason == (
+        "Cubyn had no stock for this order for 12 hours: the Cubyn parcel was cancelled and the sale refused on Rakuten."
+    )
+    decision = decide(parcel("CANCELLED"), progress(), cancelled_reason=reason)
+    assert (kinds(decision.actions), decision.state, decision.reason) == (
+        [("RefuseItem", "1"), ("RefuseItem", "2")],
+        OrderState.CANCELLED,
+        reason,
+    )
+    assert decide(parcel("CANCELLED"), progress()).reason == "Cubyn cancelled the parcel."
+    assert (hours_words(1), hours_words(47)) == ("1 hour", "47 hours")
 
 
 def test_restocked_parcel_is_then_accepted() -> None:

@@ -118,10 +118,10 @@ ERROR_PARAMETER = (FIXTURES / "error_parameter.xml").read_bytes()
 VALIDATED = Parcel(id=100, status="CREATED", validated_at=CREATED, updated_at=CREATED + timedelta(seconds=1))
 
 
-def _item_info(status: str, tracking: str = "") -> httpx.Response:
+def _item_info(status: str, shipped: bool = False) -> httpx.Response:
     content = (FIXTURES / "getiteminfos.xml").read_bytes().replace(b"ACCEPTED", status.encode())
-    if tracking:
-        content = content.replace(b"</sku>", f"</sku><trackingnumber>{tracking}</trackingnumber>".encode())
+    if shipped:
+        content = content.replace(b"<shipped>0</shipped>", b"<shipped>1</shipped>")
     return httpx.Response(200, content=content)
 
 
@@ -242,7 +242,7 @@ async def test_a_refused_tracking_file_is_sent_item_by_item_and_a_refused_item_n
     rt: Runtime, upstreams: Upstreams
 ) -> None:
     order_id = await _live_order(rt, "i1", "i2", "i3", **ACCEPTED)
-    infos = {"i2": _item_info("ACCEPTED", tracking="OLD"), "i3": _item_info("CANCELLED")}
+    infos = {"i2": _item_info("ACCEPTED", shipped=True), "i3": _item_info("CANCELLED")}
     calls = _tracking_answers(upstreams, ERROR_PARAMETER, infos)
     order, events = await _apply(rt, order_id, SHIPPED)
     assert (calls["file"].call_count, calls["items"].call_count) == (1, 3)
@@ -271,3 +271,70 @@ async def test_after_a_tracking_file_whose_outcome_is_unknown_the_items_go_one_b
     assert order.state == OrderState.SHIPPED.value
     assert all(item.tracking_pushed_at is not None for item in order.items)
     assert [kind for kind, _ in events].count("tracking_pushed") == 2
+
+
+def _stock(status: str, minutes: int, error: str | None = "STOCK_CHECK_FAILED", **fields: Any) -> Parcel:
+    check = {"status": status, **({"error": error} if error and status == "FAILED" else {})}
+    updated = CREATED + timedelta(minutes=minutes)
+    return Parcel.model_validate(
+        {
+            "id": 100,
+            "status": "CREATED",
+            "validations": {"stock": check},
+            "updatedAt": updated.isoformat(),
+            **fields,
+        }
+    )
+
+
+async def test_a_failing_stock_check_is_written_down_once_and_brings_the_refusal_check_forward(
+    rt: Runtime,
+) -> None:
+    connection_id = await add_live_connection(rt, refuse_out_of_stock_after_hours=3)
+    order_id = await add_order(
+        rt,
+        connection_id,
+        state=OrderState.IMPORTED.value,
+        parcel_id="100",
+        parcel_status="CREATED",
+        parcel_updated_at=CREATED,
+        items=[OrderItem(item_id="i1", sku="SKU-1", rakuten_status="REQUESTED")],
+    )
+    before = utcnow()
+    order, _ = await _apply(rt, order_id, _stock("FAILED", 1))
+    since = order.stock_failed_since
+    assert since is not None
+    assert before <= since <= utcnow()
+    assert (order.state, order.next_check_at) == (OrderState.NEEDS_ATTENTION.value, since + timedelta(hours=3))
+    assert order.reason is not None
+    assert "refused on Rakuten 3 hours after Cubyn's stock check failed" in order.reason
+    for later in (_stock("FAILED", 2), _stock("PENDING", 3), _stock("FAILED", 4)):  # Cubyn checks again
+        order, _ = await _apply(rt, order_id, later)
+        assert order.stock_failed_since == since
+        assert order.next_check_at == since + timedelta(hours=3)
+    order, _ = await _apply(rt, order_id, _stock("FAILED", 5, error="VALIDATION_FAILED"))
+    assert (order.stock_failed_since, order.next_check_at) == (None, None)  # an unknown SKU is not out of stock
+
+
+async def test_a_restocked_parcel_forgets_the_stock_failure(rt: Runtime, upstreams: Upstreams) -> None:
+    order_id = await _live_order(rt, "i1")
+    async with rt.sessions() as session:
+        (await session.get_one(Order, order_id)).stock_failed_since = CREATED
+        await session.commit()
+    ok = (FIXTURES / "acceptsale_ok.xml").read_bytes()
+    upstreams.mock.get(f"{RAKUTEN_URL}/sales_ws", params={"action": "acceptsale"}).respond(200, content=ok)
+    validated = _stock("PASSED", 1, validatedAt=(CREATED + timedelta(minutes=1)).isoformat())
+    order, _ = await _apply(rt, order_id, validated)
+    assert (order.state, order.stock_failed_since) == (OrderState.ACCEPTED.value, None)
+
+
+async def test_the_event_of_a_parcel_cancelled_after_its_order_keeps_the_orders_reason(rt: Runtime) -> None:
+    reason = "Cubyn had no stock for this order for 2 hours: the Cubyn parcel was cancelled and the sale refused on Rakuten."
+    order_id = await _live_order(rt, "i1", rakuten_status="REFUSED", refused_at=CREATED)
+    async with rt.sessions() as session:
+        order = await session.get_one(Order, order_id)
+        order.state, order.reason, order.parcel_status = OrderState.CANCELLED.value, reason, "CANCELLED"
+        await session.commit()
+    cancelled = Parcel(id=100, status="CANCELLED", updated_at=CREATED + timedelta(hours=2))
+    order, events = await _apply(rt, order_id, cancelled)
+    assert (order.state, order.reason, events) == (OrderState.CANCELLED.value, reason, [])

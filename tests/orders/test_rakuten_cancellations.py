@@ -133,14 +133,46 @@ async def test_an_unaccepted_order_gone_from_getnewsales_has_its_items_read_once
         rakuten = rt.rakuten(await session.get_one(Connection, connection_id))
         assert await read_vanished_sales(session, rakuten, connection_id, started) == [vanished]
         assert reads.call_count == 2
-        # Read once per disappearance: the next poll reads nothing.
-        assert await read_vanished_sales(session, rakuten, connection_id, started) == []
+        # Read once per disappearance: the next polls read nothing.
+        for later in (started, started + timedelta(minutes=5), started + timedelta(hours=1)):
+            assert await read_vanished_sales(session, rakuten, connection_id, later) == []
         assert reads.call_count == 2
     async with rt.sessions() as session:
         order = await _loaded(session, vanished)
         assert [item.cancelled_at is not None for item in order.items] == [True, False]
         assert order.next_check_at is not None
         assert (await session.get_one(Order, listed)).next_check_at is None
+
+
+async def test_a_vanished_sale_whose_status_did_not_change_is_not_read_at_every_poll(
+    rt: Runtime, upstreams: Upstreams
+) -> None:
+    """getiteminfos marks the buyer's messages as read: a sale that stays out of getnewsales while its
+    item's status there is unchanged is read once, however many polls follow; listed again, then gone
+    again, it is read once more."""
+    started = utcnow()
+    order_id = await _imported(rt, "i1", rakuten_seen_at=started - timedelta(minutes=5))
+    async with rt.sessions() as session:
+        connection_id = (await session.get_one(Order, order_id)).connection_id
+    reads = upstreams.mock.get(f"{RAKUTEN_URL}/sales_ws", params={"action": "getiteminfos"})
+    reads.mock(return_value=_item_info("REQUESTED"))  # unchanged: nothing recorded
+    async with rt.sessions() as session:
+        rakuten = rt.rakuten(await session.get_one(Connection, connection_id))
+        for poll in range(4):
+            assert (
+                await read_vanished_sales(session, rakuten, connection_id, started + poll * timedelta(minutes=5))
+                == []
+            )
+        assert reads.call_count == 1
+        # getnewsales lists it again (what recording does), then no longer: one more read.
+        order = await session.get_one(Order, order_id)
+        order.rakuten_seen_at = started + timedelta(minutes=20)
+        await session.commit()
+        for poll in range(5, 8):
+            await read_vanished_sales(session, rakuten, connection_id, started + poll * timedelta(minutes=5))
+        assert reads.call_count == 2
+    async with rt.sessions() as session:
+        assert (await _loaded(session, order_id)).items[0].rakuten_status == "REQUESTED"
 
 
 async def test_the_current_sales_scan_records_what_rakuten_says_of_open_orders(
@@ -150,11 +182,14 @@ async def test_the_current_sales_scan_records_what_rakuten_says_of_open_orders(
     upstreams.mock.get(f"{RAKUTEN_URL}/sales_ws", params={"action": "getcurrentsales"}).respond(
         200, content=content
     )
+    reads = upstreams.mock.get(f"{RAKUTEN_URL}/sales_ws", params={"action": "getiteminfos"})
     order_id = await _imported(rt, "319000039", purchase_id="31900003", state=OrderState.ACCEPTED.value)
     async with rt.sessions() as session:
         connection_id = (await session.get_one(Order, order_id)).connection_id
         rakuten = rt.rakuten(await session.get_one(Connection, connection_id))
         assert await scan_current_sales(session, rakuten, connection_id) == [order_id]
+        assert await scan_current_sales(session, rakuten, connection_id) == []
+    assert reads.call_count == 0  # the periodic scan never reads items one by one
     async with rt.sessions() as session:
         order = await _loaded(session, order_id)
         assert order.items[0].cancelled_at is not None

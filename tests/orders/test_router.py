@@ -80,6 +80,7 @@ async def test_orders_newest_first_with_cursor_pages(
         {
             "item_id": "260306084",
             "sku": "SKU-1",
+            "cubyn_sku": None,
             "status": "TO_CONFIRM",
             "accepted_at": None,
             "tracking_pushed_at": None,
@@ -237,3 +238,21 @@ async def test_import_now_on_a_disconnected_connection(client: httpx.AsyncClient
     response = await client.post(f"/v1/connections/{connection_id}/imports", headers=A)
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "connection_disconnected"
+
+
+async def test_an_order_shows_the_cubyn_sku_of_its_mapped_items(
+    client: httpx.AsyncClient, connection_id: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    [purchase_id] = await add_orders(sessions, connection_id, [OrderState.IMPORTED])
+    async with sessions() as session:
+        order = await session.scalar(select(Order).where(Order.purchase_id == purchase_id))
+        assert order is not None
+        session.add(
+            OrderItem(order_id=order.id, item_id="9", sku="R-1", cubyn_sku="C-1", rakuten_status="TO_CONFIRM")
+        )
+        await session.commit()
+    detail = (await client.get(f"/v1/connections/{connection_id}/orders/{purchase_id}", headers=A)).json()
+    assert sorted((i["item_id"], i["sku"], i["cubyn_sku"]) for i in detail["items"]) == [
+        ("260306080", "SKU-1", None),
+        ("9", "R-1", "C-1"),
+    ]

@@ -1,7 +1,9 @@
-"""Order service: waking the waiting orders of a connection, transitions said in the timeline, retries."""
+"""Order service: waking the waiting orders of a connection, transitions said in the timeline, retries one
+at a time and in bulk."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -12,7 +14,9 @@ from rakuten_connector.kit.errors import ApiError
 from rakuten_connector.orders.models import Order, OrderState
 from rakuten_connector.orders.service import (
     counts_by_state,
+    request_retries,
     request_retry,
+    retry_candidates,
     timeline,
     transition,
     wake_waiting_orders,
@@ -83,3 +87,47 @@ async def test_counts_by_state_name_every_state_of_every_connection_asked(rt: Ru
     assert (counts[busy]["shipped"], counts[busy]["failed"], counts[busy]["imported"]) == (2, 1, 0)
     assert set(counts[empty].values()) == {0}
     assert set(counts[empty]) == {state.value for state in OrderState}
+
+
+async def test_two_bulk_retries_at_once_ask_each_orders_retry_once(rt: Runtime) -> None:
+    connection_id = await add_live_connection(rt)
+    order_ids = [
+        await add_order(rt, connection_id, purchase_id=str(n), state=OrderState.FAILED.value) for n in range(6)
+    ]
+    async with rt.sessions() as session:
+        [candidates] = await retry_candidates(session, connection_id, OrderState.FAILED)
+    assert sorted(candidates) == sorted(order_ids)
+
+    async def bulk_retry() -> list[str]:
+        # Both read the same candidates before either asked anything.
+        async with rt.sessions() as session:
+            retried = [order.id for order in await request_retries(session, candidates, OrderState.FAILED)]
+            await session.commit()
+            return retried
+
+    first, second = await asyncio.gather(bulk_retry(), bulk_retry())
+    assert sorted(first + second) == sorted(order_ids)
+    async with rt.sessions() as session:
+        for order_id in order_ids:
+            order = await session.get_one(Order, order_id)
+            assert [event.kind for event in await timeline(session, order)] == ["retry_requested"]
+        assert await retry_candidates(session, connection_id, OrderState.FAILED) == []
+        assert await request_retries(session, candidates, OrderState.FAILED) == []
+
+
+async def test_a_bulk_retry_leaves_out_the_orders_that_changed_since_they_were_read(rt: Runtime) -> None:
+    connection_id = await add_live_connection(rt)
+    taken, settled, retried = [
+        await add_order(rt, connection_id, purchase_id=str(n), state=OrderState.FAILED.value) for n in range(3)
+    ]
+    async with rt.sessions() as session:
+        [candidates] = await retry_candidates(session, connection_id, OrderState.FAILED)
+        await session.commit()
+    async with rt.sessions() as session:
+        held = await session.get_one(Order, taken)
+        held.lease_owner, held.lease_until = "worker-1", utcnow() + timedelta(minutes=1)
+        (await session.get_one(Order, settled)).state = OrderState.CANCELLED.value
+        await session.commit()
+    async with rt.sessions() as session:
+        assert [order.id for order in await request_retries(session, candidates, OrderState.FAILED)] == [retried]
+        await session.commit()

@@ -132,7 +132,7 @@ async def test_nothing_is_pushed_while_stock_update_is_off_and_current_quantitie
         assert {line["sku"]: line["qty"] for line in last["lines"]} == {"A": "7", "B": "2"}
 
 
-async def test_a_sku_rakuten_does_not_know_is_rejected_with_the_reason_and_the_others_are_pushed(
+async def test_a_sku_without_rakuten_offer_is_reported_unknown_on_rakuten_and_the_others_are_pushed(
     settings: Settings, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     async with world(stock_settings(settings)) as w:
@@ -142,13 +142,13 @@ async def test_a_sku_rakuten_does_not_know_is_rejected_with_the_reason_and_the_o
         await send_events(w, secret, [("A", 3, now), ("B", 4, now), ("GHOST", 9, now)])
         await wait_pushed(w, {"A": 3, "B": 4})
 
-        async def rejected() -> bool:
-            return (await stock_items(w))["GHOST"]["status"] == "rejected"
+        async def refused() -> bool:
+            return (await stock_items(w))["GHOST"]["status"] == "unknown_on_rakuten"
 
-        await wait_for(rejected, what="GHOST rejected")
-        ghost = await stock_items(w, status="rejected")
+        await wait_for(refused, what="GHOST unknown on Rakuten")
+        ghost = await stock_items(w, status="unknown_on_rakuten")
         assert list(ghost) == ["GHOST"]
-        assert "inconnue" in ghost["GHOST"]["reason"]
+        assert ghost["GHOST"]["reason"].startswith("Unknown on Rakuten")
         assert ghost["GHOST"]["pushed_quantity"] is None
         assert set(await stock_items(w, status="pushed")) == {"A", "B"}
 

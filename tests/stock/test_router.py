@@ -62,7 +62,9 @@ async def test_stock_is_listed_by_sku_filtered_and_paginated(
     assert [i["sku"] for i in first["items"]] == ["A", "B"]
     assert first["items"][0] == {
         "sku": "A",
+        "cubyn_sku": "A",
         "wanted_quantity": 1,
+        "published_quantity": 1,
         "wanted_at": first["items"][0]["wanted_at"],
         "pushed_quantity": 1,
         "pushed_at": first["items"][0]["pushed_at"],

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from rakuten_connector.connections.models import Connection
 from rakuten_connector.stock.events import Wanted, set_wanted
 from rakuten_connector.stock.models import StockItem, StockSync, StockSyncEntry, SyncPhase
-from rakuten_connector.stock.syncs import compare
+from rakuten_connector.stock.sync_comparison import compare
 
 READ_AT = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 SKEW = timedelta(seconds=120)

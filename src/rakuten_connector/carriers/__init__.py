@@ -1,1 +1,1 @@
-"""Carrier mappings: which Rakuten delivery modes Cubyn fulfils (read-only table)."""
+"""Carrier mappings: the default Rakuten delivery mode -> Cubyn table, and each connection's own choices."""

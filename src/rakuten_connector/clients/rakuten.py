@@ -3,6 +3,12 @@
 Only HTTP: typed results (`rakuten_models`) and typed errors (`rakuten_errors`); no settings, no database.
 How a call travels and is read (the token kept secret, the answer bounded) is `rakuten_http`. Per-item
 actions are safe to retry: an item already in the wanted state counts as success (`ItemOutcome.ALREADY_DONE`).
+
+getiteminfos (`get_item_info`) is not a free read: Rakuten marks the buyer's messages about the item as read
+in the merchant's back office, so the merchant may never see them. It is called only when a decision needs
+the item's real status: after a per-item action was refused (`ParameterError`) or answered an unexpected
+status, or once for an item that left getnewsales before it was decided. Never in routine polling: anything
+periodic reads getcurrentsales (`iter_current_sales`), which gives every item's status without that effect.
 """
 
 from __future__ import annotations
@@ -109,6 +115,8 @@ class RakutenClient(RakutenTransport):
         return [sale async for sale in self.iter_current_sales(since)]
 
     async def get_item_info(self, item_id: str) -> ItemInfo:
+        """getiteminfos: one item's status. It marks the buyer's messages as read: only when a decision
+        needs it, never periodically (see the module's docstring)."""
         return parse_item_info(await self._call(SALES_WS, "getiteminfos", {"itemid": item_id}), item_id)
 
     async def accept_item(self, item_id: str, shipping_from_country: str = SHIPPING_FROM_FRANCE) -> ItemOutcome:
@@ -129,7 +137,7 @@ class RakutenClient(RakutenTransport):
         return await self._item_action("cancelitem", item_id, params, lambda i: i.status == "CANCELLED")
 
     async def set_tracking(self, update: TrackingUpdate) -> ItemOutcome:
-        """settrackingpackageinfos for one item. Already shipped (tracking known, closed, claimed) = done."""
+        """settrackingpackageinfos for one item. Already shipped (Rakuten says `shipped`, closed, claimed) = done."""
         if update.transporter == "Autre" and not update.tracking_url:
             raise ValueError("tracking_url is mandatory when the transporter is 'Autre'")
         params = {
@@ -142,7 +150,7 @@ class RakutenClient(RakutenTransport):
             "settrackingpackageinfos",
             update.item_id,
             params,
-            lambda i: bool(i.tracking_number) or i.status == "CLOSED" or i.status in CLAIM_STATUSES,
+            lambda i: bool(i.shipped) or i.status == "CLOSED" or i.status in CLAIM_STATUSES,
         )
 
     async def send_tracking_file(self, updates: Sequence[TrackingUpdate]) -> bool:

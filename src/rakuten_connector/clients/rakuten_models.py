@@ -1,7 +1,8 @@
 """Typed results of the Rakuten client. No XML escapes the client: these are what callers get.
 
-Statuses and shipping types stay the raw strings Rakuten sent (unknown values are kept, never rejected);
-the sets below name the known ones. Dates are aware UTC datetimes.
+Statuses and shipping types stay the raw strings Rakuten sent, only trimmed (unknown values are kept, never
+rejected; `So   Colissimo` stays as it came): whoever compares them uses `normalize_label`, and the mapping
+its own key. The sets below name the known values. Dates are aware UTC datetimes.
 """
 
 from __future__ import annotations
@@ -42,8 +43,9 @@ PRODUCT_OK_STATUS = "traité"
 
 
 def normalize_label(value: str) -> str:
-    """How Rakuten labels are compared: Unicode NFC, trimmed, case folded."""
-    return unicodedata.normalize("NFC", value).strip().casefold()
+    """How Rakuten labels are compared: Unicode NFKC (no-break spaces become spaces), trimmed, inner
+    whitespace collapsed to one space (Rakuten once answered `So   Colissimo`), case folded."""
+    return " ".join(unicodedata.normalize("NFKC", value).split()).casefold()
 
 
 class ItemOutcome(StrEnum):
@@ -124,13 +126,15 @@ class Sale:
 
 @dataclass(frozen=True, slots=True)
 class ItemInfo:
-    """getiteminfos: the item's current state."""
+    """getiteminfos: the item's current status, and whether Rakuten says it was shipped.
+
+    That is all the answer gives to decide on: it has no tracking field (and no purchase or SKU).
+    `shipped` is None when the answer has no `shipped` element (Rakuten only sometimes sends it).
+    """
 
     item_id: str
     status: str
-    purchase_id: str | None = None
-    sku: str = ""
-    tracking_number: str = ""
+    shipped: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,8 +153,15 @@ class ImportFileResult:
     status: str = ""
 
 
+# genericimportreport error code of a line whose SKU has no offer on Rakuten (error_key `alias`,
+# "L'alias est obligatoire pour les créations de produit."): the SKU is unknown there.
+NO_OFFER_ERROR_CODE = "60"
+
+
 @dataclass(frozen=True, slots=True)
 class ProductError:
+    """One `errors/error` of a report line: `error_key`, `error_code`, `error_text`, trimmed."""
+
     key: str
     code: str
     text: str
@@ -158,12 +169,23 @@ class ProductError:
 
 @dataclass(frozen=True, slots=True)
 class ProductReport:
+    """One line (one SKU) of a genericimportreport."""
+
     sku: str
     status: str  # raw: `Traité` or `Erreur`
     ok: bool
     errors: tuple[ProductError, ...] = ()
     pid: str = ""
     aid: str = ""
+
+    @property
+    def error_codes(self) -> tuple[str, ...]:
+        return tuple(error.code for error in self.errors)
+
+    @property
+    def no_offer(self) -> bool:
+        """Refused because no offer on Rakuten has this SKU (error code 60)."""
+        return NO_OFFER_ERROR_CODE in self.error_codes
 
 
 @dataclass(frozen=True, slots=True)

@@ -288,16 +288,19 @@ def parse_status(root: Element) -> str:
 
 
 def parse_item_info(root: Element, item_id: str) -> ItemInfo:
-    response = response_of(root)
-    status = descendant(response, "itemstatus")
-    purchase_id = text(descendant(response, "purchaseid"))
-    tracking = first(descendant(response, "trackingnumber"), descendant(response, "tracking_number"))
+    """getiteminfos: `response/item` (exactly one), whatever the root is called. Only the item's own
+    `itemid`, `itemstatus` and optional `shipped` are read: its other blocks (claim, availableactions,
+    mail, message, itemlog) may hold elements of the same names, which say nothing of its current state."""
+    items = children(response_of(root), "item")
+    item = next((i for i in items if path_text(i, "itemid") == item_id), items[0] if len(items) == 1 else None)
+    if item is None:
+        raise RakutenInvalidResponse(f"Rakuten's getiteminfos answer holds {len(items)} items, not item {item_id}")
+    f = fields(item)
+    shipped = field_text(f, "shipped")
     return ItemInfo(
-        item_id=text(descendant(response, "itemid")) or item_id,
-        status=text(first(status, child(response, "status"))),
-        purchase_id=purchase_id or None,
-        sku=text(descendant(response, "sku")),
-        tracking_number=text(tracking),
+        item_id=field_text(f, "itemid") or item_id,
+        status=field_text(f, "itemstatus"),
+        shipped=to_bool(shipped) if shipped else None,
     )
 
 

@@ -44,6 +44,28 @@ Secret = Annotated[
     WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 512, "pattern": _PRINTABLE}),
 ]
 MerchantId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+# Quantities beyond this are no real stock: refused rather than published.
+QUANTITY_MAX = 1_000_000
+StockBuffer = Annotated[
+    int,
+    Field(
+        ge=0,
+        le=QUANTITY_MAX,
+        description="Units kept back: Rakuten shows `min(max(available - stock_buffer, 0), stock_max)`.",
+    ),
+]
+StockMax = Annotated[
+    int, Field(ge=1, le=QUANTITY_MAX, description="The most Rakuten ever shows of a SKU (null: no cap).")
+]
+RefuseAfterHours = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=47,
+        description="Hours an order may wait on a failed Cubyn stock check before the connector cancels its "
+        "parcel and refuses the sale on Rakuten (null: never, the merchant decides).",
+    ),
+]
 
 
 class WriteBody(BaseModel):
@@ -58,15 +80,24 @@ class ConnectionCreate(WriteBody):
     token: Secret = Field(description="The Rakuten web-services login token. Never returned.")
     cubyn_api_key: Secret = Field(description="The merchant's Cubyn application key. Never returned.")
     stock_sync_enabled: bool = True
+    stock_buffer: StockBuffer = 0
+    stock_max: StockMax | None = None
+    refuse_out_of_stock_after_hours: RefuseAfterHours | None = None
     merchant_id: MerchantId | None = Field(
         default=None, description="Operators only: the merchant the connection belongs to."
     )
 
 
 class ConnectionUpdate(WriteBody):
+    """Fields left out stay as they are; `stock_max` and `refuse_out_of_stock_after_hours` set to null are
+    cleared (no cap, never refuse)."""
+
     name: Name | None = None
     stock_sync_enabled: bool | None = None
     paused: bool | None = None
+    stock_buffer: StockBuffer | None = None
+    stock_max: StockMax | None = None
+    refuse_out_of_stock_after_hours: RefuseAfterHours | None = None
     token: Secret | None = None
     cubyn_api_key: Secret | None = None
 
@@ -82,6 +113,9 @@ class ConnectionOut(BaseModel):
     name: str
     seller_id: str
     stock_sync_enabled: bool
+    stock_buffer: int
+    stock_max: int | None
+    refuse_out_of_stock_after_hours: int | None
     paused: bool
     status: ConnectionStatus
     status_reason: str | None = Field(description="Why the connection is not active, when it is not.")

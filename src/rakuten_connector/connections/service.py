@@ -17,8 +17,10 @@ from rakuten_connector.kit.auth import Principal
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.crypto import SecretBox, new_webhook_secret
 from rakuten_connector.kit.errors import ApiError, NotFound
+from rakuten_connector.orders import out_of_stock
 from rakuten_connector.orders.service import wake_waiting_orders
 from rakuten_connector.stock import service as stock_service
+from rakuten_connector.stock.rules import PublishingRules
 
 Upstream = Literal["rakuten", "cubyn"]
 
@@ -82,6 +84,9 @@ async def create(
         seller_id=body.seller_id,
         seller_key=seller_key(body.seller_id),
         stock_sync_enabled=body.stock_sync_enabled,
+        stock_buffer=body.stock_buffer,
+        stock_max=body.stock_max,
+        refuse_out_of_stock_after_hours=body.refuse_out_of_stock_after_hours,
         paused=False,
         state=ConnectionState.ACTIVE.value,
         rakuten_token_enc=box.encrypt(body.token),
@@ -137,12 +142,9 @@ async def update(
         await checker.check_cubyn(body.cubyn_api_key)
     stock_was_off = not connection.stock_sync_enabled or connection.paused
     could_call_rakuten = connection.may_call_rakuten
-    if body.name is not None:
-        connection.name = body.name
-    if body.stock_sync_enabled is not None:
-        connection.stock_sync_enabled = body.stock_sync_enabled
-    if body.paused is not None:
-        connection.paused = body.paused
+    rules_before = PublishingRules.of(connection)
+    refusal_delay = connection.refuse_out_of_stock_after_hours
+    _apply_settings(connection, body)
     if body.token is not None:
         connection.rakuten_token_enc = box.encrypt(body.token)
     if body.cubyn_api_key is not None:
@@ -159,8 +161,29 @@ async def update(
     if stock_was_off and connection.stock_sync_enabled and not connection.paused:
         # Stock update back on: push the current quantities.
         await stock_service.resume_pushes(session, connection.id)
+    if connection.refuse_out_of_stock_after_hours != refusal_delay:
+        await out_of_stock.delay_changed(session, connection.id)
+    if PublishingRules.of(connection) != rules_before:
+        await stock_service.rules_changed(session, connection.id, rules_before, PublishingRules.of(connection))
     await session.flush()
     return connection
+
+
+def _apply_settings(connection: Connection, body: ConnectionUpdate) -> None:
+    """The merchant's settings the body gives; null clears the cap and the refusal delay."""
+    given = body.model_fields_set
+    if body.name is not None:
+        connection.name = body.name
+    if body.stock_sync_enabled is not None:
+        connection.stock_sync_enabled = body.stock_sync_enabled
+    if body.paused is not None:
+        connection.paused = body.paused
+    if body.stock_buffer is not None:
+        connection.stock_buffer = body.stock_buffer
+    if "stock_max" in given:
+        connection.stock_max = body.stock_max
+    if "refuse_out_of_stock_after_hours" in given:
+        connection.refuse_out_of_stock_after_hours = body.refuse_out_of_stock_after_hours
 
 
 async def disconnect(session: AsyncSession, connection: Connection) -> None:

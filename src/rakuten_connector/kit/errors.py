@@ -91,6 +91,7 @@ def error_responses(answers: Mapping[int, tuple[str, str]]) -> dict[int | str, d
 
 
 NOT_FOUND = {404: ("not_found", "No such connection (or not the caller's), or nothing of that id in it.")}
+FORBIDDEN = {403: ("forbidden", "Operators only.")}
 CONNECTION_UNUSABLE = (
     "connection_paused",
     "The connection is paused, disconnected (`connection_disconnected`) or its credentials were refused "

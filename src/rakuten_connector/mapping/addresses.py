@@ -207,6 +207,16 @@ def normalize_email(email: str | None) -> str | None:
     return value if len(value) <= EMAIL_MAX and _EMAIL.match(value) else None
 
 
+def recipient_address(
+    delivery: RakutenAddress | None, billing: RakutenAddress | None, *, from_billing: bool
+) -> RakutenAddress | None:
+    """The address block the recipient comes from: `billingaddress` for relay and prepaid modes (their sales
+    carry no `deliveryaddress`, and a relay point is not the recipient's address), `deliveryaddress` for the
+    others; either falls back to the other when it is missing."""
+    first, second = (billing, delivery) if from_billing else (delivery, billing)
+    return first if first is not None else second
+
+
 def map_recipient(address: RakutenAddress | None, email: str | None) -> CubynRecipient | AddressUnmappable:
     """The Cubyn recipient (name, contact and address) for a Rakuten address."""
     if address is None:

@@ -8,13 +8,18 @@ cancelled there):
   then push the tracking `CUB<id>` once per item.
 - `CANCELLED`: refuse the items not accepted; cancel the accepted ones with a comment (<= 400 chars).
 - `CREATED` with a `FAILED` check (out of stock, unknown SKU, bad address): **needs attention**, with a
-  reason the merchant can read, and no action. We do not refuse on our own: the merchant may restock or fix
-  the product within Rakuten's acceptance window, and Cubyn revalidates the parcel; accepting now and
-  cancelling later would hurt the seller's score (Rakuten: "refuse rather than accept-then-cancel"), so
-  acceptance waits for validation, and refusing stays the merchant's decision.
+  reason the merchant can read, and no action. The merchant may restock or fix the product within
+  Rakuten's acceptance window, and Cubyn revalidates the parcel; accepting now and cancelling later would
+  hurt the seller's score (Rakuten: "refuse rather than accept-then-cancel"), so acceptance waits for
+  validation. Refusing is the merchant's decision, unless the merchant chose a delay after which an order
+  out of stock is refused (`refuse_after_hours`, said in the reason): the connector then cancels the parcel,
+  and the `CANCELLED` rule refuses the items (`cancelled_reason` says why).
 - `CUBYN_EXCEPTION` before shipping, or a cancelled parcel whose tracking was already pushed: needs
   attention, no action.
 - Unknown statuses: nothing, the state stays.
+
+`stock_check` tells whether a parcel is out of stock (its stock check `FAILED` with `STOCK_CHECK_FAILED`
+while it waits for validation): an unknown SKU or a bad address is not, and never refused automatically.
 
 Monotonic: an event older than the watermark (the newest `updatedAt` applied) is stale and gives nothing;
 actions are derived from what `OrderProgress` says was done, so a repeated event gives nothing new once
@@ -56,12 +61,21 @@ _SHIPPED_NOTES = {
     ParcelStatus.RETURNING: "The parcel is on its way back to Cubyn's warehouse.",
     ParcelStatus.RETURNED: "The parcel came back to Cubyn's warehouse.",
 }
+OUT_OF_STOCK_ERROR = "STOCK_CHECK_FAILED"
 _CHECK_REASONS = {
-    "STOCK_CHECK_FAILED": "Cubyn does not have enough stock for this order. Restock the products at Cubyn "
+    OUT_OF_STOCK_ERROR: "Cubyn does not have enough stock for this order. Restock the products at Cubyn "
     "(the order is then accepted automatically) or refuse the order on Rakuten.",
     "VALIDATION_FAILED": "Cubyn does not know a product of this order (unknown SKU). Check that the SKU is "
     "the same on Rakuten and at Cubyn.",
 }
+
+
+class StockCheck(StrEnum):
+    """What a parcel says of its stock check."""
+
+    OUT_OF_STOCK = "out_of_stock"  # CREATED, not validated, stock check FAILED with STOCK_CHECK_FAILED
+    RECHECKING = "rechecking"  # CREATED, not validated, stock check PENDING: Cubyn is checking it (again)
+    CLEAR = "clear"  # passed, validated, failed for another reason, or the parcel moved on
 
 
 class OrderState(StrEnum):
@@ -140,14 +154,49 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _check_reason(parcel: Parcel) -> str | None:
+def hours_words(hours: int) -> str:
+    """`hours` as a merchant reads it: "1 hour", "12 hours"."""
+    return "1 hour" if hours == 1 else f"{hours} hours"
+
+
+def stock_check(parcel: Parcel) -> StockCheck:
+    """Whether `parcel` waits for validation because Cubyn lacks stock for it (see StockCheck)."""
+    waiting = parcel.status.strip().upper() == ParcelStatus.CREATED and not parcel.is_validated
+    check = next((c for name, c in parcel.validations.items() if name.strip().lower() == "stock"), None)
+    if not waiting or parcel.shipped_at is not None or check is None:
+        return StockCheck.CLEAR
+    status, error = check.status.strip().upper(), (check.error or "").strip().upper()
+    if status == "FAILED" and error == OUT_OF_STOCK_ERROR:
+        return StockCheck.OUT_OF_STOCK
+    return StockCheck.RECHECKING if status == "PENDING" else StockCheck.CLEAR
+
+
+def out_of_stock_reason(hours: int) -> str:
+    """Why the connector cancelled the parcel and refused the sale, `hours` after the stock check failed."""
+    return (
+        f"Cubyn had no stock for this order for {hours_words(hours)}: the Cubyn parcel was cancelled and the sale "
+        "refused on Rakuten."
+    )
+
+
+def _out_of_stock_waits(hours: int) -> str:
+    return (
+        "Cubyn does not have enough stock for this order. Restock the products at Cubyn (the order is then "
+        f"accepted automatically); otherwise the sale is refused on Rakuten {hours_words(hours)} after Cubyn's stock "
+        "check failed."
+    )
+
+
+def _check_reason(parcel: Parcel, refuse_after_hours: int | None) -> str | None:
     failed = parcel.failed_checks()
     if not failed:
         return None
     reasons = []
     for name, check in sorted(failed.items()):
         error = (check.error or "").upper()
-        if error in _CHECK_REASONS:
+        if error == OUT_OF_STOCK_ERROR and refuse_after_hours is not None:
+            reasons.append(_out_of_stock_waits(refuse_after_hours))
+        elif error in _CHECK_REASONS:
             reasons.append(_CHECK_REASONS[error])
         elif name.lower() == "address":
             reasons.append("Cubyn could not validate the delivery address. Check it with the buyer.")
@@ -161,9 +210,16 @@ def _accepts(live: Iterable[ItemProgress]) -> list[RakutenAction]:
 
 
 def decide(
-    parcel: Parcel, progress: OrderProgress, *, cancel_comment: str = DEFAULT_CANCEL_COMMENT
+    parcel: Parcel,
+    progress: OrderProgress,
+    *,
+    cancel_comment: str = DEFAULT_CANCEL_COMMENT,
+    refuse_after_hours: int | None = None,
+    cancelled_reason: str | None = None,
 ) -> ParcelDecision:
-    """The Rakuten actions `parcel` still calls for, given `progress`, and the resulting order state."""
+    """The Rakuten actions `parcel` still calls for, given `progress`, and the resulting order state.
+    `refuse_after_hours`: the merchant's refusal delay of an order out of stock (None: none), told in its
+    reason; `cancelled_reason`: why the connector cancelled the parcel (None: Cubyn did)."""
     updated, watermark = _utc(parcel.updated_at), _utc(progress.parcel_updated_at)
     if updated is not None and watermark is not None and updated < watermark:
         return ParcelDecision((), progress.state, None, watermark, stale=True)
@@ -183,7 +239,7 @@ def decide(
             comment = (cancel_comment.strip() or DEFAULT_CANCEL_COMMENT)[:CANCEL_COMMENT_MAX]
             for item in live:
                 actions.append(CancelItem(item.item_id, comment) if item.accepted else RefuseItem(item.item_id))
-            state, reason = OrderState.CANCELLED, "Cubyn cancelled the parcel."
+            state, reason = OrderState.CANCELLED, cancelled_reason or "Cubyn cancelled the parcel."
     elif not live:
         if status == ParcelStatus.CREATED and parcel.shipped_at is None:
             state = progress.state
@@ -202,7 +258,7 @@ def decide(
         actions.extend(_accepts(live))
         state = OrderState.ACCEPTED
     elif status == ParcelStatus.CREATED:
-        reason = _check_reason(parcel)
+        reason = _check_reason(parcel, refuse_after_hours)
         state = OrderState.NEEDS_ATTENTION if reason else progress.state
     else:
         state = progress.state

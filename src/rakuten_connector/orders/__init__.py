@@ -9,9 +9,11 @@ One module per step of the flow:
   cancel), each done once;
 - `rakuten_cancellations`: what Rakuten says of an item (cancelled, refused, claimed), how it is
   detected, recorded (`record_rakuten_status`) and settled;
+- `stock_failure`: since when Cubyn has lacked stock for an order, and when the merchant's delay has it
+  refused; `out_of_stock`: that refusal (the parcel cancelled, then the items refused), run by `check`;
 - `check`: a new look at one order, taking its next step (queued by the sweep, a retry, the poll);
 - `order_lease`: the lease under which every step acts on an order (`with_order`);
 - `scheduler`: the cron ticks that queue due polls and overdue order checks and parcel events.
-`service` holds the order queries, transitions and timeline; `router`, `schemas` and `models` the API
+`service` holds the order queries, transitions, retries and timeline; `router`, `schemas` and `models` the API
 and the tables.
 """

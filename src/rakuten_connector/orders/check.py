@@ -1,5 +1,6 @@
 """Look at one order again and take its next step: finish its import, settle a Rakuten cancellation, or
-re-read its parcel at Cubyn and apply it.
+re-read its parcel at Cubyn and apply it, then refuse it if Cubyn has lacked stock for it for longer
+than the merchant's delay (`out_of_stock`).
 
 The `check_order` job runs it under the order's lease (`order_lease.with_order`). It is queued by the
 sweep (an order whose `next_check_at` is due), by the retry route, and by the poll when it found a
@@ -15,7 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from rakuten_connector.clients.cubyn import CubynNotFound
 from rakuten_connector.connections.models import Connection
 from rakuten_connector.kit.clock import utcnow
+from rakuten_connector.orders import stock_failure
 from rakuten_connector.orders.models import Order, OrderState
+from rakuten_connector.orders.out_of_stock import refuse_when_due
 from rakuten_connector.orders.parcel_creation import ensure_parcel
 from rakuten_connector.orders.progress import apply_parcel
 from rakuten_connector.orders.rakuten_cancellations import settle_rakuten_cancellation
@@ -47,4 +50,6 @@ async def check_order(rt: Runtime, session: AsyncSession, connection: Connection
         return
     if not await apply_parcel(rt, session, connection, order, parcel):
         order.next_check_at = None if state is OrderState.NEEDS_ATTENTION else utcnow() + timedelta(minutes=30)
+        stock_failure.schedule(connection, order)
         await session.commit()
+    await refuse_when_due(rt, session, connection, order)

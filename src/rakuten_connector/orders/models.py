@@ -44,6 +44,9 @@ class Order(Base):
         UniqueConstraint("connection_id", "purchase_id"),
         Index("ix_orders_connection_state", "connection_id", "state"),
         Index("ix_orders_connection_imported", "connection_id", "imported_at", "id"),
+        # The operators' list across connections, newest first (all, or in one state).
+        Index("ix_orders_imported", "imported_at", "id"),
+        Index("ix_orders_state_imported", "state", "imported_at", "id"),
         Index("ix_orders_next_check", "next_check_at"),
     )
 
@@ -65,7 +68,8 @@ class Order(Base):
     purchased_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
-    # Last time getnewsales listed the sale: gone from it before acceptance means "check on Rakuten".
+    # Last time getnewsales listed the sale: gone from it before acceptance means "check on Rakuten". None
+    # once its items were read after it left getnewsales (read once per disappearance).
     rakuten_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     # When the sweep should look at this order again (None: nothing pending).
     next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

@@ -5,6 +5,8 @@ or from its creation when Cubyn had already moved it on (`parcel_creation`); the
 lease. Every action done is written down before the next one starts (accepted_at, tracking_pushed_at...),
 so a crash, a retry or a replayed event resumes where it stopped and never repeats an action. An action
 Rakuten refuses tells the item's status there, recorded by `rakuten_cancellations.record_rakuten_status`.
+A failing stock check is written down and brings the order's next check forward to the time the merchant
+chose to refuse it (`stock_failure`); the check then does it (`out_of_stock`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from rakuten_connector.mapping.statuses import (
     RefuseItem,
     decide,
 )
+from rakuten_connector.orders import stock_failure
 from rakuten_connector.orders.models import Order, OrderItem, OrderState
 from rakuten_connector.orders.rakuten_cancellations import left_the_flow, open_claim, record_rakuten_status
 from rakuten_connector.orders.service import add_event, transition
@@ -75,7 +78,12 @@ async def apply_parcel(
     rt: Runtime, session: AsyncSession, connection: Connection, order: Order, parcel: Parcel
 ) -> bool:
     """Apply `parcel` to `order` (committing after each Rakuten action). False when the event was stale."""
-    decision = decide(parcel, order_progress(order))
+    decision = decide(
+        parcel,
+        order_progress(order),
+        refuse_after_hours=stock_failure.refusal_delay(connection, order),
+        cancelled_reason=stock_failure.cancelled_reason(connection, order),
+    )
     if decision.stale:
         return False
     order.parcel_id = str(parcel.id)
@@ -83,6 +91,7 @@ async def apply_parcel(
     if order.parcel_status != parcel.status:
         add_event(session, order, "parcel_status", f"Cubyn parcel {parcel.tracking_id} is {parcel.status}.")
         order.parcel_status = parcel.status
+    stock_failure.observe(order, parcel)
     if decision.actions and not connection.may_call_rakuten:
         # The actions wait, but this parcel state is the newest seen: an older event handled later (a
         # retried webhook) is stale, instead of settling the order and pushing its next check back.
@@ -95,7 +104,7 @@ async def apply_parcel(
         return True
     if decision.actions and not await _perform(rt, session, connection, order, decision):
         return True
-    _settle(session, order, decision)
+    _settle(session, connection, order, decision)
     await session.commit()
     return True
 
@@ -103,13 +112,15 @@ async def apply_parcel(
 _PAUSED = "The connection is paused or its credentials are refused: Rakuten actions wait until it is active."
 
 
-def _settle(session: AsyncSession, order: Order, decision: ParcelDecision) -> None:
+def _settle(session: AsyncSession, connection: Connection, order: Order, decision: ParcelDecision) -> None:
     new_state, reason = decision.state, decision.reason
     claim = open_claim(order)
     if claim is not None and new_state is not OrderState.CANCELLED:
         # The parcel's progress is recorded (and its actions done), but it must not hide a claim that
         # waits for the merchant on Rakuten.
         new_state, reason = OrderState.NEEDS_ATTENTION, claim
+    if new_state is OrderState.CANCELLED and order.state == OrderState.CANCELLED:
+        reason = order.reason  # the cancelled parcel's event after the order was cancelled: the first why stays
     if new_state.value != order.state or reason != order.reason:
         message = reason or f"Order {new_state.value.replace('_', ' ')}."
         transition(session, order, new_state, new_state.value, message, reason=reason)
@@ -120,6 +131,8 @@ def _settle(session: AsyncSession, order: Order, decision: ParcelDecision) -> No
     if new_state is OrderState.SHIPPED and any(item.tracking_pushed_at is None for item in _live(order)):
         wait = timedelta(minutes=5)
     order.next_check_at = utcnow() + wait if wait else None
+    stock_failure.settled(order)
+    stock_failure.schedule(connection, order)
 
 
 def _live(order: Order) -> list[OrderItem]:

@@ -4,10 +4,12 @@ acceptance deadline): how they are detected, recorded and settled.
 What happens when Rakuten cancels an item:
 1. Detection, during the poll of the connection (`poll`), under its import lease:
    - an imported order that is not accepted yet and that getnewsales no longer lists has its items read
-     (getiteminfos): `read_vanished_sales`;
+     (getiteminfos), once per disappearance: `read_vanished_sales`;
    - a getcurrentsales scan, once per import interval, catches later cancellations and claims of every
      open order: `scan_current_sales`.
    `progress` learns it too, when Rakuten refuses an action on the item and says its status.
+   getiteminfos marks the buyer's messages about the item as read in the merchant's back office, so it is
+   never part of the routine: the scan reads getcurrentsales, and a vanished order is read only once.
 2. Recording: every path gives Rakuten's status to `record_rakuten_status`, which sets the item's status,
    writes its timeline event and, for a claim, flags the order for the merchant. An item cancelled or
    refused there has left the flow: its order is due for a check at once (queued by the poll, or by
@@ -89,7 +91,13 @@ def record_rakuten_status(session: AsyncSession, order: Order, item: OrderItem, 
 async def read_vanished_sales(
     session: AsyncSession, rakuten: RakutenClient, connection_id: str, started_at: datetime
 ) -> list[str]:
-    """Imported, unaccepted orders that getnewsales no longer lists: read their items on Rakuten."""
+    """Imported, unaccepted orders that getnewsales no longer lists: read their items on Rakuten, once.
+
+    `rakuten_seen_at` is cleared once the items were read: a sale getnewsales keeps not listing is not read
+    again at the next polls (getiteminfos marks the buyer's messages as read; the getcurrentsales scan
+    follows the order from then on). Listed again by getnewsales, it is seen again, and read again if it
+    vanishes once more.
+    """
     orders = (
         await session.scalars(
             select(Order)
@@ -109,7 +117,7 @@ async def read_vanished_sales(
             if item.accepted_at is None and not left_the_flow(item):
                 info = await rakuten.get_item_info(item.item_id)
                 changed |= record_rakuten_status(session, order, item, info.status)
-        order.rakuten_seen_at = started_at  # read once per disappearance, not at every import
+        order.rakuten_seen_at = None  # read once per disappearance, not at every import
         if changed:
             order.next_check_at = utcnow()
             to_check.append(order.id)
@@ -163,7 +171,9 @@ async def settle_rakuten_cancellation(
     gone, live = _gone(order.items)
     if not gone or order.state in (OrderState.CANCELLED.value, OrderState.SKIPPED.value, OrderState.FAILED.value):
         return False
-    if order.parcel_id is None:
+    if order.parcel_id is None or (order.parcel_status or "").upper() == "CANCELLED":
+        # No parcel to stop: a cancelled one is read and applied as it is (its other items refused or
+        # cancelled, also when a crash stopped that halfway).
         return False
     if live:
         reason = (

@@ -4,7 +4,14 @@ The poll (`poll`) calls it with every answer and commits; the orders to import t
 (`parcel_creation`), the skipped ones keep the reason a merchant can read.
 
 The connection's import lease keeps two workers from recording the same sales at once; the unique
-constraint on (connection, purchase) is the guarantee if a lease ever expired under a slow worker.
+constraint on (connection, purchase) is the guarantee if a lease ever expired under a slow worker, and a
+skipped order goes to Cubyn only through one conditional UPDATE (`skipped` -> `importing`), so two
+workers can never both send it.
+
+The sales are mapped under the connection's rules (`ImportRules`: its carrier choices and the SKU
+mappings of the SKUs in hand), read once per answer and only when a sale needs deciding: most polls list
+nothing new and read no rule. A skipped order is decided again each time getnewsales lists it, under
+the rules of the day: once the merchant chose a Cubyn mode for its delivery mode, it is imported.
 
 Orders are keyed per connection, but a purchase gets one parcel per seller: a later connection of the
 same seller (disconnected, then connected again, maybe with another Cubyn application) records a purchase
@@ -15,18 +22,27 @@ time. Disconnecting keeps a connection's orders, so they are what says so.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from rakuten_connector.carriers.service import carrier_choices
 from rakuten_connector.clients.rakuten_models import Item, Sale
 from rakuten_connector.connections.models import Connection
-from rakuten_connector.mapping.parcels import ParcelPlan, SaleSkipped, SkipCode, sale_to_parcel, waiting_items
+from rakuten_connector.mapping.carriers import is_shipping_type_reason
+from rakuten_connector.mapping.parcels import (
+    ImportRules,
+    ParcelPlan,
+    SaleSkipped,
+    SkipCode,
+    sale_to_parcel,
+    waiting_items,
+)
 from rakuten_connector.orders.models import (
     ITEM_ID_MAX,
     PURCHASE_ID_MAX,
@@ -36,6 +52,7 @@ from rakuten_connector.orders.models import (
     OrderState,
 )
 from rakuten_connector.orders.service import transition
+from rakuten_connector.skus import service as skus
 
 log = structlog.get_logger(__name__)
 
@@ -52,10 +69,17 @@ class Recorded:
     already_imported: int = 0  # skipped: an earlier connection of the seller sent them to Cubyn
 
 
-def _items(order_id: str, sale: Sale, item_ids: Sequence[str]) -> list[OrderItem]:
+def _items(order_id: str, sale: Sale, item_ids: Sequence[str], plan: ParcelPlan | None = None) -> list[OrderItem]:
     by_id = {item.item_id: item for item in sale.items}
+    cubyn_skus = plan.cubyn_skus if plan else {}
     return [
-        OrderItem(order_id=order_id, item_id=item_id, sku=by_id[item_id].sku, rakuten_status=by_id[item_id].status)
+        OrderItem(
+            order_id=order_id,
+            item_id=item_id,
+            sku=by_id[item_id].sku,
+            cubyn_sku=cubyn_skus.get(item_id),
+            rakuten_status=by_id[item_id].status,
+        )
         for item_id in item_ids
         if item_id in by_id and _fits(item_id, by_id[item_id].sku)
     ]
@@ -134,17 +158,57 @@ def _to_cubyn(session: AsyncSession, order: Order, plan: ParcelPlan, message: st
     transition(session, order, OrderState.IMPORTING, "received", message)
 
 
-def _revisit_skipped(session: AsyncSession, order: Order, sale: Sale, outcome: ParcelPlan | SaleSkipped) -> bool:
-    """A skipped sale may become importable (negotiation settled, SKU set): then it is imported."""
-    if isinstance(outcome, ParcelPlan):
-        known = {item.item_id for item in order.items}
-        order.items.extend(item for item in _items(order.id, sale, outcome.item_ids) if item.item_id not in known)
-        order.next_check_at = order.rakuten_seen_at and order.rakuten_seen_at + SWEEP_GRACE
-        _to_cubyn(session, order, outcome, _plan_message(outcome))
-        return True
+def _now_importable(order: Order, sale: Sale, plan: ParcelPlan) -> str:
+    """Why a skipped sale goes to Cubyn now, for its timeline."""
+    if plan.shipping is not None and is_shipping_type_reason(order.reason, sale.shipping_type):
+        shown = " ".join(sale.shipping_type.split())
+        why = f'The delivery mode "{shown}" is now chosen: Cubyn {plan.shipping.choice}.'
+    else:
+        why = f"The sale can be imported now (it was skipped: {order.reason})"
+    return f"{why} {_plan_message(plan)}"
+
+
+def _import_skipped(session: AsyncSession, order: Order, sale: Sale, plan: ParcelPlan) -> None:
+    """A skipped order this poll claimed (see `_claim_skipped`) goes to Cubyn."""
+    message = _now_importable(order, sale, plan)
+    for item in order.items:
+        item.cubyn_sku = plan.cubyn_skus.get(item.item_id)
+    known = {item.item_id for item in order.items}
+    order.items.extend(item for item in _items(order.id, sale, plan.item_ids, plan) if item.item_id not in known)
+    order.next_check_at = order.rakuten_seen_at and order.rakuten_seen_at + SWEEP_GRACE
+    _to_cubyn(session, order, plan, message)
+
+
+def _still_skipped(session: AsyncSession, order: Order, outcome: SaleSkipped) -> None:
     if outcome.code is not SkipCode.NO_WAITING_ITEM and outcome.reason != order.reason:
         transition(session, order, OrderState.SKIPPED, "skipped", outcome.reason, reason=outcome.reason)
-    return False
+
+
+async def _claim_skipped(session: AsyncSession, order_ids: list[str]) -> set[str]:
+    """Move these orders from `skipped` to `importing`, each only if it is still skipped: the orders this
+    statement changed are this poll's to send (a racing poll finds them importing and leaves them)."""
+    claimed: set[str] = set()
+    for start in range(0, len(order_ids), CHUNK):
+        rows = await session.scalars(
+            update(Order)
+            .where(Order.id.in_(order_ids[start : start + CHUNK]), Order.state == OrderState.SKIPPED.value)
+            .values(state=OrderState.IMPORTING.value)
+            .returning(Order.id)
+            .execution_options(synchronize_session=False)
+        )
+        claimed.update(rows)
+    return claimed
+
+
+async def _rules(session: AsyncSession, connection_id: str, sales: Collection[Sale]) -> ImportRules:
+    """The connection's carrier choices, and the SKU mappings of the waiting items of `sales` (as Rakuten
+    sent the SKU and trimmed), in a few chunked queries."""
+    raw = {item.sku or "" for sale in sales for item in waiting_items(sale)}
+    wanted = {sku for value in raw for sku in (value, value.strip()) if sku}
+    return ImportRules(
+        carrier_choices=await carrier_choices(session, connection_id),
+        sku_mappings=await skus.current(session, connection_id, wanted) if wanted else {},
+    )
 
 
 TOO_LONG = (
@@ -157,23 +221,23 @@ def _fits(item_id: str, sku: str) -> bool:
     return len(item_id) <= ITEM_ID_MAX and len(sku) <= SKU_MAX
 
 
-def _outcome(sale: Sale) -> ParcelPlan | SaleSkipped:
+def _outcome(sale: Sale, rules: ImportRules) -> ParcelPlan | SaleSkipped:
     """Identifiers are stored whole: an oversized one makes the sale a skip, never a failed import."""
     if not all(_fits(item.item_id, item.sku) for item in sale.items):
         return SaleSkipped(SkipCode.IDENTIFIER_TOO_LONG, TOO_LONG)
-    return sale_to_parcel(sale)
+    return sale_to_parcel(sale, rules)
 
 
 def _record_new(
     session: AsyncSession,
     connection_id: str,
     sale: Sale,
+    outcome: ParcelPlan | SaleSkipped,
     taken: bool,
     now: datetime,
     recorded: Recorded,
 ) -> None:
     """A purchase this connection sees for the first time: an order to import, or a skip with its reason."""
-    outcome = _outcome(sale)
     if isinstance(outcome, SaleSkipped) and outcome.code is SkipCode.NO_WAITING_ITEM:
         return  # nothing left to decide on Rakuten (cancelled items): never imported
     order = Order(
@@ -193,7 +257,7 @@ def _record_new(
         recorded.already_imported += 1
     elif isinstance(outcome, ParcelPlan):
         order.next_check_at = now + SWEEP_GRACE  # the import creates it now; the sweep only if it died
-        order.items.extend(_items(order.id, sale, outcome.item_ids))
+        order.items.extend(_items(order.id, sale, outcome.item_ids, outcome))
         _to_cubyn(session, order, outcome, _plan_message(outcome))
         recorded.to_import.append(order.id)
         return
@@ -221,16 +285,30 @@ async def record_sales(
     # Most polls list only purchases already recorded here: those need no look at other connections.
     undecided = [p for p in purchase_ids if p not in existing or existing[p].state == OrderState.SKIPPED]
     elsewhere = await _imported_elsewhere(session, connection_id, undecided) if undecided else set()
+    deciding = set(undecided) - elsewhere
+    to_decide = [sale for sale in sales if sale.purchase_id in deciding]
+    rules = await _rules(session, connection_id, to_decide) if to_decide else ImportRules()
+    revisits: list[tuple[Order, Sale, ParcelPlan]] = []
     for sale in sales:
         taken = sale.purchase_id in elsewhere
         order = existing.get(sale.purchase_id)
         if order is None:
-            _record_new(session, connection_id, sale, taken, now, recorded)
+            _record_new(session, connection_id, sale, _outcome(sale, rules), taken, now, recorded)
             continue
         order.rakuten_seen_at = now
         if taken:
             recorded.already_imported += 1
-        elif order.state == OrderState.SKIPPED and _revisit_skipped(session, order, sale, _outcome(sale)):
-            recorded.to_import.append(order.id)
+        elif order.state == OrderState.SKIPPED:
+            outcome = _outcome(sale, rules)
+            if isinstance(outcome, ParcelPlan):
+                revisits.append((order, sale, outcome))
+            else:
+                _still_skipped(session, order, outcome)
+    if revisits:
+        claimed = await _claim_skipped(session, [order.id for order, _, _ in revisits])
+        for order, sale, plan in revisits:
+            if order.id in claimed:
+                _import_skipped(session, order, sale, plan)
+                recorded.to_import.append(order.id)
     await session.flush()
     return recorded

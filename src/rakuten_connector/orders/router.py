@@ -1,4 +1,4 @@
-"""Routes about a connection's orders and imports."""
+"""Routes about orders: a connection's orders and imports, and every connection's orders for operators."""
 
 from __future__ import annotations
 
@@ -8,9 +8,16 @@ from fastapi import APIRouter, Depends, Query, status
 
 from rakuten_connector.connections import service as connections
 from rakuten_connector.connections.usable import must_take_work
-from rakuten_connector.deps import CurrentPrincipal, JobsDep, SessionDep, limit_import, limit_retry
+from rakuten_connector.deps import (
+    CurrentOperator,
+    CurrentPrincipal,
+    JobsDep,
+    SessionDep,
+    limit_import,
+    limit_retry,
+)
 from rakuten_connector.kit.clock import utcnow
-from rakuten_connector.kit.errors import CONNECTION_UNUSABLE, NOT_FOUND, error_responses
+from rakuten_connector.kit.errors import CONNECTION_UNUSABLE, FORBIDDEN, NOT_FOUND, error_responses
 from rakuten_connector.kit.rate_limits import RATE_LIMITED_RESPONSE
 from rakuten_connector.orders import service
 from rakuten_connector.orders.jobs import import_now_job, retry_order_job
@@ -22,14 +29,24 @@ from rakuten_connector.orders.schemas import (
     OrderItemOut,
     OrderOut,
     OrderPage,
+    RetriesQueued,
+    RetriesRequest,
 )
 
 router = APIRouter(prefix="/v1/connections/{connection_id}", tags=["orders"])
+operator_router = APIRouter(prefix="/v1/orders", tags=["orders"])
+
+# A page of orders: at most PAGE_MAX of them, from where the cursor of the previous page says.
+PAGE_MAX = 200
+PageLimit = Annotated[int, Query(ge=1, le=PAGE_MAX)]
+PageCursor = Annotated[str | None, Query(max_length=512)]
+INVALID_CURSOR = {400: ("invalid_cursor", "The cursor is not one this API gave.")}
 
 
 def to_out(order: Order) -> OrderOut:
     return OrderOut(
         purchase_id=order.purchase_id,
+        connection_id=order.connection_id,
         state=OrderState(order.state),
         reason=order.reason,
         shipping_type=order.shipping_type,
@@ -40,6 +57,7 @@ def to_out(order: Order) -> OrderOut:
             OrderItemOut(
                 item_id=item.item_id,
                 sku=item.sku,
+                cubyn_sku=item.cubyn_sku,
                 status=item.rakuten_status,
                 accepted_at=item.accepted_at,
                 tracking_pushed_at=item.tracking_pushed_at,
@@ -72,20 +90,42 @@ async def import_now(
 
 @router.get(
     "/orders",
-    responses=error_responses({**NOT_FOUND, 400: ("invalid_cursor", "The cursor is not one this API gave.")}),
+    responses=error_responses({**NOT_FOUND, **INVALID_CURSOR}),
 )
 async def list_orders(
     connection_id: str,
     principal: CurrentPrincipal,
     session: SessionDep,
     state: OrderState | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    limit: PageLimit = 50,
+    cursor: PageCursor = None,
 ) -> OrderPage:
     """Imported and skipped orders, newest first."""
     connection = await connections.get_visible(session, principal, connection_id)
-    orders, next_cursor = await service.list_orders(session, connection.id, state, limit, cursor)
+    orders, next_cursor = await service.list_orders(session, state, limit, cursor, connection_id=connection.id)
     return OrderPage(items=[to_out(o) for o in orders], next_cursor=next_cursor)
+
+
+@router.post(
+    "/orders/retries",
+    status_code=status.HTTP_202_ACCEPTED,
+    dependencies=[Depends(limit_retry)],
+    responses={**error_responses(NOT_FOUND), **RATE_LIMITED_RESPONSE},
+)
+async def retry_orders(
+    connection_id: str, body: RetriesRequest, principal: CurrentPrincipal, session: SessionDep, jobs: JobsDep
+) -> RetriesQueued:
+    """Retry every order of the connection in the state given, each as `.../orders/{purchase_id}/retry` does.
+    An order whose retry (or another check) is already pending, or that a worker is working on, is left
+    out; `queued` counts the retries queued. Written and queued a chunk of orders at a time."""
+    connection = await connections.get_visible(session, principal, connection_id)
+    queued = 0
+    for order_ids in await service.retry_candidates(session, connection.id, body.state):
+        orders = await service.request_retries(session, order_ids, body.state)
+        now = utcnow()
+        jobs.add(*(retry_order_job(order.id, now) for order in orders))
+        queued += await jobs.commit(session)
+    return RetriesQueued(queued=queued)
 
 
 @router.get("/orders/{purchase_id}", responses=error_responses(NOT_FOUND))
@@ -122,3 +162,20 @@ async def retry_order(
     jobs.add(retry_order_job(order.id, utcnow()))
     await jobs.commit(session)
     return Accepted()
+
+
+@operator_router.get("", responses=error_responses({**FORBIDDEN, **INVALID_CURSOR}))
+async def list_all_orders(
+    _: CurrentOperator,
+    session: SessionDep,
+    state: OrderState | None = None,
+    merchant_id: Annotated[str | None, Query(max_length=128, description="Only this merchant's.")] = None,
+    connection_id: Annotated[str | None, Query(max_length=36, description="Only this connection's.")] = None,
+    limit: PageLimit = 50,
+    cursor: PageCursor = None,
+) -> OrderPage:
+    """Operators only: the orders of every connection, newest first; the filters given combine."""
+    orders, next_cursor = await service.list_orders(
+        session, state, limit, cursor, connection_id=connection_id or None, merchant_id=merchant_id or None
+    )
+    return OrderPage(items=[to_out(o) for o in orders], next_cursor=next_cursor)

@@ -1,24 +1,35 @@
-"""Order queries, transitions and timeline, for the routes, the steps of the flow and the connections.
-Services flush but never commit."""
+"""Order queries, transitions, retries and timeline, for the routes, the steps of the flow and the
+connections. Services flush but never commit."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, get_args
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import ColumnElement, func, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from rakuten_connector.connections.models import Connection
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.cursors import decode_position, encode_position
 from rakuten_connector.kit.errors import ApiError, NotFound
 from rakuten_connector.orders.models import Order, OrderEvent, OrderState
+from rakuten_connector.orders.schemas import RetryableState
 
-RETRYABLE = frozenset({OrderState.FAILED, OrderState.NEEDS_ATTENTION})
+RETRYABLE: frozenset[OrderState] = frozenset(get_args(RetryableState))
+# Orders one bulk retry claims, writes and queues per transaction.
+RETRY_CHUNK = 500
+RETRY_REQUESTED = "retry_requested"
+
+
+def _event(order: Order, kind: str, message: str) -> dict[str, Any]:
+    return {"order_id": order.id, "at": utcnow(), "kind": kind, "message": message}
 
 
 def add_event(session: AsyncSession, order: Order, kind: str, message: str) -> None:
-    session.add(OrderEvent(order_id=order.id, at=utcnow(), kind=kind, message=message))
+    session.add(OrderEvent(**_event(order, kind, message)))
 
 
 def transition(
@@ -42,22 +53,34 @@ async def wake_waiting_orders(session: AsyncSession, connection_id: str) -> None
 
 
 async def list_orders(
-    session: AsyncSession, connection_id: str, state: OrderState | None, limit: int, cursor: str | None
+    session: AsyncSession,
+    state: OrderState | None,
+    limit: int,
+    cursor: str | None,
+    *,
+    connection_id: str | None = None,
+    merchant_id: str | None = None,
 ) -> tuple[Sequence[Order], str | None]:
+    """A page of orders, newest first, after `cursor`; every filter given narrows it (those of one
+    connection, of one merchant's connections, in one state)."""
     query = (
         select(Order)
-        .where(Order.connection_id == connection_id)
         .options(selectinload(Order.items))
         .order_by(Order.imported_at.desc(), Order.id.desc())
         .limit(limit + 1)
     )
+    if connection_id is not None:
+        query = query.where(Order.connection_id == connection_id)
+    if merchant_id is not None:
+        query = query.where(
+            Order.connection_id.in_(select(Connection.id).where(Connection.merchant_id == merchant_id))
+        )
     if state is not None:
         query = query.where(Order.state == state.value)
     if cursor:
         imported_at, order_id = decode_position(cursor)
-        query = query.where(
-            or_(Order.imported_at < imported_at, and_(Order.imported_at == imported_at, Order.id < order_id))
-        )
+        # A row comparison, which an index on (..., imported_at, id) seeks to: a deep page costs what the first does.
+        query = query.where(tuple_(Order.imported_at, Order.id) < tuple_(imported_at, order_id))
     orders = list((await session.scalars(query)).all())
     if len(orders) > limit:
         return orders[:limit], encode_position(orders[limit - 1].imported_at, orders[limit - 1].id)
@@ -81,31 +104,66 @@ async def timeline(session: AsyncSession, order: Order) -> Sequence[OrderEvent]:
     ).all()
 
 
-def request_retry(session: AsyncSession, order: Order) -> None:
+def _ready_for_retry(order: Order) -> str:
+    """Make `order` retried by its next check (409 unless it failed or needs attention); returns what its
+    timeline says of it."""
     if order.state not in RETRYABLE:
         raise ApiError(
             409,
             "order_not_retryable",
             f"Only failed or needs-attention orders can be retried (this one is {order.state}).",
         )
-    if order.parcel_id is None:
-        transition(
-            session,
-            order,
-            OrderState.IMPORTING,
-            "retry_requested",
-            "Retry asked: the parcel will be created again.",
-        )
-    else:
-        add_event(
-            session,
-            order,
-            "retry_requested",
-            "Retry asked: the parcel and the Rakuten items will be checked again.",
-        )
     order.attempts = 0
     order.last_error = None
     order.next_check_at = utcnow()
+    if order.parcel_id is None:
+        order.state, order.reason = OrderState.IMPORTING.value, None
+        return "Retry asked: the parcel will be created again."
+    return "Retry asked: the parcel and the Rakuten items will be checked again."
+
+
+def request_retry(session: AsyncSession, order: Order) -> None:
+    """Ask the retry of one order: 409 unless it failed or needs attention."""
+    add_event(session, order, RETRY_REQUESTED, _ready_for_retry(order))
+
+
+def _retry_may_start(state: RetryableState, now: datetime) -> list[ColumnElement[bool]]:
+    """An order in `state` that no check waits for (a retry asked earlier is one) and no worker holds."""
+    return [
+        Order.state == state.value,
+        Order.next_check_at.is_(None),
+        or_(Order.lease_until.is_(None), Order.lease_until < now),
+    ]
+
+
+async def retry_candidates(session: AsyncSession, connection_id: str, state: RetryableState) -> list[list[str]]:
+    """The ids of the connection's orders in `state` that a retry may be asked for, oldest first, in lists of
+    RETRY_CHUNK (a list read once: an order retried and settled again meanwhile is not retried twice)."""
+    query = select(Order.id).where(Order.connection_id == connection_id, *_retry_may_start(state, utcnow()))
+    order_ids = list(await session.scalars(query.order_by(Order.imported_at, Order.id)))
+    return [order_ids[start : start + RETRY_CHUNK] for start in range(0, len(order_ids), RETRY_CHUNK)]
+
+
+async def request_retries(session: AsyncSession, order_ids: Sequence[str], state: RetryableState) -> list[Order]:
+    """Ask the retry of those of `order_ids` that still may have one, as `request_retry` does; returns them.
+
+    One conditional UPDATE claims them first (their check is due now), so a retry asked meanwhile by another
+    request, or a worker that took one of them since it was read, leaves it out: two bulk retries never ask
+    an order's retry twice."""
+    now = utcnow()
+    claim = (
+        update(Order)
+        .where(Order.id.in_(order_ids), *_retry_may_start(state, now))
+        .values(next_check_at=now)
+        .returning(Order)
+    )
+    orders = list(await session.scalars(claim, execution_options={"synchronize_session": False}))
+    events = [_event(order, RETRY_REQUESTED, _ready_for_retry(order)) for order in orders]
+    await session.flush()
+    if events:
+        # One statement for the chunk's timeline: the ORM would insert the events one by one to read their ids.
+        await session.execute(insert(OrderEvent), events)
+    return orders
 
 
 async def counts_by_state(session: AsyncSession, connection_ids: list[str]) -> dict[str, dict[str, int]]:

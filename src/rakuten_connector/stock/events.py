@@ -1,4 +1,5 @@
-"""Cubyn `stock.updated` events set the wanted Rakuten quantity of their SKU.
+"""Cubyn `stock.updated` events set the wanted Rakuten quantity of the SKUs that follow their Cubyn SKU
+(the Rakuten SKU of the same spelling, and those a SKU mapping sells as it).
 
 The newest event `timestamp` per SKU wins; an older one changes nothing; two events with the same timestamp
 keep the lower quantity (never oversell). Events are applied in batches taken with SKIP LOCKED (PostgreSQL),
@@ -7,8 +8,8 @@ so racing jobs share the work instead of repeating it; applying one twice is har
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import structlog
@@ -21,6 +22,7 @@ from rakuten_connector.db import insert_for, retry_deadlocks
 from rakuten_connector.kit.clock import as_utc, utcnow
 from rakuten_connector.kit.errors import refuses_values
 from rakuten_connector.runtime import Runtime
+from rakuten_connector.skus import service as skus
 from rakuten_connector.stock.jobs import enqueue_stock_run
 from rakuten_connector.stock.models import StockItem, StockStatus
 from rakuten_connector.stock.scheduling import touch_state
@@ -40,6 +42,17 @@ class Wanted:
     sku: str
     quantity: int
     at: datetime
+    cubyn_sku: str | None = None  # set when a SKU mapping makes the Rakuten SKU `sku` follow another one
+
+
+async def for_followers(session: AsyncSession, connection_id: str, winners: Mapping[str, Wanted]) -> list[Wanted]:
+    """Cubyn's quantities (per Cubyn SKU) -> the Rakuten SKUs that follow them (see skus.service)."""
+    followers = await skus.followers(session, connection_id, winners.keys())
+    return [
+        replace(wanted, sku=rakuten_sku, cubyn_sku=None if rakuten_sku == cubyn_sku else cubyn_sku)
+        for cubyn_sku, wanted in winners.items()
+        for rakuten_sku in followers[cubyn_sku]
+    ]
 
 
 def newest_per_sku(events: Iterable[Wanted]) -> dict[str, Wanted]:
@@ -52,8 +65,11 @@ def newest_per_sku(events: Iterable[Wanted]) -> dict[str, Wanted]:
     return winners
 
 
-async def set_wanted(session: AsyncSession, connection_id: str, wanted: Sequence[Wanted]) -> None:
-    """Upsert the wanted quantities, each only over an older watermark (one statement, race-free)."""
+async def set_wanted(
+    session: AsyncSession, connection_id: str, wanted: Sequence[Wanted], *, over_newer: bool = False
+) -> None:
+    """Upsert the wanted quantities, each only over an older watermark (one statement, race-free); with
+    `over_newer`, whatever the watermark (a SKU that now follows another Cubyn SKU takes that one's)."""
     if not wanted:
         return
     table = StockItem.__table__
@@ -62,6 +78,7 @@ async def set_wanted(session: AsyncSession, connection_id: str, wanted: Sequence
         {
             "connection_id": connection_id,
             "sku": w.sku,
+            "cubyn_sku": w.cubyn_sku,
             "wanted_quantity": w.quantity,
             "wanted_at": as_utc(w.at),
             "version": 1,
@@ -75,22 +92,25 @@ async def set_wanted(session: AsyncSession, connection_id: str, wanted: Sequence
     statement = insert_for(session, table)
     new = statement.excluded
     changed = table.c.wanted_quantity != new.wanted_quantity
+    newer = or_(
+        table.c.wanted_at.is_(None),
+        table.c.wanted_at < new.wanted_at,
+        and_(table.c.wanted_at == new.wanted_at, new.wanted_quantity < table.c.wanted_quantity),
+    )
     statement = statement.on_conflict_do_update(
         index_elements=["connection_id", "sku"],
         set_={
+            "cubyn_sku": new.cubyn_sku,
             "wanted_quantity": new.wanted_quantity,
             "wanted_at": new.wanted_at,
             "version": case((changed, table.c.version + 1), else_=table.c.version),
             "status": case((changed, StockStatus.PENDING.value), else_=table.c.status),
             "updated_at": new.updated_at,
         },
-        where=or_(
-            table.c.wanted_at.is_(None),
-            table.c.wanted_at < new.wanted_at,
-            and_(table.c.wanted_at == new.wanted_at, new.wanted_quantity < table.c.wanted_quantity),
-        ),
+        where=None if over_newer else newer,
     )
-    await session.execute(statement, rows)  # executemany: the statement is compiled once, then cached
+    for start in range(0, len(rows), BATCH):  # executemany: the statement is compiled once, then cached
+        await session.execute(statement, rows[start : start + BATCH])
 
 
 def read_event(payload: str) -> Wanted | str:
@@ -115,7 +135,8 @@ async def _apply_batch(rt: Runtime, connection_id: str, limit: int = BATCH) -> i
         wanted = {event_id: w for event_id, w in read.items() if isinstance(w, Wanted)}
         failed = {event_id: why for event_id, why in read.items() if isinstance(why, str)}
         try:
-            await set_wanted(session, connection_id, list(newest_per_sku(wanted.values()).values()))
+            winners = newest_per_sku(wanted.values())
+            await set_wanted(session, connection_id, await for_followers(session, connection_id, winners))
         except (DBAPIError, OverflowError) as exc:
             if not refuses_values(exc):
                 raise

@@ -10,9 +10,10 @@ import structlog
 from sqlalchemy import Table, bindparam, case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rakuten_connector.clients.rakuten_models import ImportReport, normalize_label
+from rakuten_connector.clients.rakuten_models import ImportReport, ProductReport, normalize_label
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.stock.models import FileStatus, StockFile, StockItem, StockStatus
+from rakuten_connector.stock.rules import PublishingRules
 
 log = structlog.get_logger(__name__)
 
@@ -38,8 +39,9 @@ async def next_file_at(session: AsyncSession, connection_id: str, interval: time
     return due
 
 
-async def prepare_file(session: AsyncSession, connection_id: str, max_skus: int) -> str:
-    """Write the file down with its SKUs (in SKU order) before anything leaves; returns its id."""
+async def prepare_file(session: AsyncSession, connection_id: str, max_skus: int, rules: PublishingRules) -> str:
+    """Write the file down with its SKUs (in SKU order) and the quantity each carries (the wanted quantity
+    under the connection's publishing rules) before anything leaves; returns its id."""
     file = StockFile(connection_id=connection_id, status=FileStatus.PREPARING.value, created_at=utcnow())
     session.add(file)
     await session.flush()
@@ -56,7 +58,11 @@ async def prepare_file(session: AsyncSession, connection_id: str, max_skus: int)
     result = await session.execute(
         update(StockItem)
         .where(StockItem.id.in_(chosen.scalar_subquery()))
-        .values(file_id=file.id, sent_quantity=StockItem.wanted_quantity, sent_version=StockItem.version)
+        .values(
+            file_id=file.id,
+            sent_quantity=rules.published_sql(StockItem.wanted_quantity),
+            sent_version=StockItem.version,
+        )
         .execution_options(synchronize_session=False)
     )
     file.sku_count = int(getattr(result, "rowcount", 0) or 0)
@@ -91,13 +97,22 @@ async def free_skus(session: AsyncSession, file_id: str) -> None:
     )
 
 
+# Rakuten's error code for a stock line whose SKU has no offer ("L'alias est obligatoire ...").
+NO_OFFER_CODE = "60"
+NO_OFFER_REASON = "Unknown on Rakuten: no offer has this SKU. Create the offer on Rakuten, or map the SKU."
+
+
+def refusal(product: ProductReport) -> tuple[str, str]:
+    """The status and the reason a SKU Rakuten refused keeps: an unknown SKU is told apart."""
+    if any((e.code or "").strip() == NO_OFFER_CODE for e in product.errors):
+        return StockStatus.UNKNOWN_ON_RAKUTEN.value, NO_OFFER_REASON
+    reasons = "; ".join(e.text or e.code for e in product.errors) or f"Rakuten status {product.status}"
+    return StockStatus.REJECTED.value, reasons
+
+
 async def _mark_rejected(session: AsyncSession, file_id: str, report: ImportReport, now: datetime) -> None:
     """The SKUs Rakuten refused keep its reason; one changed since the file was built stays pending."""
-    rejected: dict[str, str] = {}
-    for product in report.products:
-        if not product.ok:
-            reasons = "; ".join(e.text or e.code for e in product.errors) or f"Rakuten status {product.status}"
-            rejected[product.sku] = reasons
+    rejected = {product.sku: refusal(product) for product in report.products if not product.ok}
     if not rejected:
         return
     items = cast(Table, StockItem.__table__)
@@ -107,14 +122,17 @@ async def _mark_rejected(session: AsyncSession, file_id: str, report: ImportRepo
         .where(items.c.file_id == file_id, items.c.sku == bindparam("b_sku"))
         .values(
             pushed_version=items.c.sent_version,
-            status=case((settled, StockStatus.REJECTED.value), else_=StockStatus.PENDING.value),
+            status=case((settled, bindparam("b_status")), else_=StockStatus.PENDING.value),
             reason=bindparam("b_reason"),
             file_id=None,
             sent_quantity=None,
             sent_version=None,
             updated_at=now,
         ),
-        [{"b_sku": sku, "b_reason": reason} for sku, reason in sorted(rejected.items())],
+        [
+            {"b_sku": sku, "b_status": status, "b_reason": reason}
+            for sku, (status, reason) in sorted(rejected.items())
+        ],
     )
 
 

@@ -23,6 +23,7 @@ class StockStatus(StrEnum):
     PENDING = "pending"  # Rakuten does not have the wanted quantity yet (waiting or in flight)
     PUSHED = "pushed"  # Rakuten has the wanted quantity (pushed, or found equal by a full sync)
     REJECTED = "rejected"  # Rakuten refused the SKU; not pushed again until its quantity changes
+    UNKNOWN_ON_RAKUTEN = "unknown_on_rakuten"  # refused: no Rakuten offer has the SKU (same rule)
 
 
 class FileStatus(StrEnum):
@@ -98,7 +99,7 @@ class StockItem(Base):
     wanted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     version: Mapped[int] = mapped_column(Integer, default=1)
     pushed_version: Mapped[int] = mapped_column(Integer, default=0)
-    status: Mapped[str] = mapped_column(String(16), default=StockStatus.PENDING.value)
+    status: Mapped[str] = mapped_column(String(32), default=StockStatus.PENDING.value)
     # Rakuten's reason when the last report rejected the SKU (None when it accepted it).
     reason: Mapped[str | None] = mapped_column(Text, default=None)
     pushed_quantity: Mapped[int | None] = mapped_column(Integer, default=None)

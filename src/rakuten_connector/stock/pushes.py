@@ -45,6 +45,7 @@ from rakuten_connector.stock.models import (
     StockSync,
     SyncPhase,
 )
+from rakuten_connector.stock.rules import PublishingRules
 from rakuten_connector.stock.scheduling import can_push
 
 log = structlog.get_logger(__name__)
@@ -225,7 +226,9 @@ class StockRun:
             return "waiting_interval"
         max_skus = self.rt.settings.stock_file_max_skus
         file_id = await retry_deadlocks(
-            lambda: prepare_file(self.session, self.connection_id, max_skus), self.session, self.reload
+            lambda: prepare_file(self.session, self.connection_id, max_skus, PublishingRules.of(self.connection)),
+            self.session,
+            self.reload,
         )
         rows = await self.session.execute(
             select(StockItem.sku, StockItem.sent_quantity).where(StockItem.file_id == file_id)

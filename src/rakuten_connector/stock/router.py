@@ -10,9 +10,11 @@ from rakuten_connector.connections import service as connections
 from rakuten_connector.deps import CurrentPrincipal, JobsDep, SessionDep, limit_stock_sync
 from rakuten_connector.kit.errors import NOT_FOUND, error_responses
 from rakuten_connector.kit.rate_limits import RATE_LIMITED_RESPONSE
+from rakuten_connector.skus.suggestions import suggest
 from rakuten_connector.stock import service
 from rakuten_connector.stock.jobs import sync_run_job
 from rakuten_connector.stock.models import StockItem, StockStatus, StockSync, SyncStatus
+from rakuten_connector.stock.rules import PublishingRules
 from rakuten_connector.stock.schemas import (
     StockItemOut,
     StockPage,
@@ -20,16 +22,19 @@ from rakuten_connector.stock.schemas import (
     StockSyncProgress,
     StockSyncQueued,
     StockSyncRequest,
+    SuggestedMapping,
     SyncPhaseOut,
 )
 
 router = APIRouter(prefix="/v1/connections/{connection_id}", tags=["stock"])
 
 
-def to_out(item: StockItem) -> StockItemOut:
+def to_out(item: StockItem, rules: PublishingRules) -> StockItemOut:
     return StockItemOut(
         sku=item.sku,
+        cubyn_sku=item.cubyn_sku or item.sku,
         wanted_quantity=item.wanted_quantity,
+        published_quantity=rules.published(item.wanted_quantity),
         wanted_at=item.wanted_at,
         pushed_quantity=item.pushed_quantity,
         pushed_at=item.pushed_at,
@@ -51,10 +56,12 @@ async def list_stock(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> StockPage:
-    """Per SKU: the wanted quantity, the last pushed quantity and when, and the status."""
+    """Per Rakuten SKU: the Cubyn SKU it follows, Cubyn's quantity and the one Rakuten should show, the last
+    pushed quantity and when, and the status."""
     connection = await connections.get_visible(session, principal, connection_id)
     items, next_cursor = await service.list_items(session, connection.id, status, sku, limit, cursor)
-    return StockPage(items=[to_out(i) for i in items], next_cursor=next_cursor)
+    rules = PublishingRules.of(connection)
+    return StockPage(items=[to_out(i, rules) for i in items], next_cursor=next_cursor)
 
 
 @router.post(
@@ -107,6 +114,10 @@ async def sync_out(session: SessionDep, sync: StockSync) -> StockSyncOut:
         ),
         only_on_rakuten=only_rakuten,
         only_on_cubyn=only_cubyn,
+        suggested_mappings=[
+            SuggestedMapping(rakuten_sku=s.rakuten_sku, cubyn_sku=s.cubyn_sku, rule=s.rule)
+            for s in suggest(only_rakuten, only_cubyn)
+        ],
         error=sync.error,
         created_at=sync.created_at,
         started_at=sync.started_at,

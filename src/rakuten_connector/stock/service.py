@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +20,7 @@ from rakuten_connector.stock.models import (
     StockSync,
     StockSyncEntry,
 )
+from rakuten_connector.stock.rules import PublishingRules
 from rakuten_connector.stock.scheduling import touch_state
 
 
@@ -89,18 +90,35 @@ async def get_sync(session: AsyncSession, connection_id: str, sync_id: str) -> S
     return sync
 
 
+def _cubyn_sku_of_entry() -> ColumnElement[str]:
+    return func.coalesce(StockSyncEntry.follows, StockSyncEntry.sku)
+
+
+def followed_from_rakuten(sync_id: str) -> Select[str]:
+    """The Cubyn SKUs some Rakuten SKU of the sync's reading follows."""
+    entry = StockSyncEntry
+    return select(_cubyn_sku_of_entry()).where(entry.sync_id == sync_id, entry.on_rakuten, entry.on_cubyn)
+
+
 async def one_side_skus(session: AsyncSession, sync_id: str) -> tuple[list[str], list[str]]:
-    """(only on Rakuten, only on Cubyn), each in SKU order."""
-    rows = await session.execute(
-        select(StockSyncEntry.sku, StockSyncEntry.on_rakuten)
-        .where(StockSyncEntry.sync_id == sync_id, StockSyncEntry.on_rakuten != StockSyncEntry.on_cubyn)
-        .order_by(StockSyncEntry.sku)
+    """(Rakuten SKUs whose Cubyn SKU Cubyn does not have, Cubyn SKUs no Rakuten SKU follows), each sorted."""
+    entry = StockSyncEntry
+    only_rakuten = await session.scalars(
+        select(entry.sku).where(entry.sync_id == sync_id, entry.on_rakuten, ~entry.on_cubyn).order_by(entry.sku)
     )
-    only_rakuten: list[str] = []
-    only_cubyn: list[str] = []
-    for sku, on_rakuten in rows:
-        (only_rakuten if on_rakuten else only_cubyn).append(sku)
-    return only_rakuten, only_cubyn
+    cubyn_sku = _cubyn_sku_of_entry()
+    only_cubyn = await session.scalars(
+        select(cubyn_sku)
+        .where(
+            entry.sync_id == sync_id,
+            entry.on_cubyn,
+            ~entry.on_rakuten,
+            cubyn_sku.not_in(followed_from_rakuten(sync_id)),
+        )
+        .distinct()
+        .order_by(cubyn_sku)
+    )
+    return list(only_rakuten), list(only_cubyn)
 
 
 async def resume_pushes(session: AsyncSession, connection_id: str) -> None:
@@ -114,6 +132,24 @@ async def resume_pushes(session: AsyncSession, connection_id: str) -> None:
             StockItem.file_id.is_(None),
         )
         .values(version=StockItem.version + 1, status=StockStatus.PENDING.value)
+        .execution_options(synchronize_session=False)
+    )
+    await touch_state(session, connection_id, utcnow())
+
+
+async def rules_changed(
+    session: AsyncSession, connection_id: str, before: PublishingRules, after: PublishingRules
+) -> None:
+    """The buffer or the cap changed: every SKU whose published quantity changes is pushed again (as one
+    more version: a file in flight with the old quantity is followed by one with the new)."""
+    item = StockItem
+    await session.execute(
+        update(item)
+        .where(
+            item.connection_id == connection_id,
+            before.published_sql(item.wanted_quantity) != after.published_sql(item.wanted_quantity),
+        )
+        .values(version=item.version + 1, status=StockStatus.PENDING.value, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
     await touch_state(session, connection_id, utcnow())

@@ -60,6 +60,7 @@ async def test_faults_take_every_field_and_put_replaces_them(
         ("POST", "/sellers/{login}/sales/generate", {"count": 1}),
         ("POST", "/sellers/{login}/sales", {"sales": [{"items": [{"sku": "SKU-2"}]}]}),
         ("POST", "/sellers/{login}/items/I1/status", {"status": "CLOSED"}),
+        ("POST", "/sellers/{login}/items/I1/messages", {"content": "Bonjour"}),
         ("PUT", "/sellers/{login}/inventory", {"adverts": []}),
         ("PUT", "/faults", {"error_rate": 0}),
         ("POST", "/clock", {"advance_seconds": 1}),

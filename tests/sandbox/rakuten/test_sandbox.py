@@ -10,62 +10,27 @@ import pytest
 from lxml import etree
 
 from rakuten_connector.sandbox.rakuten.app import create_rakuten_sandbox
-from rakuten_connector.sandbox.rakuten.faker import ALL_TYPES, BILLING_ONLY_TYPES, HOME_TYPES, RELAY_TYPES
+from rakuten_connector.sandbox.rakuten.faker import (
+    ALL_TYPES,
+    BILLING_ONLY_TYPES,
+    CUSTOM_TYPES,
+    HOME_TYPES,
+    RELAY_TYPES,
+)
+from rakuten_connector.sandbox.rakuten.shipping import AddressBlocks, address_blocks
 from rakuten_connector.sandbox.rakuten.simulator import RakutenSandbox
 from rakuten_connector.sandbox.rakuten.webservices import VERSIONS
-
-LOGIN, TOKEN = "boutique", "tok-123"
-
-
-async def seller(http: httpx.AsyncClient, login: str = LOGIN, token: str = TOKEN, **options: Any) -> None:
-    response = await http.post("/_sandbox/sellers", json={"login": login, "token": token, **options})
-    assert response.status_code == 201, response.text
-
-
-async def ws(
-    http: httpx.AsyncClient,
-    action: str,
-    *,
-    login: str = LOGIN,
-    token: str = TOKEN,
-    file: bytes | None = None,
-    **params: str,
-) -> httpx.Response:
-    endpoint = "stock_ws" if action in {"export", "genericimportfile", "genericimportreport"} else "sales_ws"
-    query = {"action": action, "login": login, "pwd": token, "version": VERSIONS[action], **params}
-    if file is not None:
-        return await http.post(f"/{endpoint}", params=query, files={"file": ("f.xml", file, "text/xml")})
-    return await http.get(f"/{endpoint}", params=query)
-
-
-def root_of(response: httpx.Response) -> etree._Element:
-    return etree.fromstring(response.content, etree.XMLParser(resolve_entities=False, no_network=True))
-
-
-def texts(response: httpx.Response, name: str) -> list[str]:
-    return [(e.text or "").strip() for e in root_of(response).iter(f"{{*}}{name}")]
-
-
-def unreadable(response: httpx.Response) -> bool:
-    try:
-        root_of(response)
-    except etree.XMLSyntaxError:
-        return True
-    return False
-
-
-def error_code(response: httpx.Response) -> str:
-    root = root_of(response)
-    assert etree.QName(root).localname == "errorresponse", response.text
-    return texts(response, "code")[0]
-
-
-async def add_sale(http: httpx.AsyncClient, **sale: Any) -> dict[str, Any]:
-    body = {"items": [{"sku": "SKU-1", "quantity": 2}], **sale}
-    response = await http.post(f"/_sandbox/sellers/{LOGIN}/sales", json={"sales": [body]})
-    assert response.status_code == 201, response.text
-    created: dict[str, Any] = response.json()["sales"][0]
-    return created
+from tests.sandbox.rakuten.helpers import (
+    LOGIN,
+    TOKEN,
+    add_sale,
+    error_code,
+    root_of,
+    seller,
+    texts,
+    unreadable,
+    ws,
+)
 
 
 async def test_bad_credentials_answer_errorresponse_with_http_200(rakuten_http: httpx.AsyncClient) -> None:
@@ -129,7 +94,8 @@ async def test_item_rules(rakuten_http: httpx.AsyncClient) -> None:
     again = await ws(rakuten_http, "settrackingpackageinfos", itemid=first, **tracking)
     assert texts(again, "detail") == [f"Article {first} : a déjà été expédié"]
     info = await ws(rakuten_http, "getiteminfos", itemid=first)
-    assert (texts(info, "itemstatus"), texts(info, "trackingnumber")) == (["ACCEPTED"], ["CUB1"])
+    assert (texts(info, "itemstatus"), texts(info, "shipped")) == (["ACCEPTED"], ["1"])
+    assert texts(info, "trackingnumber") == []  # getiteminfos has no tracking field
     # Refuse a waiting item; cancel an accepted one (comment required, 400 characters at most).
     assert texts(await ws(rakuten_http, "refusesale", itemid=second), "status") == ["Refused"]
     await ws(rakuten_http, "acceptsale", itemid=third, shippingfromcountry="249")
@@ -246,7 +212,12 @@ async def test_stock_files_are_processed_after_a_delay(rakuten_http: httpx.Async
     await rakuten_http.post("/_sandbox/clock", json={"advance_seconds": 2})
     report = await ws(rakuten_http, "genericimportreport", fileid=import_id)
     assert texts(report, "status") == ["Traité", "Traité", "Erreur"]
-    assert texts(report, "error_text") == ["Référence vendeur inconnue : UNKNOWN"]
+    # A SKU without an offer: Rakuten's error code 60, key `alias`.
+    assert (texts(report, "error_key"), texts(report, "error_code"), texts(report, "error_text")) == (
+        ["alias"],
+        ["60"],
+        ["L'alias est obligatoire pour les créations de produit."],
+    )
     stock = (await rakuten_http.get(f"/_sandbox/sellers/{LOGIN}/inventory", params={"sku": "SKU-1"})).json()
     assert stock["adverts"][0]["stock"] == 12
     uploads = (await rakuten_http.get(f"/_sandbox/sellers/{LOGIN}/uploads")).json()["uploads"]
@@ -330,10 +301,13 @@ async def test_generator_is_realistic_and_deterministic(rakuten_http: httpx.Asyn
     assert strip == [{k: v for k, v in s.items() if k != "purchased_at"} for s in again]
     types = Counter(s["shipping_type"] for s in sales)
     assert set(types) == set(ALL_TYPES)
+    assert {"Mode personnalisé 1", "So   Colissimo"} <= set(types)
     for sale in sales:
         kind = sale["shipping_type"]
+        blocks = address_blocks(kind)
         assert (sale["relay_point"] is not None) == (kind in RELAY_TYPES or kind == "Shop2Shop by Chronopost")
-        assert (sale["delivery_address"] is not None) == (kind in HOME_TYPES)
+        assert (sale["relay_point"] is not None) == (blocks is AddressBlocks.RELAY)
+        assert (sale["delivery_address"] is not None) == (kind in HOME_TYPES or kind in CUSTOM_TYPES)
         if kind in BILLING_ONLY_TYPES or sale["relay_point"]:
             assert sale["billing_address"] is not None
     items = [i for s in sales for i in s["items"]]

@@ -68,6 +68,11 @@ class SaleIn(ControlBody):
     items: list[ItemIn] = Field(min_length=1)
 
 
+class MessageIn(ControlBody):
+    content: str = Field(min_length=1)
+    sender: str = "buyer"
+
+
 class SalesIn(ControlBody):
     sales: list[SaleIn] = Field(min_length=1)
 

@@ -17,6 +17,7 @@ from rakuten_connector.sandbox.rakuten.bodies import (
     ClockIn,
     Faults,
     InventoryIn,
+    MessageIn,
     SaleIn,
     SalesIn,
     SellerIn,
@@ -24,7 +25,17 @@ from rakuten_connector.sandbox.rakuten.bodies import (
     SettingsIn,
 )
 from rakuten_connector.sandbox.rakuten.faker import GenerateOptions, generate_sales
-from rakuten_connector.sandbox.rakuten.models import WAITING, SbAddress, SbAdvert, SbItem, SbSale, Seller
+from rakuten_connector.sandbox.rakuten.models import (
+    WAITING,
+    SbAddress,
+    SbAdvert,
+    SbItem,
+    SbMessage,
+    SbRelayPoint,
+    SbSale,
+    Seller,
+)
+from rakuten_connector.sandbox.rakuten.shipping import AddressBlocks, address_blocks
 from rakuten_connector.sandbox.rakuten.simulator import sandbox_of
 from rakuten_connector.sandbox.rakuten.state import RakutenWorld
 
@@ -149,6 +160,13 @@ async def buyer_cancel(request: Request) -> Response:
     if item.status not in WAITING:
         raise ControlError(409, "conflict", f"a buyer can only cancel a waiting item (status {item.status})")
     item.status = "CANCELLED"
+    return await get_item(request)
+
+
+async def add_message(request: Request) -> Response:
+    _, _, item = _item(request)
+    body = await read_body(request, MessageIn)
+    item.messages.append(SbMessage(content=body.content, sender=body.sender, sent_at=_world(request).now()))
     return await get_item(request)
 
 
@@ -278,6 +296,7 @@ ROUTES = [
     Route(f"{_SELLER}/items/{{item_id}}", get_item, methods=["GET"]),
     Route(f"{_SELLER}/items/{{item_id}}/buyer-cancel", buyer_cancel, methods=["POST"]),
     Route(f"{_SELLER}/items/{{item_id}}/status", set_status, methods=["POST"]),
+    Route(f"{_SELLER}/items/{{item_id}}/messages", add_message, methods=["POST"]),
     Route(f"{_SELLER}/inventory", put_inventory, methods=["PUT"]),
     Route(f"{_SELLER}/inventory", get_inventory, methods=["GET"]),
     Route(f"{_SELLER}/uploads", uploads, methods=["GET"]),
@@ -296,6 +315,17 @@ _DEFAULT_ADDRESS = SbAddress(
     zipcode="69003",
     city="Lyon",
     phonenumber1="06 12 34 56 78",
+)
+_DEFAULT_RELAY = SbRelayPoint(
+    id="FR-084735",
+    name="Tabac Presse de la Gare",
+    address="1 place de la Gare",
+    zipcode="69002",
+    city="Lyon",
+    civility="Mme",
+    firstname="Hélène",
+    lastname="Lefèvre",
+    contractlevel="24R",
 )
 
 
@@ -322,17 +352,30 @@ def _build_sale(world: RakutenWorld, seller: Seller, sale_in: SaleIn) -> SbSale:
     purchased_at = sale_in.purchased_at or world.now() - timedelta(minutes=sale_in.age_minutes)
     if purchased_at.tzinfo is None:
         purchased_at = purchased_at.replace(tzinfo=UTC)
-    no_address = (
-        sale_in.delivery_address is None and sale_in.billing_address is None and sale_in.relay_point is None
-    )
+    delivery, billing, relay = _address_blocks(sale_in)
     return SbSale(
         purchase_id=sale_in.purchase_id or world.next_purchase_id(),
         purchased_at=purchased_at,
         shipping_type=sale_in.shipping_type,
         buyer_login=sale_in.buyer_login,
         buyer_email=sale_in.buyer_email,
-        delivery_address=_DEFAULT_ADDRESS if no_address else sale_in.delivery_address,
-        billing_address=sale_in.billing_address,
-        relay_point=sale_in.relay_point,
+        delivery_address=delivery,
+        billing_address=billing,
+        relay_point=relay,
         items=items,
     )
+
+
+def _address_blocks(sale_in: SaleIn) -> tuple[SbAddress | None, SbAddress | None, SbRelayPoint | None]:
+    """The blocks given, as they are; none given: the ones Rakuten sends for the shipping type (home:
+    a delivery address; relay: a relay point and a billing address; prepaid and billing-only modes: a
+    billing address). A So Colissimo sale that names a relay point gives `billing_address` and `relay_point`."""
+    given = (sale_in.delivery_address, sale_in.billing_address, sale_in.relay_point)
+    if any(block is not None for block in given):
+        return given
+    blocks = address_blocks(sale_in.shipping_type)
+    if blocks is AddressBlocks.RELAY:
+        return None, _DEFAULT_ADDRESS, _DEFAULT_RELAY
+    if blocks is AddressBlocks.BILLING_ONLY:
+        return None, _DEFAULT_ADDRESS, None
+    return _DEFAULT_ADDRESS, None, None

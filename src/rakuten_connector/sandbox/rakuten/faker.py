@@ -1,7 +1,10 @@
 """Realistic French Rakuten sales for the sandbox, deterministic for a seed.
 
-Names and addresses with accents, every shipping type of the contract plus unknown newer ones (relay
-sales carry a relay point and a billing address, prepaid modes only a billing address), multi-unit
+Names and addresses with accents, every shipping type of the contract plus unknown newer ones, a seller's
+own mode and a spacing variant (`So   Colissimo`); any string given in `shipping_types` is used as it is.
+The address blocks follow the shipping type (`shipping.py`): home deliveries a delivery and a billing
+address, relay sales a relay point and a billing address, prepaid and other billing-only modes only a
+billing address (So Colissimo sometimes a relay point too: `so_colissimo_relay_rate`). Also multi-unit
 purchases (one item per unit), empty SKUs, pending negotiations, empty phone numbers, `FX` countries.
 """
 
@@ -16,15 +19,26 @@ from pydantic import Field
 
 from rakuten_connector.sandbox.bodies import ControlBody
 from rakuten_connector.sandbox.rakuten.models import SbAddress, SbItem, SbRelayPoint, SbSale, Seller
+from rakuten_connector.sandbox.rakuten.shipping import AddressBlocks, address_blocks, may_name_a_relay
 from rakuten_connector.sandbox.rakuten.state import RakutenWorld
 
 HOME_TYPES = ("Normal", "Suivi", "Recommandé", "Express")
 RELAY_TYPES = ("Point relais Mondial Relay", "Relai Kiala")
 BILLING_ONLY_TYPES = ("So Colissimo", "Chronopost", "Retrait chez le vendeur", "EN TÉLÉCHARGEMENT")
 UNKNOWN_TYPES = ("Shop2Shop by Chronopost", "Click and Collect")
-ALL_TYPES = HOME_TYPES + RELAY_TYPES + BILLING_ONLY_TYPES + UNKNOWN_TYPES
+# A seller's own mode, and a spelling Rakuten really answered.
+CUSTOM_TYPES = ("Mode personnalisé 1",)
+VARIANT_TYPES = ("So   Colissimo",)
+ALL_TYPES = HOME_TYPES + RELAY_TYPES + BILLING_ONLY_TYPES + UNKNOWN_TYPES + CUSTOM_TYPES + VARIANT_TYPES
 # Most sales are home deliveries with tracking, as on the real marketplace.
-DEFAULT_WEIGHTS = {"Normal": 10, "Suivi": 30, "Recommandé": 8, "Express": 8, "Point relais Mondial Relay": 14}
+DEFAULT_WEIGHTS = {
+    "Normal": 10,
+    "Suivi": 30,
+    "Recommandé": 8,
+    "Express": 8,
+    "Point relais Mondial Relay": 14,
+    "So   Colissimo": 1,
+}
 
 FIRST_NAMES = ("Hélène", "Gaëlle", "François", "Jérôme", "Éloïse", "Noël", "Zoé", "Agnès", "Benoît", "Clément",
                "Cécile", "Maël", "Léa", "Chloé", "Théo", "Loïc", "Anaïs", "Jean-René")  # fmt: skip
@@ -50,7 +64,9 @@ class GenerateOptions(ControlBody):
 
     count: int = Field(default=10, ge=1, le=20_000)
     seed: int = 0
-    shipping_types: list[str] | None = None  # chosen uniformly; default: a realistic mix of every type
+    # Chosen uniformly, any strings (custom modes, spacing or case variants); default: a realistic mix.
+    shipping_types: list[str] | None = None
+    so_colissimo_relay_rate: float = Field(default=0.0, ge=0, le=1)  # So Colissimo sales naming a relay
     skus: list[str] | None = None  # default: the seller's inventory SKUs, else SKU-00001...
     max_age_hours: float = Field(default=24.0, ge=0)
     min_age_hours: float = Field(default=0.0, ge=0)
@@ -107,6 +123,20 @@ def _shipping_type(rng: random.Random, options: GenerateOptions) -> str:
     return rng.choices(ALL_TYPES, weights=weights)[0]
 
 
+def _blocks(
+    rng: random.Random, options: GenerateOptions, shipping_type: str, *, first: str, last: str
+) -> tuple[bool, SbRelayPoint | None]:
+    """Whether the sale has a delivery address, and its relay point, by shipping type."""
+    blocks = address_blocks(shipping_type)
+    if blocks is AddressBlocks.RELAY:
+        return False, _relay(rng, first=first, last=last)
+    # No draw unless asked: a seed gives the same sales as before the option existed.
+    rate = options.so_colissimo_relay_rate
+    if rate and may_name_a_relay(shipping_type) and rng.random() < rate:
+        return False, _relay(rng, first=first, last=last)
+    return blocks is AddressBlocks.HOME, None
+
+
 def generate_sales(world: RakutenWorld, seller: Seller, options: GenerateOptions) -> list[SbSale]:
     """Generate and add `options.count` sales to `seller`; the same seed gives the same sales."""
     rng = random.Random(options.seed)
@@ -118,12 +148,7 @@ def generate_sales(world: RakutenWorld, seller: Seller, options: GenerateOptions
         shipping_type = _shipping_type(rng, options)
         home = _address(rng, first=first, last=last)
         billing = _address(rng, first=first, last=last)
-        relay = None
-        delivery: SbAddress | None = home
-        if shipping_type in RELAY_TYPES or shipping_type == "Shop2Shop by Chronopost":
-            relay, delivery = _relay(rng, first=first, last=last), None
-        elif shipping_type not in HOME_TYPES:
-            delivery = None
+        delivery, relay = _blocks(rng, options, shipping_type, first=first, last=last)
         age = timedelta(
             hours=rng.uniform(options.min_age_hours, max(options.min_age_hours, options.max_age_hours))
         )
@@ -157,7 +182,7 @@ def generate_sales(world: RakutenWorld, seller: Seller, options: GenerateOptions
             shipping_type=shipping_type,
             buyer_login=f"{first}.{last}".lower().replace(" ", "") + str(rng.randint(1, 99)),
             buyer_email=rng.choice((f"{_ascii(first)}.{_ascii(last)}@example.fr", "")),
-            delivery_address=delivery,
+            delivery_address=home if delivery else None,
             billing_address=billing,
             relay_point=relay,
             items=items,

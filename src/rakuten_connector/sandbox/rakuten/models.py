@@ -86,6 +86,15 @@ class SbTracking(_Model):
     url: str = ""
 
 
+class SbMessage(_Model):
+    """A message about an item (from the buyer, by default). getiteminfos marks it read, as on Rakuten."""
+
+    content: str
+    sender: str = "buyer"
+    sent_at: datetime
+    read: bool = False
+
+
 class SbItem(_Model):
     item_id: str
     sku: str = ""
@@ -100,6 +109,7 @@ class SbItem(_Model):
     tracking: SbTracking | None = None
     shipping_from_country: str | None = None
     cancel_comment: str | None = None
+    messages: list[SbMessage] = Field(default_factory=list)
 
 
 class SbSale(_Model):

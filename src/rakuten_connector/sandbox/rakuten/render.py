@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 from lxml import etree
 
 from rakuten_connector.sandbox.rakuten.models import (
+    ACCEPTED,
+    WAITING,
     SbAddress,
     SbAdvert,
     SbItem,
@@ -147,19 +149,46 @@ def render_status(action: str, login: str, version: str, status: str) -> bytes:
     return doc.bytes()
 
 
-def render_item_info(login: str, version: str, sale: SbSale, item: SbItem) -> bytes:
+# What the seller may still do with an item, by status (getiteminfos `availableactions`).
+_ACTIONS = {
+    **dict.fromkeys(WAITING, ("acceptsale", "refusesale")),
+    **dict.fromkeys(ACCEPTED, ("cancelitem", "settrackingpackageinfos")),
+}
+CLAIMS = frozenset({"ON_HOLD", "PENDING_CLAIM", "CLAIM"})
+
+
+def render_item_info(login: str, version: str, seller_id: str, sale: SbSale, item: SbItem) -> bytes:
+    """getiteminfos: `response/{lastversion, sellerid, item}`, one item with its status, `shipped` once it
+    is past the waiting states, and its claim, actions, mails, messages and log. No tracking field."""
     doc, response = _start("getiteminfos", login, version)
+    doc.sub(response, "sellerid", seller_id)
     element = doc.sub(response, "item")
     doc.sub(element, "itemid", item.item_id)
-    doc.sub(element, "purchaseid", sale.purchase_id)
-    doc.sub(element, "sku", item.sku, cdata=True)
+    doc.sub(element, "date", paris_date(sale.purchased_at))
     doc.sub(element, "itemstatus", item.status, cdata=True)
-    doc.sub(element, "purchasedate", paris_date(sale.purchased_at))
-    if item.tracking is not None:
-        shipping = doc.sub(element, "shippinginfos")
-        doc.sub(shipping, "transporter", item.tracking.transporter, cdata=True)
-        doc.sub(shipping, "trackingnumber", item.tracking.number, cdata=True)
-        doc.sub(shipping, "trackingurl", item.tracking.url)
+    if item.status not in WAITING:
+        doc.sub(element, "shipped", "1" if item.tracking is not None else "0")
+    doc.sub(element, "itemstate", "Neuf", cdata=True)
+    doc.sub(element, "paymentstatus", item.payment_status, cdata=True)
+    if item.status in CLAIMS:
+        claim = doc.sub(element, "claim")
+        doc.sub(claim, "type", "Réclamation", cdata=True)
+        doc.sub(claim, "status", item.status, cdata=True)
+    actions = doc.sub(element, "availableactions")
+    for name in _ACTIONS.get(item.status, ()):
+        if name != "settrackingpackageinfos" or item.tracking is None:
+            doc.sub(doc.sub(actions, "action"), "name", name, cdata=True)
+    mail = doc.sub(element, "mail")
+    doc.sub(mail, "date", paris_date(sale.purchased_at))
+    doc.sub(mail, "subject", f"Nouvelle vente n° {sale.purchase_id}", cdata=True)
+    for message in item.messages:
+        block = doc.sub(element, "message")
+        doc.sub(block, "sender", message.sender, cdata=True)
+        doc.sub(block, "date", paris_date(message.sent_at))
+        doc.sub(block, "content", message.content, cdata=True)
+    log = doc.sub(element, "itemlog")
+    doc.sub(log, "date", paris_date(sale.purchased_at))
+    doc.sub(log, "comment", "Vente créée", cdata=True)
     return doc.bytes()
 
 

@@ -6,7 +6,9 @@ refusals are `WsError`s, which the app renders as `errorresponse` documents. Bus
 - only accepted items (ACCEPTED, COMMITTED) can get tracking (once) or be cancelled;
 - a waiting item not decided within `acceptance_deadline_hours` is cancelled by "Rakuten";
 - getnewsales lists sales of the last 48 hours that still have a waiting item;
-- stock files are processed `upload_delay_seconds` after upload; an unknown SKU is a product in error.
+- getiteminfos marks the item's messages read (the merchant may then miss them in the back office);
+- stock files are processed `upload_delay_seconds` after upload; a line whose SKU has no offer in the
+  seller's inventory fails with error code 60, key `alias` ("L'alias est obligatoire ..."), as on Rakuten.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ from rakuten_connector.sandbox.rakuten.models import (
     encode_token,
     parameter_error,
 )
+
+# (error_key, error_code, error_text) of a stock line whose SKU has no offer.
+NO_OFFER_ERROR = ("alias", "60", "L'alias est obligatoire pour les créations de produit.")
 
 
 class RakutenWorld:
@@ -135,6 +140,10 @@ class RakutenWorld:
         if found is None:
             raise parameter_error("Invalid itemid.", f"L'article {item_id} est inconnu.")
         return found
+
+    def read_messages(self, item: SbItem) -> None:
+        for message in item.messages:
+            message.read = True
 
     def new_sales(self, seller: Seller) -> list[SbSale]:
         since = self.now() - NEW_SALES_WINDOW
@@ -254,9 +263,8 @@ class RakutenWorld:
     def _process(self, seller: Seller, upload: SbUpload, now: datetime) -> None:
         for sku, qty in upload.lines:
             advert = seller.adverts_by_sku.get(sku)
-            if advert is None:
-                text = f"Référence vendeur inconnue : {sku}" if sku else "Référence vendeur manquante"
-                upload.results.append(SbProductResult(sku, "Erreur", [("sellerReference", "UNKNOWN_SKU", text)]))
+            if advert is None:  # no offer to update: Rakuten takes the line for a product creation
+                upload.results.append(SbProductResult(sku, "Erreur", [NO_OFFER_ERROR]))
             elif not qty.isdigit():
                 upload.results.append(
                     SbProductResult(sku, "Erreur", [("qty", "INVALID_VALUE", f"Quantité invalide : {qty}")])

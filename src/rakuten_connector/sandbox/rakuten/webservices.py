@@ -78,7 +78,10 @@ def _dispatch_get(
         sales, token = world.current_sales_page(seller, since, get("nexttoken", ""))
         return render_sales(action, login, version, seller.seller_id, sales, token)
     if action == "getiteminfos":
-        return render_item_info(login, version, *world.item(seller, item_id))
+        sale, item = world.item(seller, item_id)
+        answer = render_item_info(login, version, seller.seller_id, sale, item)
+        world.read_messages(item)  # as on Rakuten: reading the item marks its messages read
+        return answer
     if action == "acceptsale":
         world.accept(seller, item_id, get("shippingfromcountry", ""))
         return render_status(action, login, version, "Accepted")

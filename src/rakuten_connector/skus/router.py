@@ -1,0 +1,63 @@
+"""`/v1/connections/{id}/sku-mappings`: read and change which Cubyn SKU a Rakuten SKU is sold as."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from rakuten_connector.connections import service as connections
+from rakuten_connector.deps import CurrentPrincipal, JobsDep, SessionDep
+from rakuten_connector.kit.errors import NOT_FOUND, ApiError, error_responses
+from rakuten_connector.skus import service
+from rakuten_connector.skus.schemas import SkuMappingOut, SkuMappingPage, SkuMappingPatch, SkuMappingPatched
+from rakuten_connector.stock.follows import follow_new_targets
+from rakuten_connector.stock.jobs import sync_run_job
+
+router = APIRouter(prefix="/v1/connections/{connection_id}", tags=["sku mappings"])
+
+
+@router.get(
+    "/sku-mappings",
+    responses=error_responses({**NOT_FOUND, 400: ("invalid_cursor", "The cursor is not one this API gave.")}),
+)
+async def list_sku_mappings(
+    connection_id: str,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+) -> SkuMappingPage:
+    """The connection's SKU mappings in Rakuten SKU order."""
+    connection = await connections.get_visible(session, principal, connection_id)
+    rows, next_cursor = await service.list_page(session, connection.id, limit, cursor)
+    return SkuMappingPage(
+        items=[
+            SkuMappingOut(rakuten_sku=r.rakuten_sku, cubyn_sku=r.cubyn_sku, updated_at=r.updated_at) for r in rows
+        ],
+        next_cursor=next_cursor,
+    )
+
+
+@router.patch(
+    "/sku-mappings",
+    responses=error_responses({**NOT_FOUND, 409: ("connection_disconnected", "The connection is disconnected.")}),
+)
+async def patch_sku_mappings(
+    connection_id: str,
+    body: SkuMappingPatch,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    jobs: JobsDep,
+) -> SkuMappingPatched:
+    """Map Rakuten SKUs to Cubyn SKUs (a JSON merge patch: null deletes; at most 10,000 keys). Sales are
+    imported under the Cubyn SKU, and the SKUs whose Cubyn SKU changed have their stock pushed again."""
+    connection = await connections.get_visible(session, principal, connection_id)
+    if not connection.is_live:
+        raise ApiError(409, "connection_disconnected", "This connection is disconnected; create a new one.")
+    result = await service.apply_patch(session, connection.id, body.root)
+    sync = await follow_new_targets(session, connection, result.changed)
+    if sync is not None:
+        jobs.add(sync_run_job(sync.id, sync.created_at))
+    await jobs.commit(session)
+    return SkuMappingPatched(upserted=result.upserted, deleted=result.deleted)

@@ -64,8 +64,13 @@ async def test_a_crash_between_upload_and_bookkeeping_loses_nothing(
             # A change while the state is unknown goes out too.
             await send_event(w, secret, "A", 6, now + timedelta(seconds=1))
             await wait_pushed(w, {"A": 6, "B": 4})
-        assert await file_statuses(sessions) == ["abandoned", "processed"]
-        assert len(await uploads(w)) == 2
+        # The crashed file is abandoned and its SKUs go again: with A = 6 if that event was applied before
+        # the next file left, or in a third file if not (a loaded machine decides); every file Rakuten got
+        # is known and processed, and nothing older lands last.
+        statuses = await file_statuses(sessions)
+        assert statuses[0] == "abandoned"
+        assert statuses[1:] in (["processed"], ["processed", "processed"])
+        assert len(await uploads(w)) == len(statuses)
         assert await rakuten_stock(w) == {"A": 6, "B": 4}
 
 

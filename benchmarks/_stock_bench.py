@@ -30,7 +30,7 @@ JWT_SECRET = "bench-jwt-secret-" + uuid.uuid4().hex + uuid.uuid4().hex
 async def fresh_database(kind: str, tmp: Path) -> AsyncIterator[str]:
     if kind == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
-        await asyncio.to_thread(upgrade, url, configure_logger=False)
+        await asyncio.to_thread(upgrade, url)
         yield url
         return
     async with scratch_database(POSTGRES_ADMIN_URL, "rc_bench") as url:

@@ -87,7 +87,7 @@ async def database_url(test_db_kind: str, tmp_path_factory: pytest.TempPathFacto
     if test_db_kind == "sqlite":
         path = Path(tmp_path_factory.mktemp("db")) / "test.db"
         url = f"sqlite+aiosqlite:///{path}"
-        await asyncio.to_thread(upgrade, url, configure_logger=False)
+        await asyncio.to_thread(upgrade, url)
         yield url
         return
     async with scratch_database(POSTGRES_ADMIN_URL, "rc_test") as url:

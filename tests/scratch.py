@@ -27,7 +27,7 @@ async def scratch_database(admin_url: str, prefix: str, *, migrate: bool = True)
     url = f"{base}/{name}"
     try:
         if migrate:
-            await asyncio.to_thread(upgrade, url, configure_logger=False)
+            await asyncio.to_thread(upgrade, url)
         yield url
     finally:
         admin = await asyncpg.connect(admin_url)

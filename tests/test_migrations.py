@@ -39,17 +39,17 @@ def _tables(connection: SyncConnection) -> set[str]:
 
 
 async def test_upgrade_builds_the_models_schema_and_downgrade_removes_it(empty_database: str) -> None:
-    await asyncio.to_thread(upgrade, empty_database, configure_logger=False)
+    await asyncio.to_thread(upgrade, empty_database)
     engine = create_engine(empty_database)
     try:
         async with engine.connect() as conn:
             assert await conn.run_sync(_differences) == []
             assert await conn.run_sync(_tables) == set(Base.metadata.tables)
-        config = alembic_config(empty_database, configure_logger=False)
+        config = alembic_config(empty_database)
         await asyncio.to_thread(command.downgrade, config, "base")
         async with engine.connect() as conn:
             assert await conn.run_sync(_tables) == set()
-        await asyncio.to_thread(upgrade, empty_database, configure_logger=False)
+        await asyncio.to_thread(upgrade, empty_database)
         async with engine.connect() as conn:
             assert await conn.run_sync(_differences) == []
     finally:

@@ -8,8 +8,10 @@ import uuid
 import pytest
 from arq import Retry, create_pool
 from arq.worker import Worker
+from redis.asyncio import Redis
 
 from rakuten_connector import worker
+from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.leases import LeaseLost
 from rakuten_connector.kit.queue import redis_settings
 from rakuten_connector.orders import jobs as orders_jobs
@@ -102,3 +104,21 @@ def test_the_worker_runs_every_job_the_domains_queue_under_the_same_names() -> N
     assert {job.name for job in worker.JOBS.values()} == queued
     assert set(worker.TICKS) == {"schedule_imports", "sweep", "stock_tick", "stock_nightly"}
     assert {tick.name for tick in worker.TICKS.values()} == {f"cron:{name}" for name in worker.TICKS}
+
+
+async def test_the_heartbeat_tick_says_when_a_worker_last_ran_it(settings: Settings) -> None:
+    assert worker.HEARTBEAT in build_worker(settings, handle_signals=False).cron_jobs
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        await redis.delete(worker.HEARTBEAT_KEY)
+        assert await worker.last_heartbeat(redis) is None
+        before = utcnow()
+        await worker.heartbeat({"redis": redis})
+        at = await worker.last_heartbeat(redis)
+        assert at is not None
+        assert before <= at <= utcnow()
+        # Gone unless a worker keeps beating.
+        assert 0 < await redis.ttl(worker.HEARTBEAT_KEY) <= worker.HEARTBEAT_TTL_SECONDS
+    finally:
+        await redis.delete(worker.HEARTBEAT_KEY)
+        await redis.aclose()

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from prometheus_client import Counter, Histogram
 from redis.asyncio import Redis
 
+from rakuten_connector import __version__
 from rakuten_connector.carriers.router import router as carriers_router
 from rakuten_connector.clients.shared_http import shared_client
 from rakuten_connector.connections.router import router as connections_router
@@ -61,7 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(
         title="rakuten-connector",
-        version="0.1.0",
+        version=__version__,
         summary="Links a merchant's Rakuten France shop to Cubyn fulfilment.",
         lifespan=lifespan,
         # /docs, /redoc and /openapi.json only where the settings allow them (the document still exists).

@@ -1,4 +1,5 @@
-"""The arq worker: it runs the jobs and ticks each domain's `tasks.py` declares.
+"""The arq worker: it runs the jobs and ticks each domain's `tasks.py` declares, and a heartbeat tick that
+`rakuten-connector worker check` reads.
 
 Jobs may run more than once (arq's rule, and ours after a crash): each one re-reads the database and first
 checks that there is still something to do. Which error goes to which layer:
@@ -18,6 +19,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any, TypeVar
 
 import structlog
@@ -25,6 +27,7 @@ import uvloop
 from arq import Retry, cron
 from arq.cron import CronJob
 from arq.worker import Function, Worker, func
+from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -49,6 +52,11 @@ log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 JOB_TIMEOUT_SECONDS = 600
+# Every worker queues the heartbeat tick (one of them runs each), which writes the time into this key; the
+# key outlives a few missed ticks, then expires: `rakuten-connector worker check` reads it.
+HEARTBEAT_KEY = "rakuten-connector:worker-heartbeat"
+HEARTBEAT_EVERY_SECONDS = 10
+HEARTBEAT_TTL_SECONDS = 60
 
 
 def _retry_delay(ctx: dict[str, Any], exc: Exception) -> float:
@@ -114,6 +122,24 @@ def _cron(tick: Tick) -> CronJob:
     return cron(run, second=set(tick.seconds), run_at_startup=True, timeout=tick.timeout)
 
 
+async def heartbeat(ctx: dict[str, Any]) -> None:
+    """Say that a worker runs its jobs (what a tick proves: it took a job from the queue and ran it)."""
+    redis: Redis = ctx["redis"]
+    await redis.set(HEARTBEAT_KEY, utcnow().isoformat(), ex=HEARTBEAT_TTL_SECONDS)
+
+
+async def last_heartbeat(redis: Redis) -> datetime | None:
+    """When a worker last ran the heartbeat tick; None when none did in the last HEARTBEAT_TTL_SECONDS."""
+    value = await redis.get(HEARTBEAT_KEY)
+    return None if value is None else datetime.fromisoformat(value.decode() if isinstance(value, bytes) else value)
+
+
+HEARTBEAT = cron(
+    heartbeat,
+    second=set(range(0, 60, HEARTBEAT_EVERY_SECONDS)),
+    run_at_startup=True,
+    timeout=HEARTBEAT_EVERY_SECONDS,
+)
 # The worker runs what the domains declare, under the names their jobs.py queue.
 DOMAINS = (orders_tasks, stock_tasks, webhooks_tasks)
 JOBS = {name: _job(name, work) for domain in DOMAINS for name, work in domain.JOBS.items()}
@@ -131,7 +157,7 @@ def build_worker(settings: Settings, **overrides: Any) -> Worker:
 
     options: dict[str, Any] = {
         "functions": list(JOBS.values()),
-        "cron_jobs": list(TICKS.values()),
+        "cron_jobs": [*TICKS.values(), HEARTBEAT],
         "redis_settings": redis_settings(settings.redis_url),
         "on_startup": startup,
         "on_shutdown": shutdown,

@@ -43,3 +43,16 @@ def test_webhook_secret_format() -> None:
     assert secret.startswith("whsec_")
     assert len(base64.b64decode(secret[6:], validate=True)) == 32
     assert new_webhook_secret() != secret
+
+
+def test_is_current_says_whether_the_first_key_encrypted_it() -> None:
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    box = SecretBox([new, old])
+    assert box.is_current(box.encrypt("s"))
+    assert not box.is_current(SecretBox([old]).encrypt("s"))
+    assert box.is_current(box.rotate(SecretBox([old]).encrypt("s")))
+    # Opened by no key: not current either, and rotating it is the same clear error as reading it.
+    lost = SecretBox([Fernet.generate_key().decode()]).encrypt("s")
+    assert not box.is_current(lost)
+    with pytest.raises(ValueError, match="cannot be decrypted"):
+        box.rotate(lost)

@@ -139,7 +139,7 @@ async def run_demo(
     """Run until `stop` is set, then stop every part cleanly; raises DemoError for a problem to fix."""
     async with AsyncExitStack() as stack:
         redis_url = await stack.enter_async_context(redis_for_demo(settings.redis_url))
-        await asyncio.to_thread(upgrade, settings.database_url, configure_logger=False)
+        await asyncio.to_thread(upgrade, settings.database_url)
         port = options.port if options.port and port_is_free(options.port) else free_port()
         if options.port and port != options.port:
             console.print(f"Port {options.port} is busy: the API listens on {port} instead.")

@@ -14,7 +14,9 @@ class SecretBox:
     def __init__(self, keys: Sequence[str]) -> None:
         if not keys:
             raise ValueError("at least one key is needed")
-        self._fernet = MultiFernet([Fernet(k) for k in keys])
+        fernets = [Fernet(k) for k in keys]
+        self._first = fernets[0]
+        self._fernet = MultiFernet(fernets)
 
     def encrypt(self, plaintext: str | SecretStr) -> str:
         if isinstance(plaintext, SecretStr):
@@ -30,7 +32,19 @@ class SecretBox:
 
     def rotate(self, ciphertext: str) -> str:
         """Re-encrypt with the first key (after a new key was put first)."""
-        return self._fernet.rotate(ciphertext.encode("ascii")).decode("ascii")
+        try:
+            return self._fernet.rotate(ciphertext.encode("ascii")).decode("ascii")
+        except InvalidToken as exc:
+            raise ValueError("secret cannot be decrypted with any of SECRET_KEYS") from exc
+
+    def is_current(self, ciphertext: str) -> bool:
+        """Whether the first key encrypted `ciphertext` (nothing to rotate); False for any other key, and for
+        a ciphertext no key opens."""
+        try:
+            self._first.decrypt(ciphertext.encode("ascii"))
+        except InvalidToken:
+            return False
+        return True
 
 
 def new_webhook_secret() -> str:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from rakuten_connector.connections import service as connections
-from rakuten_connector.connections.usable import must_take_work
 from rakuten_connector.deps import (
     CurrentOperator,
     CurrentPrincipal,
@@ -19,8 +19,8 @@ from rakuten_connector.deps import (
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.errors import CONNECTION_UNUSABLE, FORBIDDEN, NOT_FOUND, error_responses
 from rakuten_connector.kit.rate_limits import RATE_LIMITED_RESPONSE
-from rakuten_connector.orders import service
-from rakuten_connector.orders.jobs import import_now_job, retry_order_job
+from rakuten_connector.orders import retries, service
+from rakuten_connector.orders.jobs import retry_order_job
 from rakuten_connector.orders.models import Order, OrderState
 from rakuten_connector.orders.schemas import (
     Accepted,
@@ -69,6 +69,17 @@ def to_out(order: Order) -> OrderOut:
     )
 
 
+async def detail_out(session: AsyncSession, order: Order) -> OrderDetail:
+    """One order with its timeline, as `GET .../orders/{purchase_id}` answers it."""
+    events = await service.timeline(session, order)
+    return OrderDetail(
+        **to_out(order).model_dump(),
+        parcel_status=order.parcel_status,
+        last_error=order.last_error,
+        events=[OrderEventOut(at=e.at, kind=e.kind, message=e.message) for e in events],
+    )
+
+
 @router.post(
     "/imports",
     status_code=status.HTTP_202_ACCEPTED,
@@ -80,10 +91,7 @@ async def import_now(
 ) -> Accepted:
     """Import now, without waiting for the next tick."""
     connection = await connections.get_visible(session, principal, connection_id)
-    must_take_work(connection)
-    now = utcnow()
-    connection.next_import_at = now  # the scheduler picks it up even if Redis loses the job
-    jobs.add(import_now_job(connection.id, now))
+    jobs.add(service.request_import(connection))
     await jobs.commit(session)
     return Accepted()
 
@@ -119,13 +127,7 @@ async def retry_orders(
     An order whose retry (or another check) is already pending, or that a worker is working on, is left
     out; `queued` counts the retries queued. Written and queued a chunk of orders at a time."""
     connection = await connections.get_visible(session, principal, connection_id)
-    queued = 0
-    for order_ids in await service.retry_candidates(session, connection.id, body.state):
-        orders = await service.request_retries(session, order_ids, body.state)
-        now = utcnow()
-        jobs.add(*(retry_order_job(order.id, now) for order in orders))
-        queued += await jobs.commit(session)
-    return RetriesQueued(queued=queued)
+    return RetriesQueued(queued=await retries.retry_every_order(session, jobs, connection.id, body.state))
 
 
 @router.get("/orders/{purchase_id}", responses=error_responses(NOT_FOUND))
@@ -133,14 +135,7 @@ async def get_order(
     connection_id: str, purchase_id: str, principal: CurrentPrincipal, session: SessionDep
 ) -> OrderDetail:
     connection = await connections.get_visible(session, principal, connection_id)
-    order = await service.get_order(session, connection.id, purchase_id)
-    events = await service.timeline(session, order)
-    return OrderDetail(
-        **to_out(order).model_dump(),
-        parcel_status=order.parcel_status,
-        last_error=order.last_error,
-        events=[OrderEventOut(at=e.at, kind=e.kind, message=e.message) for e in events],
-    )
+    return await detail_out(session, await service.get_order(session, connection.id, purchase_id))
 
 
 @router.post(

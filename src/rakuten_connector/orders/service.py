@@ -12,9 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from rakuten_connector.connections.models import Connection
+from rakuten_connector.connections.usable import must_take_work
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.cursors import decode_position, encode_position
 from rakuten_connector.kit.errors import ApiError, NotFound
+from rakuten_connector.kit.queue import Job
+from rakuten_connector.orders.jobs import import_now_job
 from rakuten_connector.orders.models import Order, OrderEvent, OrderState
 from rakuten_connector.orders.schemas import RetryableState
 
@@ -50,6 +53,14 @@ async def wake_waiting_orders(session: AsyncSession, connection_id: str) -> None
         .values(next_check_at=utcnow())
         .execution_options(synchronize_session=False)
     )
+
+
+def request_import(connection: Connection) -> Job:
+    """Ask the connection's import now (409 when it takes no work); returns its job, to send once committed."""
+    must_take_work(connection)
+    now = utcnow()
+    connection.next_import_at = now  # the scheduler picks it up even if Redis loses the job
+    return import_now_job(connection.id, now)
 
 
 async def list_orders(

@@ -34,10 +34,9 @@ from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.crypto import SecretBox
 from rakuten_connector.kit.errors import ApiError, NotFound, parse_json_body, refuses_values
 from rakuten_connector.kit.queue import Job, JobQueue
-from rakuten_connector.stock.jobs import next_batch_job
-from rakuten_connector.webhooks.jobs import event_job
+from rakuten_connector.webhooks.jobs import handling_job
 from rakuten_connector.webhooks.models import EventStatus, WebhookEvent
-from rakuten_connector.webhooks.schemas import KNOWN_EVENTS, STOCK_UPDATED, EventEnvelope
+from rakuten_connector.webhooks.schemas import KNOWN_EVENTS, EventEnvelope
 
 log = structlog.get_logger(__name__)
 
@@ -128,12 +127,8 @@ def validate_event(body: bytes) -> str:
 
 
 def _job_of(row: Mapping[str, Any], committed_at: datetime) -> Job | None:
-    """What a stored event asks the worker for: stock events join their connection's next batch."""
-    if row["event_type"] == STOCK_UPDATED:
-        return next_batch_job(row["connection_id"], committed_at)
-    if row["event_type"] in KNOWN_EVENTS:
-        return event_job(row["id"], row["received_at"])
-    return None
+    """What a stored event asks the worker for."""
+    return handling_job(row["event_type"], row["id"], row["connection_id"], row["received_at"], committed_at)
 
 
 class _RecentJobs:

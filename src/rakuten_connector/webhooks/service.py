@@ -1,7 +1,9 @@
-"""The stored Cubyn events, for the domains that apply them (`webhooks.intake` stores them)."""
+"""The stored Cubyn events, for the domains that apply them (`webhooks.intake` stores them) and for the
+operators who look at them and have them handled again. Services flush but never commit."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from typing import cast
@@ -10,6 +12,7 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rakuten_connector.kit.clock import utcnow
+from rakuten_connector.kit.errors import ApiError, NotFound
 from rakuten_connector.webhooks.models import EventStatus, WebhookEvent
 
 
@@ -85,3 +88,48 @@ async def finish_events(session: AsyncSession, outcomes: Mapping[str, str | None
         ),
         [{"b_id": event_id, "b_reason": reason} for event_id, reason in sorted(outcomes.items())],
     )
+
+
+# The events an operator may have handled again: one that failed, or one still waiting (its job lost).
+REPLAYABLE = frozenset({EventStatus.FAILED.value, EventStatus.PENDING.value})
+
+
+async def list_events(
+    session: AsyncSession, status: EventStatus, connection_id: str | None, limit: int
+) -> list[WebhookEvent]:
+    """The newest `limit` events in `status` (of one connection when given)."""
+    query = select(WebhookEvent).where(WebhookEvent.status == status.value)
+    if connection_id is not None:
+        query = query.where(WebhookEvent.connection_id == connection_id)
+    query = query.order_by(WebhookEvent.received_at.desc(), WebhookEvent.id.desc()).limit(limit)
+    return list(await session.scalars(query))
+
+
+async def get_event(session: AsyncSession, event_id: str) -> WebhookEvent:
+    event = await session.get(WebhookEvent, event_id) if _is_uuid(event_id) else None
+    if event is None:
+        raise NotFound("webhook event")
+    return event
+
+
+async def request_replay(session: AsyncSession, event: WebhookEvent) -> None:
+    """Put a failed or pending event back to pending, to be handled again as if it had just come in (409 for
+    one that was processed or ignored); its job (`jobs.handling_job`) goes out once this is committed."""
+    if event.status not in REPLAYABLE:
+        raise ApiError(
+            409,
+            "event_not_replayable",
+            f"Only failed or pending events can be replayed (this one is {event.status}).",
+        )
+    event.status = EventStatus.PENDING.value
+    event.last_error = None
+    event.processed_at = None
+    await session.flush()
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True

@@ -17,7 +17,15 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    _connections()
+    _orders()
+    _stock_files_and_items()
+    _stock_states_and_syncs()
+    _webhook_and_order_events()
+    _order_items_and_sync_entries()
 
+
+def _connections() -> None:
     op.create_table(
         "connections",
         sa.Column("id", sa.String(length=36), nullable=False),
@@ -55,6 +63,8 @@ def upgrade() -> None:
             postgresql_where=sa.text("state != 'disconnected'"),
         )
 
+
+def _orders() -> None:
     op.create_table(
         "orders",
         sa.Column("id", sa.String(length=36), nullable=False),
@@ -94,6 +104,8 @@ def upgrade() -> None:
         batch_op.create_index("ix_orders_connection_state", ["connection_id", "state"], unique=False)
         batch_op.create_index("ix_orders_next_check", ["next_check_at"], unique=False)
 
+
+def _stock_files_and_items() -> None:
     op.create_table(
         "stock_files",
         sa.Column("id", sa.String(length=36), nullable=False),
@@ -151,6 +163,8 @@ def upgrade() -> None:
         )
         batch_op.create_index("ix_stock_items_file", ["file_id"], unique=False)
 
+
+def _stock_states_and_syncs() -> None:
     op.create_table(
         "stock_states",
         sa.Column("id", sa.String(length=36), nullable=False),
@@ -208,6 +222,8 @@ def upgrade() -> None:
             postgresql_where=sa.text("status IN ('queued', 'running')"),
         )
 
+
+def _webhook_and_order_events() -> None:
     op.create_table(
         "webhook_events",
         sa.Column("id", sa.String(length=36), nullable=False),
@@ -249,6 +265,8 @@ def upgrade() -> None:
     with op.batch_alter_table("order_events", schema=None) as batch_op:
         batch_op.create_index("ix_order_events_order", ["order_id", "id"], unique=False)
 
+
+def _order_items_and_sync_entries() -> None:
     op.create_table(
         "order_items",
         sa.Column("id", sa.String(length=36), nullable=False),

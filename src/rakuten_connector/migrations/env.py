@@ -13,7 +13,9 @@ from rakuten_connector.models import Base
 from rakuten_connector.settings import get_settings
 
 config = context.config
-if config.config_file_name is not None and config.attributes.get("configure_logger", True):
+# Only the developers' `alembic` command has an ini file (alembic.ini at the root); the service's own runs
+# (rakuten_connector.migrate) keep the logging their process set up.
+if config.config_file_name is not None:
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 target_metadata = Base.metadata

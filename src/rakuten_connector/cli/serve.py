@@ -1,4 +1,4 @@
-"""The `rakuten-connector` command."""
+"""The service's own processes: `migrate`, `api`, `worker`, `demo`, and `token` for local use."""
 
 from __future__ import annotations
 
@@ -10,26 +10,23 @@ import prometheus_client
 import typer
 import uvicorn
 
+from rakuten_connector.cli.output import MARKUP
 from rakuten_connector.kit.auth import Role
 from rakuten_connector.kit.logging import configure_logging
 from rakuten_connector.settings import get_settings
 from rakuten_connector.tokens import issue_token_for
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Rakuten France <-> Cubyn connector.")
 
-
-@app.command()
 def migrate() -> None:
     """Apply the database migrations (alembic upgrade head) on DATABASE_URL."""
     from rakuten_connector.migrate import upgrade
 
     settings = get_settings()
     configure_logging(settings.log_level)
-    upgrade(settings.database_url, configure_logger=False)
+    upgrade(settings.database_url)
     typer.echo("database is up to date")
 
 
-@app.command()
 def api(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
@@ -67,15 +64,22 @@ def serve_metrics(host: str, port: int) -> Callable[[], None]:
     return stop
 
 
-@app.command()
-def worker() -> None:
-    """Run the worker: scheduled imports, sweeps and every job (arq on REDIS_URL)."""
+# `worker` runs the worker; `worker check` (checks.py) says whether one runs.
+worker_app = typer.Typer(rich_markup_mode=MARKUP, invoke_without_command=True, add_completion=False)
+
+
+@worker_app.callback()
+def worker(ctx: typer.Context) -> None:
+    """Run the worker: scheduled imports, sweeps and every job (arq on REDIS_URL).
+
+    `worker check` says whether one runs."""
+    if ctx.invoked_subcommand is not None:
+        return
     from rakuten_connector.worker import main as run_worker
 
     run_worker()
 
 
-@app.command()
 def token(
     merchant_id: Annotated[str, typer.Option("--merchant-id", help="The merchant the token acts for.")],
     role: Annotated[Role, typer.Option(help="merchant or operator.")] = Role.MERCHANT,
@@ -91,7 +95,6 @@ def token(
         raise typer.BadParameter(str(exc), param_hint="--hours") from None
 
 
-@app.command()
 def demo(
     port: Annotated[int, typer.Option(help="Port of the API (another free one when it is busy).")] = 8000,
     sales: Annotated[int, typer.Option("--sales", min=5, max=5000, help="Rakuten sales waiting at start.")] = 24,
@@ -120,11 +123,3 @@ def demo(
         configure_logging(settings.log_level, stream=log_file)
         code = asyncio.run(demo_module.main(settings, options, console=Console(), log_path=str(log_path)))
     raise typer.Exit(code)
-
-
-def main() -> None:
-    app()
-
-
-if __name__ == "__main__":
-    main()

@@ -1,4 +1,4 @@
-"""The `rakuten-connector` command."""
+"""The service's processes: `migrate`, `api` (and its metrics port), `token`."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import jwt
 import pytest
 from typer.testing import CliRunner
 
-from rakuten_connector import cli
-from rakuten_connector.cli import app
+from rakuten_connector import worker
+from rakuten_connector.cli import app, serve
 from rakuten_connector.kit.auth import ALGORITHM, Role, decode_token
 from rakuten_connector.kit.logging import configure_logging
 from rakuten_connector.settings import get_settings
@@ -78,7 +78,7 @@ def test_api_serves_metrics_on_their_own_port(monkeypatch: pytest.MonkeyPatch, f
         seen["api_port"] = kwargs["port"]
         seen["metrics"] = httpx.get(f"http://127.0.0.1:{free_tcp_port}/metrics", timeout=30)
 
-    monkeypatch.setattr(cli.uvicorn, "run", fake_uvicorn_run)
+    monkeypatch.setattr(serve.uvicorn, "run", fake_uvicorn_run)
     monkeypatch.setenv("METRICS_PORT", str(free_tcp_port))
     get_settings.cache_clear()
     try:
@@ -99,8 +99,8 @@ def test_api_serves_metrics_on_their_own_port(monkeypatch: pytest.MonkeyPatch, f
 
 def test_api_serves_no_metrics_port_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     started: list[object] = []
-    monkeypatch.setattr(cli.uvicorn, "run", lambda *a, **k: None)
-    monkeypatch.setattr(cli, "serve_metrics", lambda *a, **k: started.append(a))
+    monkeypatch.setattr(serve.uvicorn, "run", lambda *a, **k: None)
+    monkeypatch.setattr(serve, "serve_metrics", lambda *a, **k: started.append(a))
     monkeypatch.delenv("METRICS_PORT", raising=False)
     get_settings.cache_clear()
     try:
@@ -110,3 +110,14 @@ def test_api_serves_no_metrics_port_by_default(monkeypatch: pytest.MonkeyPatch) 
         configure_logging("DEBUG", stream=LOGS)
     assert result.exit_code == 0, result.output
     assert started == []
+
+
+def test_worker_alone_runs_the_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    ran: list[bool] = []
+    monkeypatch.setattr(worker, "main", lambda: ran.append(True))
+    result = runner.invoke(app, ["worker"])
+    assert result.exit_code == 0, result.output
+    assert ran == [True]
+    # Its help names the check, which runs no worker.
+    assert "check" in runner.invoke(app, ["worker", "--help"]).output
+    assert ran == [True]

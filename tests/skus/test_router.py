@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.skus.models import SkuMapping
-from rakuten_connector.stock.models import StockItem, StockStatus, StockSync
+from rakuten_connector.stock.models import StockItem, StockStatus, StockSync, SyncStatus
+from rakuten_connector.stock.syncs import finish
 from tests.conftest import auth_headers
 from tests.upstream_fakes import Upstreams, connection_body
 
@@ -169,3 +170,25 @@ async def test_a_mapping_to_a_known_cubyn_sku_pushes_its_quantity_and_an_unknown
     assert (await client.patch(url(connection_id), json={"R-4": "NEWER"}, headers=A)).status_code == 200
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(StockSync)) == 1
+
+
+async def test_a_mapping_changed_while_a_sync_runs_is_read_by_the_sync_that_follows_it(
+    client: httpx.AsyncClient, connection_id: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    now = utcnow()
+    async with sessions() as session:
+        running = StockSync(
+            connection_id=connection_id, status="running", phase="pushing", catalog_read_at=now, next_run_at=now
+        )
+        session.add(running)
+        session.add(StockItem(connection_id=connection_id, sku="R-9", wanted_quantity=1, wanted_at=now, version=1))
+        await session.commit()
+    assert (await client.patch(url(connection_id), json={"R-9": "UNSEEN"}, headers=A)).status_code == 200
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(StockSync)) == 1
+        sync = await session.get_one(StockSync, running.id)
+        await finish(session, sync, SyncStatus.SUCCEEDED)
+    async with sessions() as session:
+        syncs = {s.id: (s.trigger, s.status) for s in await session.scalars(select(StockSync))}
+    assert syncs.pop(running.id) == ("manual", "succeeded")
+    assert list(syncs.values()) == [("mapping", "queued")]

@@ -5,7 +5,7 @@ gets the same events): the remapped SKU takes it, as one more version, so it is 
 rest of the connection's stock as usual). A Cubyn SKU nothing follows yet has no known quantity: the SKU
 says so (`wanted_at` is cleared: its old quantity is not pushed again, and the next event of its new Cubyn
 SKU applies whatever its time) and a full sync is queued to read it (Cubyn's catalogue is the only place it
-can come from). When a sync is already under way, the one that follows it does (`sync_after_mapping`).
+can come from). When a sync is already under way, it queues the next one as it ends (`sync_after_mapping`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from rakuten_connector.connections.models import Connection
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.stock.events import Wanted, set_wanted
-from rakuten_connector.stock.models import StockItem, StockSync
+from rakuten_connector.stock.models import ACTIVE_SYNC, StockItem, StockSync
 from rakuten_connector.stock.scheduling import touch_state
 
 log = structlog.get_logger(__name__)
@@ -90,6 +90,15 @@ async def follow_new_targets(
 async def queue_full_sync(session: AsyncSession, connection: Connection) -> StockSync | None:
     """A full sync to read the quantities nobody knows yet; None when one is already queued or running."""
     if not (connection.may_call_rakuten and connection.stock_sync_enabled):
+        return None
+    # A sync under way is locked until this transaction commits: its end (`sync_after_mapping`, after its
+    # own update of that row) then sees what this transaction wrote and queues the sync that reads it.
+    active = await session.scalar(
+        select(StockSync.id)
+        .where(StockSync.connection_id == connection.id, StockSync.status.in_(ACTIVE_SYNC))
+        .with_for_update()
+    )
+    if active is not None:
         return None
     now = utcnow()
     sync = StockSync(connection_id=connection.id, trigger="mapping", created_at=now, next_run_at=now)

@@ -89,6 +89,8 @@ async def finish(session: AsyncSession, sync: StockSync, status: SyncStatus, err
     sync.next_run_at = None
     if status is SyncStatus.SUCCEEDED:
         sync.phase = SyncPhase.DONE.value
+    # The sync's row first: a mapping change holding it commits before this goes on (see stock.follows).
+    await session.flush()
     # Only the one-side SKUs are kept (they are the answer's lists); the counts are on the sync. A Cubyn SKU
     # some Rakuten SKU follows is not one-sided, whichever other spellings follow it.
     entry = StockSyncEntry

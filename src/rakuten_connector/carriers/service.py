@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rakuten_connector.carriers.models import SHIPPING_TYPE_MAX, CarrierChoice
 from rakuten_connector.connections.models import Connection
+from rakuten_connector.connections.usable import must_be_live
 from rakuten_connector.db import insert_for
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.errors import ApiError
@@ -137,8 +138,7 @@ async def apply_patch(
 ) -> list[EffectiveCarrier]:
     """A JSON merge patch of the connection's choices (null: back to the default); returns the new table.
     Refused as a whole (nothing changed) when any entry is wrong or the connection is disconnected."""
-    if not connection.is_live:
-        raise ApiError(409, "connection_disconnected", "This connection is disconnected; create a new one.")
+    must_be_live(connection)
     changes = validated(patch)
     now = utcnow()
     rows = [

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from rakuten_connector.connections.checks import CredentialChecker
 from rakuten_connector.connections.models import Connection, ConnectionState, seller_key
 from rakuten_connector.connections.schemas import ConnectionCreate, ConnectionUpdate
+from rakuten_connector.connections.usable import must_be_live
 from rakuten_connector.kit.auth import Principal
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.crypto import SecretBox, new_webhook_secret
@@ -133,8 +134,7 @@ async def update(
     checker: CredentialChecker,
     box: SecretBox,
 ) -> Connection:
-    if not connection.is_live:
-        raise ApiError(409, "connection_disconnected", "This connection is disconnected; create a new one.")
+    must_be_live(connection)
     # New secrets are checked live before anything changes.
     if body.token is not None:
         await checker.check_rakuten(connection.seller_id, body.token)
@@ -163,8 +163,9 @@ async def update(
         await stock_service.resume_pushes(session, connection.id)
     if connection.refuse_out_of_stock_after_hours != refusal_delay:
         await out_of_stock.delay_changed(session, connection.id)
-    if PublishingRules.of(connection) != rules_before:
-        await stock_service.rules_changed(session, connection.id, rules_before, PublishingRules.of(connection))
+    rules_after = PublishingRules.of(connection)
+    if rules_after != rules_before:
+        await stock_service.rules_changed(session, connection.id, rules_before, rules_after)
     await session.flush()
     return connection
 

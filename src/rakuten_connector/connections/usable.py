@@ -1,4 +1,4 @@
-"""Whether a connection takes work the merchant asks for now (an import, a stock sync)."""
+"""Whether a connection takes changes, and work the merchant asks for now (an import, a stock sync)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,15 @@ from rakuten_connector.connections.models import Connection, ConnectionState
 from rakuten_connector.kit.errors import ApiError
 
 
+def must_be_live(connection: Connection) -> None:
+    """409 for a disconnected connection: nothing of it changes any more (a new connection is the way)."""
+    if connection.state == ConnectionState.DISCONNECTED:
+        raise ApiError(409, "connection_disconnected", "This connection is disconnected; create a new one.")
+
+
 def must_take_work(connection: Connection) -> None:
     """409 for a connection that is disconnected, whose credentials were refused, or that is paused."""
-    if connection.state == ConnectionState.DISCONNECTED:
-        raise ApiError(409, "connection_disconnected", "This connection is disconnected.")
+    must_be_live(connection)
     if connection.state == ConnectionState.CREDENTIALS_INVALID:
         raise ApiError(
             409, "connection_credentials_invalid", "Rakuten or Cubyn refused the credentials: update them first."

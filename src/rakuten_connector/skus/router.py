@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from rakuten_connector.connections import service as connections
+from rakuten_connector.connections.usable import must_be_live
 from rakuten_connector.deps import CurrentPrincipal, JobsDep, SessionDep
-from rakuten_connector.kit.errors import NOT_FOUND, ApiError, error_responses
+from rakuten_connector.kit.errors import NOT_FOUND, error_responses
 from rakuten_connector.skus import service
 from rakuten_connector.skus.schemas import SkuMappingOut, SkuMappingPage, SkuMappingPatch, SkuMappingPatched
 from rakuten_connector.stock.follows import follow_new_targets
@@ -53,8 +54,7 @@ async def patch_sku_mappings(
     """Map Rakuten SKUs to Cubyn SKUs (a JSON merge patch: null deletes; at most 10,000 keys). Sales are
     imported under the Cubyn SKU, and the SKUs whose Cubyn SKU changed have their stock pushed again."""
     connection = await connections.get_visible(session, principal, connection_id)
-    if not connection.is_live:
-        raise ApiError(409, "connection_disconnected", "This connection is disconnected; create a new one.")
+    must_be_live(connection)
     result = await service.apply_patch(session, connection.id, body.root)
     sync = await follow_new_targets(session, connection, result.changed)
     if sync is not None:

@@ -77,17 +77,10 @@ class FollowerIndex:
             if rakuten_sku != cubyn_sku:
                 self._mapped_to.setdefault(cubyn_sku, []).append(rakuten_sku)
 
-    @property
-    def is_empty(self) -> bool:
-        return not self._mappings
-
     def of(self, cubyn_sku: str) -> list[str]:
         """The Rakuten SKUs following `cubyn_sku`: those mapped to it, and its own spelling unless mapped away."""
         own = [cubyn_sku] if self._mappings.get(cubyn_sku, cubyn_sku) == cubyn_sku else []
         return own + self._mapped_to.get(cubyn_sku, [])
-
-    def follows(self, rakuten_sku: str) -> str:
-        return self._mappings.get(rakuten_sku, rakuten_sku)
 
 
 async def followers(

@@ -97,14 +97,12 @@ async def free_skus(session: AsyncSession, file_id: str) -> None:
     )
 
 
-# Rakuten's error code for a stock line whose SKU has no offer ("L'alias est obligatoire ...").
-NO_OFFER_CODE = "60"
 NO_OFFER_REASON = "Unknown on Rakuten: no offer has this SKU. Create the offer on Rakuten, or map the SKU."
 
 
 def refusal(product: ProductReport) -> tuple[str, str]:
     """The status and the reason a SKU Rakuten refused keeps: an unknown SKU is told apart."""
-    if any((e.code or "").strip() == NO_OFFER_CODE for e in product.errors):
+    if product.no_offer:
         return StockStatus.UNKNOWN_ON_RAKUTEN.value, NO_OFFER_REASON
     reasons = "; ".join(e.text or e.code for e in product.errors) or f"Rakuten status {product.status}"
     return StockStatus.REJECTED.value, reasons

@@ -250,7 +250,6 @@ async def test_relay_is_refused_where_sales_carry_no_mondial_relay_point(
         "So Colissimo",
         42,
         None,
-        {},
         {f"Mode {n}": "STANDARD" for n in range(PATCH_MAX_KEYS + 1)},
         {"": "STANDARD"},
         {"   ": "STANDARD"},
@@ -277,6 +276,15 @@ async def test_bad_bodies_are_422_and_change_nothing(
     assert error["code"] == "validation_error"
     assert error["message"]
     assert error["details"]
+    assert await stored(sessions) == []
+
+
+async def test_an_empty_patch_changes_nothing_and_answers_the_table(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], connection_id: str
+) -> None:
+    answer = await client.patch(url(connection_id), json={}, headers=A)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == (await client.get(url(connection_id), headers=A)).json()
     assert await stored(sessions) == []
 
 

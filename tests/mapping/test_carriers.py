@@ -52,8 +52,9 @@ UNAVAILABLE = [
 @pytest.mark.parametrize(("shipping_type", "mode", "signed"), KNOWN)
 def test_known_shipping_types_map_exactly(shipping_type: str, mode: DeliveryMode, signed: bool) -> None:
     result = map_shipping_type(shipping_type)
-    assert result == ShippingTypeMapped(shipping_type, mode, signed)
-    assert result.needs_relay_point is (mode is DeliveryMode.RELAY)
+    relay = mode is DeliveryMode.RELAY
+    assert result == ShippingTypeMapped(shipping_type, mode, signed, recipient_from_billing=relay)
+    assert result.needs_relay_point is relay
 
 
 @pytest.mark.parametrize(

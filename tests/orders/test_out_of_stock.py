@@ -168,6 +168,20 @@ async def test_once_the_delay_is_reached_the_parcel_is_cancelled_and_each_item_r
     assert [kind for kind, _ in events].count("cancelled") == 1
 
 
+async def test_a_parcel_cubyn_is_checking_again_at_the_deadline_is_not_refused(
+    rt: Runtime, upstreams: Upstreams
+) -> None:
+    # A restock arrived: Cubyn checks the stock again (PENDING) just as the delay runs out.
+    rechecking = OUT_OF_STOCK | {"validations": {"stock": {"status": "PENDING"}}}
+    routes, refusals = _cubyn(upstreams, read=rechecking), _refusals(upstreams)
+    order_id = await _order(rt, timedelta(hours=13))
+    order, _ = await _check(rt, order_id)
+    assert (routes["cancel"].call_count, refusals.call_count) == (0, 0)
+    assert order.state == OrderState.NEEDS_ATTENTION.value
+    assert order.next_check_at is not None
+    assert order.next_check_at > utcnow()
+
+
 @pytest.mark.parametrize("hours", [None, 47])
 async def test_without_a_delay_or_before_it_an_order_out_of_stock_is_never_refused(
     rt: Runtime, upstreams: Upstreams, hours: int | None

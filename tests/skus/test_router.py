@@ -77,6 +77,9 @@ async def test_a_merge_patch_maps_remaps_and_deletes_and_the_list_pages_through_
         {"R": "C\x7f"},
         {"R": "C\u0085"},
         {"R": {"sku": "C"}},
+        {"R": " "},
+        {"R": " C"},
+        {"R": "C\u00a0"},
     ],
 )
 async def test_a_bad_patch_is_refused_whole_and_changes_nothing(
@@ -97,6 +100,9 @@ async def test_nul_characters_too_many_keys_and_broken_json_are_refused(
     json_headers = {**A, "content-type": "application/json"}
     nul = await client.patch(url(connection_id), content=b'{"R\\u0000": "C"}', headers=json_headers)
     assert nul.status_code == 422
+    huge = await client.patch(url(connection_id), json={"K" * 5000: "C"}, headers=A)
+    assert huge.status_code == 422
+    assert max(len(part) for d in huge.json()["error"]["details"] for part in d["loc"]) <= 64
     many = {f"R-{n}": "C" for n in range(10_001)}
     assert (await client.patch(url(connection_id), json=many, headers=A)).status_code == 422
     broken = await client.patch(url(connection_id), content=b'{"R": ', headers=json_headers)

@@ -9,8 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from rakuten_connector.db import Base, UTCDateTime
 from rakuten_connector.kit.clock import utcnow
-
-SHIPPING_TYPE_MAX = 128
+from rakuten_connector.mapping.carriers import SHIPPING_TYPE_MAX
 
 
 class CarrierChoice(Base):

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, RootModel
+from typing import Annotated
+
+from pydantic import BaseModel, Field, RootModel, StringConstraints
 
 from rakuten_connector.clients.cubyn_models import DeliveryMode
-from rakuten_connector.mapping.carriers import CarrierChoiceValue, ChoiceSource
+from rakuten_connector.mapping.carriers import SHIPPING_TYPE_MAX, CarrierChoiceValue, ChoiceSource
 
 PATCH_MAX_KEYS = 1000
+# 1..128 characters, none of them a control, format (invisible) or private-use character.
+ShippingType = Annotated[
+    str, StringConstraints(min_length=1, max_length=SHIPPING_TYPE_MAX, pattern=r"^[^\p{Cc}\p{Cf}\p{Co}]+$")
+]
 
 
 class CarrierMappingOut(BaseModel):
@@ -22,12 +28,11 @@ class CarrierMappingList(BaseModel):
     items: list[CarrierMappingOut]
 
 
-class CarrierChoicesPatch(RootModel[dict[str, CarrierChoiceValue | None]]):
+class CarrierChoicesPatch(RootModel[dict[ShippingType, CarrierChoiceValue | None]]):
     """A JSON merge patch: `{"<Rakuten shipping type>": "<choice>", "<Rakuten shipping type>": null}`
-    (null: back to the default)."""
+    (null: back to the default; `{}` changes nothing)."""
 
-    root: dict[str, CarrierChoiceValue | None] = Field(
-        min_length=1,
+    root: dict[ShippingType, CarrierChoiceValue | None] = Field(
         max_length=PATCH_MAX_KEYS,
         examples=[{"So Colissimo": "STANDARD", "Mode personnalisé 1": "EXPRESS", "Suivi": None}],
     )

@@ -6,7 +6,6 @@ the same key the import looks sales up with, so `So Colissimo` and `so   colissi
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,14 +13,14 @@ import structlog
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rakuten_connector.carriers.models import SHIPPING_TYPE_MAX, CarrierChoice
+from rakuten_connector.carriers.models import CarrierChoice
 from rakuten_connector.connections.models import Connection
 from rakuten_connector.connections.usable import must_be_live
 from rakuten_connector.db import insert_for
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.errors import ApiError
 from rakuten_connector.mapping.carriers import (
-    SHIPPING_KEY_MAX,
+    SHIPPING_TYPE_MAX,
     CarrierChoiceValue,
     ChosenCarrier,
     EffectiveCarrier,
@@ -36,9 +35,6 @@ log = structlog.get_logger(__name__)
 CHUNK = 500
 # Choices one connection may keep: a dozen known modes and the seller's own, with room to spare.
 CHOICES_MAX = 1000
-# Control, format (invisible), surrogate and private-use characters: never part of a shipping type.
-_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co"})
-_SHOWN_KEY_MAX = SHIPPING_TYPE_MAX + 12
 
 
 async def chosen(session: AsyncSession, connection_id: str) -> dict[str, ChosenCarrier]:
@@ -77,20 +73,14 @@ async def effective(session: AsyncSession, connection_id: str) -> list[Effective
 
 
 def _problem(shipping_type: str, kind: str, message: str) -> dict[str, Any]:
-    return {"loc": ["body", shipping_type[:_SHOWN_KEY_MAX]], "type": kind, "msg": message}
+    return {"loc": ["body", shipping_type], "type": kind, "msg": message}
 
 
 def _key_problem(shipping_type: str) -> dict[str, Any] | None:
-    if not shipping_type.strip():
-        return _problem(shipping_type, "string_too_short", "A shipping type cannot be empty.")
-    if len(shipping_type) > SHIPPING_TYPE_MAX:
-        return _problem(
-            shipping_type, "string_too_long", f"A shipping type has at most {SHIPPING_TYPE_MAX} characters."
-        )
-    if any(unicodedata.category(c) in _REFUSED_CATEGORIES for c in shipping_type):
-        return _problem(shipping_type, "string_pattern_mismatch", "A shipping type has no control characters.")
+    """What the body's type (`carriers.schemas.ShippingType`) cannot say: a type must still name something
+    once normalized (blank, or only accents, does not)."""
     key = normalize_shipping_type(shipping_type)
-    if not key or len(key) > SHIPPING_KEY_MAX:
+    if not key or len(key) > SHIPPING_TYPE_MAX:
         return _problem(shipping_type, "string_unusable", "This text cannot name a shipping type.")
     return None
 

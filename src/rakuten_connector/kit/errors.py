@@ -107,13 +107,16 @@ def error_response(
     )
 
 
+# A location names a field, or a key of a JSON object: a key is the caller's text, of any length.
+LOC_PART_MAX = 64
+
+
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     details = []
     for err in exc.errors():
-        # Never echo the rejected input back: it may be a secret.
-        details.append(
-            {"loc": [str(p) for p in err.get("loc", ())], "type": err.get("type"), "msg": err.get("msg")}
-        )
+        # Never echo the rejected input back: it may be a secret (a key is echoed, clipped, to say which).
+        loc = [str(p)[:LOC_PART_MAX] for p in err.get("loc", ())]
+        details.append({"loc": loc, "type": err.get("type"), "msg": err.get("msg")})
     return details
 
 

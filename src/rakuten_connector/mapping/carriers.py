@@ -23,7 +23,7 @@ from enum import StrEnum
 
 from rakuten_connector.clients.cubyn_models import DeliveryMode
 
-SHIPPING_KEY_MAX = 128  # a normalized key, as stored with a connection's choice
+SHIPPING_TYPE_MAX = 128  # a shipping type as an order keeps it, and a choice's normalized key
 
 
 class CarrierChoiceValue(StrEnum):
@@ -81,6 +81,12 @@ class CarrierMapping:
     def default_choice(self) -> CarrierChoiceValue:
         return choice_of(self.delivery_mode, self.delivery_signed)
 
+    @property
+    def recipient_from_billing(self) -> bool:
+        """Its sales name the recipient in the billing address: prepaid modes carry no other, relay modes
+        carry a relay point next to it (never the recipient's address), whatever Cubyn mode is chosen."""
+        return self.prepaid or self.mondial_relay_point
+
 
 @dataclass(frozen=True)
 class ShippingTypeMapped:
@@ -88,7 +94,7 @@ class ShippingTypeMapped:
     delivery_mode: DeliveryMode
     delivery_signed: bool
     source: ChoiceSource = ChoiceSource.DEFAULT
-    # The recipient is the billing address (prepaid modes); otherwise the delivery address comes first.
+    # The recipient is the billing address (prepaid and relay modes); otherwise the delivery address first.
     recipient_from_billing: bool = False
 
     @property
@@ -207,7 +213,7 @@ def map_shipping_type(
         delivery_mode=mode,
         delivery_signed=signed,
         source=source,
-        recipient_from_billing=row is not None and row.prepaid,
+        recipient_from_billing=row is not None and row.recipient_from_billing,
     )
 
 

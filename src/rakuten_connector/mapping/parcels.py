@@ -65,11 +65,8 @@ class ImportRules:
 
     def cubyn_sku(self, sku: str) -> str | None:
         """The Cubyn SKU a mapping gives this Rakuten SKU (as Rakuten sent it, else trimmed), or None."""
-        for candidate in dict.fromkeys((sku, sku.strip())):
-            mapped = self.sku_mappings.get(candidate)
-            if mapped is not None and mapped.strip():
-                return mapped
-        return None
+        mapped = self.sku_mappings.get(sku)
+        return mapped if mapped is not None else self.sku_mappings.get(sku.strip())
 
 
 DEFAULT_RULES = ImportRules()

@@ -171,12 +171,13 @@ def stock_check(parcel: Parcel) -> StockCheck:
     return StockCheck.RECHECKING if status == "PENDING" else StockCheck.CLEAR
 
 
+def no_stock_for(hours: int) -> str:
+    return f"Cubyn had no stock for this order for {hours_words(hours)}"
+
+
 def out_of_stock_reason(hours: int) -> str:
     """Why the connector cancelled the parcel and refused the sale, `hours` after the stock check failed."""
-    return (
-        f"Cubyn had no stock for this order for {hours_words(hours)}: the Cubyn parcel was cancelled and the sale "
-        "refused on Rakuten."
-    )
+    return f"{no_stock_for(hours)}: the Cubyn parcel was cancelled and the sale refused on Rakuten."
 
 
 def _out_of_stock_waits(hours: int) -> str:

@@ -52,4 +52,4 @@ async def check_order(rt: Runtime, session: AsyncSession, connection: Connection
         order.next_check_at = None if state is OrderState.NEEDS_ATTENTION else utcnow() + timedelta(minutes=30)
         stock_failure.schedule(connection, order)
         await session.commit()
-    await refuse_when_due(rt, session, connection, order)
+    await refuse_when_due(rt, session, connection, order, parcel)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from rakuten_connector.db import Base, UTCDateTime
 from rakuten_connector.kit.clock import utcnow
+from rakuten_connector.mapping.carriers import SHIPPING_TYPE_MAX
 from rakuten_connector.mapping.parcels import order_ref
 from rakuten_connector.mapping.statuses import OrderState
 
@@ -28,7 +29,6 @@ __all__ = [
 PURCHASE_ID_MAX = 64
 ITEM_ID_MAX = 64
 SKU_MAX = 255
-SHIPPING_TYPE_MAX = 128
 STATUS_MAX = 64
 
 

@@ -21,9 +21,10 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rakuten_connector.clients.cubyn import CubynNotCancellable
+from rakuten_connector.clients.cubyn_models import Parcel
 from rakuten_connector.connections.models import Connection
 from rakuten_connector.kit.clock import utcnow
-from rakuten_connector.mapping.statuses import hours_words
+from rakuten_connector.mapping.statuses import StockCheck, no_stock_for, stock_check
 from rakuten_connector.orders.models import Order
 from rakuten_connector.orders.progress import PAUSED_RECHECK, apply_parcel
 from rakuten_connector.orders.service import add_event
@@ -31,44 +32,46 @@ from rakuten_connector.orders.stock_failure import REFUSABLE_STATES, refusal_due
 from rakuten_connector.runtime import Runtime
 
 
-async def refuse_when_due(rt: Runtime, session: AsyncSession, connection: Connection, order: Order) -> bool:
-    """Cancel the parcel and refuse the items if the order's refusal is due; True when it was (whatever
-    came of it: done, or the warehouse had taken the parcel, or the connection is not active). Commits."""
+async def refuse_when_due(
+    rt: Runtime, session: AsyncSession, connection: Connection, order: Order, parcel: Parcel
+) -> None:
+    """Cancel the parcel and refuse the items if the order's refusal is due and `parcel`, just read from
+    Cubyn, still says the stock is missing. Commits when it acts."""
     due = refusal_due_at(connection, order)
     hours = connection.refuse_out_of_stock_after_hours
-    if due is None or hours is None or order.parcel_id is None or due > utcnow():
-        return False
-    if not connection.may_call_rakuten:
-        # Nothing happens at Cubyn or Rakuten; looked at again later, and at once when the connection is
-        # active again (`wake_waiting_orders`).
+    if due is None or hours is None or due > utcnow():
+        return
+    if not connection.may_call_rakuten or stock_check(parcel) is not StockCheck.OUT_OF_STOCK:
+        # Nothing happens at Cubyn or Rakuten: the connection is not active (looked at again later, and at
+        # once when it is active again: `wake_waiting_orders`), or Cubyn is checking the stock again (a
+        # restock may be arriving: its answer decides).
         order.next_check_at = utcnow() + PAUSED_RECHECK
         await session.commit()
-        return True
+        return
     try:
-        parcel = await rt.cubyn(connection).cancel_parcel(int(order.parcel_id))
+        cancelled = await rt.cubyn(connection).cancel_parcel(int(parcel.id))
     except CubynNotCancellable:
         add_event(
             session,
             order,
             "out_of_stock_not_refused",
-            f"Cubyn had no stock for this order for {hours_words(hours)}, but its warehouse has already taken the "
-            "parcel: it could not be cancelled, and the sale was not refused on Rakuten.",
+            f"{no_stock_for(hours)}, but its warehouse has already taken the parcel: it could not be cancelled, "
+            "and the sale was not refused on Rakuten.",
         )
         # The parcel moved on: its next state (read at the next sweep, or its event) tells what to do.
         order.stock_failed_since = None
         order.next_check_at = utcnow()
         await session.commit()
-        return True
+        return
     add_event(
         session,
         order,
         "out_of_stock",
-        f"Cubyn had no stock for this order for {hours_words(hours)}: the Cubyn parcel {parcel.tracking_id} was "
-        "cancelled; the sale is refused on Rakuten.",
+        f"{no_stock_for(hours)}: the Cubyn parcel {cancelled.tracking_id} was cancelled; the sale is refused on "
+        "Rakuten.",
     )
     await session.commit()
-    await apply_parcel(rt, session, connection, order, parcel)
-    return True
+    await apply_parcel(rt, session, connection, order, cancelled)
 
 
 async def delay_changed(session: AsyncSession, connection_id: str) -> None:

@@ -256,7 +256,10 @@ async def test_a_refused_tracking_file_is_decided_item_by_item(rakuten_fixture: 
     cancelled = info.replace(b"ACCEPTED", b"CANCELLED")
     error = rakuten_fixture("error_parameter.xml")
     by_item = {"1": xml(rakuten_fixture("settracking_ok.xml")), "2": xml(error), "3": xml(error), "4": xml(error)}
-    infos = {"2": xml(shipped), "3": xml(cancelled), "4": xml(info)}
+    infos = {
+        n: xml(body.replace(b"260306083", n.encode()))
+        for n, body in (("2", shipped), ("3", cancelled), ("4", info))
+    }
 
     def answer(request: httpx.Request) -> httpx.Response:
         query = request.url.params

@@ -241,8 +241,9 @@ def test_item_info_ignores_the_same_names_inside_its_other_blocks() -> None:
     [
         b"<response><lastversion>2017-08-07</lastversion></response>",
         b"<response><item><itemid>1</itemid></item><item><itemid>2</itemid></item></response>",
+        b"<response><item><itemid>999</itemid><itemstatus>CANCELLED</itemstatus></item></response>",
     ],
-    ids=["no-item", "not-this-item"],
+    ids=["no-item", "not-this-item", "another-lone-item"],
 )
 def test_item_info_without_the_item_is_an_invalid_answer(response: bytes) -> None:
     root = read_document(b"<getiteminfosresult>" + response + b"</getiteminfosresult>", NOW)

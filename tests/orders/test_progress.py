@@ -118,11 +118,12 @@ ERROR_PARAMETER = (FIXTURES / "error_parameter.xml").read_bytes()
 VALIDATED = Parcel(id=100, status="CREATED", validated_at=CREATED, updated_at=CREATED + timedelta(seconds=1))
 
 
-def _item_info(status: str, shipped: bool = False) -> httpx.Response:
+def _item_info(status: str, item_id: str, shipped: bool = False) -> httpx.Response:
+    """getiteminfos' answer about `item_id` (Rakuten names the item it answers for)."""
     content = (FIXTURES / "getiteminfos.xml").read_bytes().replace(b"ACCEPTED", status.encode())
     if shipped:
         content = content.replace(b"<shipped>0</shipped>", b"<shipped>1</shipped>")
-    return httpx.Response(200, content=content)
+    return httpx.Response(200, content=content.replace(b"260306083", item_id.encode()))
 
 
 async def _live_order(rt: Runtime, *item_ids: str, **item: Any) -> str:
@@ -160,7 +161,7 @@ def _refused(upstreams: Upstreams, action: str, status: str) -> None:
     """Rakuten refuses `action` on every item, whose status there is `status`."""
     upstreams.mock.get(f"{RAKUTEN_URL}/sales_ws", params={"action": action}).respond(200, content=ERROR_PARAMETER)
     upstreams.mock.get(f"{RAKUTEN_URL}/sales_ws", params={"action": "getiteminfos"}).mock(
-        return_value=_item_info(status)
+        side_effect=lambda request: _item_info(status, request.url.params["itemid"])
     )
 
 
@@ -242,7 +243,7 @@ async def test_a_refused_tracking_file_is_sent_item_by_item_and_a_refused_item_n
     rt: Runtime, upstreams: Upstreams
 ) -> None:
     order_id = await _live_order(rt, "i1", "i2", "i3", **ACCEPTED)
-    infos = {"i2": _item_info("ACCEPTED", shipped=True), "i3": _item_info("CANCELLED")}
+    infos = {"i2": _item_info("ACCEPTED", "i2", shipped=True), "i3": _item_info("CANCELLED", "i3")}
     calls = _tracking_answers(upstreams, ERROR_PARAMETER, infos)
     order, events = await _apply(rt, order_id, SHIPPED)
     assert (calls["file"].call_count, calls["items"].call_count) == (1, 3)

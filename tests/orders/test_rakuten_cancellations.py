@@ -111,9 +111,10 @@ async def test_an_empty_or_unchanged_status_changes_nothing(rt: Runtime) -> None
         assert await _events(session, order_id) == []
 
 
-def _item_info(status: str) -> httpx.Response:
+def _item_info(status: str, item_id: str) -> httpx.Response:
+    """getiteminfos' answer about `item_id` (Rakuten names the item it answers for)."""
     content = (FIXTURES / "getiteminfos.xml").read_bytes().replace(b"ACCEPTED", status.encode())
-    return httpx.Response(200, content=content)
+    return httpx.Response(200, content=content.replace(b"260306083", item_id.encode()))
 
 
 async def test_an_unaccepted_order_gone_from_getnewsales_has_its_items_read_once(
@@ -128,7 +129,9 @@ async def test_an_unaccepted_order_gone_from_getnewsales_has_its_items_read_once
     )
     statuses = {"i1": "CANCELLED", "i2": "REQUESTED"}
     reads = upstreams.mock.get(f"{RAKUTEN_URL}/sales_ws", params={"action": "getiteminfos"})
-    reads.side_effect = lambda request: _item_info(statuses[request.url.params["itemid"]])
+    reads.side_effect = lambda request: _item_info(
+        statuses[request.url.params["itemid"]], request.url.params["itemid"]
+    )
     async with rt.sessions() as session:
         rakuten = rt.rakuten(await session.get_one(Connection, connection_id))
         assert await read_vanished_sales(session, rakuten, connection_id, started) == [vanished]
@@ -155,7 +158,7 @@ async def test_a_vanished_sale_whose_status_did_not_change_is_not_read_at_every_
     async with rt.sessions() as session:
         connection_id = (await session.get_one(Order, order_id)).connection_id
     reads = upstreams.mock.get(f"{RAKUTEN_URL}/sales_ws", params={"action": "getiteminfos"})
-    reads.mock(return_value=_item_info("REQUESTED"))  # unchanged: nothing recorded
+    reads.side_effect = lambda request: _item_info("REQUESTED", request.url.params["itemid"])  # unchanged
     async with rt.sessions() as session:
         rakuten = rt.rakuten(await session.get_one(Connection, connection_id))
         for poll in range(4):

@@ -292,15 +292,18 @@ def parse_item_info(root: Element, item_id: str) -> ItemInfo:
     `itemid`, `itemstatus` and optional `shipped` are read: its other blocks (claim, availableactions,
     mail, message, itemlog) may hold elements of the same names, which say nothing of its current state."""
     items = children(response_of(root), "item")
-    item = next((i for i in items if path_text(i, "itemid") == item_id), items[0] if len(items) == 1 else None)
+    # A lone item without an id is taken as the one asked for; an item naming another id never is (its
+    # status would be applied to ours).
+    lone = items[0] if len(items) == 1 and not path_text(items[0], "itemid") else None
+    item = next((i for i in items if path_text(i, "itemid") == item_id), lone)
     if item is None:
         raise RakutenInvalidResponse(f"Rakuten's getiteminfos answer holds {len(items)} items, not item {item_id}")
     f = fields(item)
-    shipped = field_text(f, "shipped")
+    shipped = field_text(f, "shipped").strip()
     return ItemInfo(
-        item_id=field_text(f, "itemid") or item_id,
+        item_id=item_id,
         status=field_text(f, "itemstatus"),
-        shipped=to_bool(shipped) if shipped else None,
+        shipped={"1": True, "0": False}.get(shipped),  # anything else says nothing
     )
 
 

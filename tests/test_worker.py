@@ -10,7 +10,7 @@ from arq import Retry, create_pool
 from arq.worker import Worker
 from redis.asyncio import Redis
 
-from rakuten_connector import worker
+from rakuten_connector import heartbeat, worker
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.leases import LeaseLost
 from rakuten_connector.kit.queue import redis_settings
@@ -110,15 +110,15 @@ async def test_the_heartbeat_tick_says_when_a_worker_last_ran_it(settings: Setti
     assert worker.HEARTBEAT in build_worker(settings, handle_signals=False).cron_jobs
     redis = Redis.from_url(settings.redis_url)
     try:
-        await redis.delete(worker.HEARTBEAT_KEY)
-        assert await worker.last_heartbeat(redis) is None
+        await redis.delete(heartbeat.HEARTBEAT_KEY)
+        assert await heartbeat.last_heartbeat(redis) is None
         before = utcnow()
-        await worker.heartbeat({"redis": redis})
-        at = await worker.last_heartbeat(redis)
+        await heartbeat.heartbeat({"redis": redis})
+        at = await heartbeat.last_heartbeat(redis)
         assert at is not None
         assert before <= at <= utcnow()
         # Gone unless a worker keeps beating.
-        assert 0 < await redis.ttl(worker.HEARTBEAT_KEY) <= worker.HEARTBEAT_TTL_SECONDS
+        assert 0 < await redis.ttl(heartbeat.HEARTBEAT_KEY) <= heartbeat.HEARTBEAT_TTL_SECONDS
     finally:
-        await redis.delete(worker.HEARTBEAT_KEY)
+        await redis.delete(heartbeat.HEARTBEAT_KEY)
         await redis.aclose()

@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
-from datetime import datetime
 from typing import Any, TypeVar
 
 import structlog
@@ -27,7 +26,6 @@ import uvloop
 from arq import Retry, cron
 from arq.cron import CronJob
 from arq.worker import Function, Worker, func
-from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -35,6 +33,7 @@ from sqlalchemy.exc import DBAPIError
 
 from rakuten_connector.clients.cubyn import CubynRateLimited, CubynTransientError
 from rakuten_connector.clients.rakuten import RakutenQuotaExceeded, RakutenTransientError
+from rakuten_connector.heartbeat import HEARTBEAT_EVERY_SECONDS, heartbeat
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.errors import is_database_unavailable
 from rakuten_connector.kit.leases import LeaseLost
@@ -52,11 +51,6 @@ log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 JOB_TIMEOUT_SECONDS = 600
-# Every worker queues the heartbeat tick (one of them runs each), which writes the time into this key; the
-# key outlives a few missed ticks, then expires: `rakuten-connector worker check` reads it.
-HEARTBEAT_KEY = "rakuten-connector:worker-heartbeat"
-HEARTBEAT_EVERY_SECONDS = 10
-HEARTBEAT_TTL_SECONDS = 60
 
 
 def _retry_delay(ctx: dict[str, Any], exc: Exception) -> float:
@@ -120,18 +114,6 @@ def _cron(tick: Tick) -> CronJob:
     run.__qualname__ = run.__name__ = tick.name
     # Named by its coroutine: arq calls it `cron:<name>`, the id prefix of its runs.
     return cron(run, second=set(tick.seconds), run_at_startup=True, timeout=tick.timeout)
-
-
-async def heartbeat(ctx: dict[str, Any]) -> None:
-    """Say that a worker runs its jobs (what a tick proves: it took a job from the queue and ran it)."""
-    redis: Redis = ctx["redis"]
-    await redis.set(HEARTBEAT_KEY, utcnow().isoformat(), ex=HEARTBEAT_TTL_SECONDS)
-
-
-async def last_heartbeat(redis: Redis) -> datetime | None:
-    """When a worker last ran the heartbeat tick; None when none did in the last HEARTBEAT_TTL_SECONDS."""
-    value = await redis.get(HEARTBEAT_KEY)
-    return None if value is None else datetime.fromisoformat(value.decode() if isinstance(value, bytes) else value)
 
 
 HEARTBEAT = cron(

@@ -82,3 +82,7 @@ async def test_a_row_deleted_meanwhile_is_left_alone(sessions: async_sessionmake
     async with sessions() as session:
         await key_rotation._rotate_row(session, ROTATING, read, batch)
     assert (batch.rotated, batch.current, batch.unreadable, batch.changing) == (0, 0, [], [])
+
+
+def test_every_encrypted_column_is_rotated() -> None:
+    assert set(SECRET_COLUMNS) == {"rakuten_token_enc", "cubyn_api_key_enc", "webhook_secret_enc"}

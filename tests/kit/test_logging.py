@@ -108,6 +108,9 @@ def test_console_rendering_is_redacted_too() -> None:
         (f"Headers({{'x-application': '{CANARY}'}})", "Headers({'x-application': '***'})"),
         (f"Authorization: Bearer {CANARY}", "Authorization: Bearer ***"),
         ("nothing secret here: key words", "nothing secret here: key words"),
+        (f"postgresql+asyncpg://app:{CANARY}?x/y#z@db:5432/rc", "postgresql+asyncpg://app:***@db:5432/rc"),
+        (f"redis://:{CANARY}#@redis:6379/0", "redis://:***@redis:6379/0"),
+        ("https://cubyn.test/v2", "https://cubyn.test/v2"),
     ],
 )
 def test_redact_text_knows_urls_mappings_and_headers(text: str, expected: str) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rakuten_connector.kit.clock import utcnow
+from rakuten_connector.kit.errors import ApiError
 from rakuten_connector.webhooks import service
 from rakuten_connector.webhooks.models import EventStatus, WebhookEvent
 from tests.factories import add_connection
@@ -93,3 +95,21 @@ async def test_finishing_events_gives_each_its_outcome_and_leaves_finished_ones_
     assert (rows["bad"].status, rows["bad"].last_error) == ("failed", "quantity out of range")
     assert rows["bad"].processed_at is not None
     assert (rows["done-x"].status, rows["done-x"].last_error) == ("processed", None)  # already finished: unchanged
+
+
+async def test_a_replay_loses_to_a_worker_that_finished_the_event_meanwhile(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    connection_id = await add_connection(sessions)
+    await _events(sessions, (connection_id, "w-1", "parcel.updated", 1))
+    async with sessions() as session:
+        event = (await session.scalars(select(WebhookEvent))).one()  # read as pending, replayable
+        async with sessions() as worker:
+            await service.finish_events(worker, {event.id: None}, EventStatus.PROCESSED)
+            await worker.commit()
+        with pytest.raises(ApiError) as refused:
+            await service.request_replay(session, event)
+        assert (refused.value.status_code, refused.value.code) == (409, "event_not_replayable")
+        await session.rollback()
+    async with sessions() as session:
+        assert (await session.scalars(select(WebhookEvent.status))).one() == EventStatus.PROCESSED.value

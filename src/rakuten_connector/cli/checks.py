@@ -10,7 +10,6 @@ import time
 from datetime import datetime
 from enum import Enum
 from typing import Annotated
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import typer
@@ -22,10 +21,10 @@ from sqlalchemy import Connection, text
 from rakuten_connector.cli.context import CommandFailed, run_with_settings
 from rakuten_connector.cli.output import MARKUP, JsonFlag, Output
 from rakuten_connector.db import create_engine
+from rakuten_connector.heartbeat import HEARTBEAT_TTL_SECONDS, last_heartbeat
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.logging import REDACTED, redact_text
 from rakuten_connector.settings import Settings
-from rakuten_connector.worker import HEARTBEAT_TTL_SECONDS, last_heartbeat
 
 config_app = typer.Typer(
     rich_markup_mode=MARKUP, no_args_is_help=True, help="The settings this deployment runs with."
@@ -51,19 +50,6 @@ class WorkerReport(BaseModel):
     age_seconds: float | None
 
 
-def redact_url(url: str) -> str:
-    """`url` without the password it may carry (nor a secret in its query)."""
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        return REDACTED
-    if password is not None:
-        host = parts.netloc.rpartition("@")[2]
-        url = urlunsplit(parts._replace(netloc=f"{parts.username or ''}:{REDACTED}@{host}"))
-    return redact_text(url)
-
-
 def shown_settings(settings: Settings) -> dict[str, object]:
     """Every setting as its environment variable, secrets masked."""
     shown: dict[str, object] = {}
@@ -73,8 +59,8 @@ def shown_settings(settings: Settings) -> dict[str, object]:
             value = f"{REDACTED} ({len(settings.fernet_keys)} key(s))"
         elif isinstance(value, SecretStr):
             value = REDACTED
-        elif isinstance(value, str) and "://" in value:
-            value = redact_url(value)
+        elif isinstance(value, str):
+            value = redact_text(value)  # a URL's password, a secret in its query
         elif isinstance(value, Enum):
             value = value.value
         shown[name.upper()] = value

@@ -5,6 +5,7 @@ and an exit code, never a traceback."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from enum import Enum
@@ -24,8 +25,14 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON (for scripts)
 MARKUP: Final = "markdown"
 
 
+# Control characters of text that came from outside (a webhook's event type, a Rakuten label): an escape
+# sequence would drive the operator's terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
 def cell(value: object) -> Text:
-    """A value as a table shows it; text is never read as rich markup (a reason may hold brackets)."""
+    """A value as a table shows it; text is never read as rich markup (a reason may hold brackets) nor
+    terminal control (escape sequences are shown as replacement characters)."""
     if value is None:
         return Text("-", style="dim")
     if isinstance(value, datetime):
@@ -34,7 +41,7 @@ def cell(value: object) -> Text:
         return Text("yes" if value else "no")
     if isinstance(value, Enum):
         return Text(str(value.value))
-    return Text(str(value))
+    return Text(_CONTROL.sub("\N{REPLACEMENT CHARACTER}", str(value)))
 
 
 class Output:

@@ -12,9 +12,7 @@ from pydantic import BaseModel
 from rakuten_connector.cli.context import OPERATOR, Operator, run
 from rakuten_connector.cli.output import MARKUP, JsonFlag, Output
 from rakuten_connector.connections import service as connections
-from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.webhooks import service
-from rakuten_connector.webhooks.jobs import handling_job
 from rakuten_connector.webhooks.models import EventStatus, WebhookEvent
 
 app = typer.Typer(
@@ -93,9 +91,8 @@ def replay_event(
     async def work(op: Operator) -> tuple[EventOut, int]:
         async with op.sessions() as session:
             event = await service.get_event(session, event_id)
-            await service.request_replay(session, event)
-            jobs, now = op.jobs(), utcnow()
-            job = handling_job(event.event_type, event.id, event.connection_id, now, now)
+            job = await service.request_replay(session, event)
+            jobs = op.jobs()
             if job is not None:
                 jobs.add(job)
             return _out(event), await jobs.commit(session)

@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from rakuten_connector.connections.models import Connection
 from rakuten_connector.kit.crypto import SecretBox
 
-SECRET_COLUMNS = ("rakuten_token_enc", "cubyn_api_key_enc", "webhook_secret_enc")
+# Every encrypted column of a connection (the `_enc` naming rule): one added later is rotated too.
+SECRET_COLUMNS = tuple(column.name for column in Connection.__table__.columns if column.name.endswith("_enc"))
 # How often one row is read again when its secrets keep changing under the rotation.
 ROW_TRIES = 5
 

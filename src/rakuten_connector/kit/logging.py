@@ -20,6 +20,9 @@ _FIELD_NAMES = "|".join(re.escape(name) for name in sorted(_SECRET_FIELDS))
 _QUOTED_SECRET = re.compile(
     rf"""(?i)(?P<head>(?P<q>['"])(?:{_FIELD_NAMES})(?P=q)\s*:\s*(?P<vq>['"]))(?P<value>.*?)(?P=vq)"""
 )
+# A URL's password: from `scheme://user:` to the last `@` of the URL (a password may hold `?`, `#`, `/`
+# or `@`: the database drivers read it that way).
+_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^:/@\s]*:)[^\s]*@")
 _HEADER_SECRET = re.compile(r"(?i)\b(authorization|x-application)(:\s*)(bearer\s+|basic\s+)?([^\s\"',;]+)")
 REDACTED = "***"
 
@@ -31,6 +34,7 @@ _PLAIN = (int, float, bool, type(None))
 
 def redact_text(text: str) -> str:
     """`text` without the secrets it may carry in a URL, a mapping's repr or a header line."""
+    text = _URL_PASSWORD.sub(lambda m: f"{m.group(1)}{REDACTED}@", text)
     text = _URL_SECRET.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
     text = _QUOTED_SECRET.sub(lambda m: f"{m.group('head')}{REDACTED}{m.group('vq')}", text)
     return _HEADER_SECRET.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(3) or ''}{REDACTED}", text)

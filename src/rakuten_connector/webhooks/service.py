@@ -10,9 +10,12 @@ from typing import cast
 
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.errors import ApiError, NotFound
+from rakuten_connector.kit.queue import Job
+from rakuten_connector.webhooks.jobs import handling_job
 from rakuten_connector.webhooks.models import EventStatus, WebhookEvent
 
 
@@ -97,8 +100,9 @@ REPLAYABLE = frozenset({EventStatus.FAILED.value, EventStatus.PENDING.value})
 async def list_events(
     session: AsyncSession, status: EventStatus, connection_id: str | None, limit: int
 ) -> list[WebhookEvent]:
-    """The newest `limit` events in `status` (of one connection when given)."""
-    query = select(WebhookEvent).where(WebhookEvent.status == status.value)
+    """The newest `limit` events in `status` (of one connection when given), without their bodies (up to
+    the body limit each: a listing shows none of it)."""
+    query = select(WebhookEvent).options(defer(WebhookEvent.payload)).where(WebhookEvent.status == status.value)
     if connection_id is not None:
         query = query.where(WebhookEvent.connection_id == connection_id)
     query = query.order_by(WebhookEvent.received_at.desc(), WebhookEvent.id.desc()).limit(limit)
@@ -112,19 +116,26 @@ async def get_event(session: AsyncSession, event_id: str) -> WebhookEvent:
     return event
 
 
-async def request_replay(session: AsyncSession, event: WebhookEvent) -> None:
+async def request_replay(session: AsyncSession, event: WebhookEvent) -> Job | None:
     """Put a failed or pending event back to pending, to be handled again as if it had just come in (409 for
-    one that was processed or ignored); its job (`jobs.handling_job`) goes out once this is committed."""
-    if event.status not in REPLAYABLE:
+    one that was processed or ignored, also when a worker finishes it meanwhile: one conditional UPDATE
+    decides); returns its job, to send once this is committed."""
+    replayed = await session.scalar(
+        update(WebhookEvent)
+        .where(WebhookEvent.id == event.id, WebhookEvent.status.in_(REPLAYABLE))
+        .values(status=EventStatus.PENDING.value, last_error=None, processed_at=None)
+        .returning(WebhookEvent.id)
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(event)
+    if replayed is None:
         raise ApiError(
             409,
             "event_not_replayable",
             f"Only failed or pending events can be replayed (this one is {event.status}).",
         )
-    event.status = EventStatus.PENDING.value
-    event.last_error = None
-    event.processed_at = None
-    await session.flush()
+    now = utcnow()
+    return handling_job(event.event_type, event.id, event.connection_id, now, now)
 
 
 def _is_uuid(value: str) -> bool:

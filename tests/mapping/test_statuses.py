@@ -204,6 +204,9 @@ def test_an_order_out_of_stock_says_when_it_will_be_refused_if_the_merchant_chos
     assert decide(failed, progress()).reason != reason
     unknown_sku = parcel("CREATED", validations={"stock": {"status": "FAILED", "error": "VALIDATION_FAILED"}})
     assert decide(unknown_sku, progress(), refuse_after_hours=1).reason == decide(unknown_sku, progress()).reason
+    # The refusal reads the check named "stock" only: an out-of-stock error elsewhere promises nothing.
+    elsewhere = parcel("CREATED", validations={"inventory": OUT})
+    assert decide(elsewhere, progress(), refuse_after_hours=1).reason == decide(elsewhere, progress()).reason
 
 
 def test_a_parcel_the_connector_cancelled_refuses_the_items_with_its_reason() -> None:

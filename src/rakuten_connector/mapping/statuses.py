@@ -193,9 +193,11 @@ def _check_reason(parcel: Parcel, refuse_after_hours: int | None) -> str | None:
     if not failed:
         return None
     reasons = []
+    # The sale is said to be refused later only when the refusal will act on it: `stock_check` decides.
+    refusable = refuse_after_hours is not None and stock_check(parcel) is StockCheck.OUT_OF_STOCK
     for name, check in sorted(failed.items()):
-        error = (check.error or "").upper()
-        if error == OUT_OF_STOCK_ERROR and refuse_after_hours is not None:
+        error = (check.error or "").strip().upper()
+        if error == OUT_OF_STOCK_ERROR and refusable and refuse_after_hours is not None:
             reasons.append(_out_of_stock_waits(refuse_after_hours))
         elif error in _CHECK_REASONS:
             reasons.append(_CHECK_REASONS[error])

@@ -47,6 +47,8 @@ class Order(Base):
         # The operators' list across connections, newest first (all, or in one state).
         Index("ix_orders_imported", "imported_at", "id"),
         Index("ix_orders_state_imported", "state", "imported_at", "id"),
+        # The shipping types a connection has seen (its carrier table), read without its orders' rows.
+        Index("ix_orders_connection_shipping_type", "connection_id", "shipping_type"),
         Index("ix_orders_next_check", "next_check_at"),
     )
 

@@ -61,6 +61,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("stock_failed_since", sa.DateTime(timezone=True), nullable=True))
         batch_op.create_index("ix_orders_imported", ["imported_at", "id"], unique=False)
         batch_op.create_index("ix_orders_state_imported", ["state", "imported_at", "id"], unique=False)
+        batch_op.create_index(
+            "ix_orders_connection_shipping_type", ["connection_id", "shipping_type"], unique=False
+        )
 
     with op.batch_alter_table("stock_items", schema=None) as batch_op:
         batch_op.add_column(sa.Column("cubyn_sku", sa.String(length=255), nullable=True))
@@ -84,6 +87,7 @@ def downgrade() -> None:
         batch_op.drop_column("cubyn_sku")
 
     with op.batch_alter_table("orders", schema=None) as batch_op:
+        batch_op.drop_index("ix_orders_connection_shipping_type")
         batch_op.drop_index("ix_orders_state_imported")
         batch_op.drop_index("ix_orders_imported")
         batch_op.drop_column("stock_failed_since")

@@ -169,7 +169,11 @@ async def test_import_asks_the_import_now_as_the_route_does(
     ("fields", "code", "message"),
     [
         ({"paused": True}, "connection_paused", "This connection is paused: resume it first."),
-        ({"state": "disconnected"}, "connection_disconnected", "This connection is disconnected; create a new one."),
+        (
+            {"state": "disconnected"},
+            "connection_disconnected",
+            "This connection is disconnected; create a new one.",
+        ),
     ],
 )
 async def test_import_of_a_connection_that_takes_no_work_is_refused(

@@ -38,4 +38,4 @@ async def test_metrics_are_prometheus_text(client: httpx.AsyncClient) -> None:
     await client.get("/healthz")
     response = await client.get("/metrics")
     assert response.status_code == 200
-    assert 'http_requests_total{method="GET",route="/healthz",status="200"}' in response.text
+    assert 'rakuten_connector_http_requests_total{method="GET",route="/healthz",status="200"}' in response.text

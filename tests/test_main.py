@@ -44,7 +44,7 @@ async def test_docs_can_be_turned_off(apps: dict[str, FastAPI]) -> None:
 async def test_metrics_are_served_by_the_api_unless_they_have_their_own_port(apps: dict[str, FastAPI]) -> None:
     served = await get(apps["default"], "/metrics")
     assert served.status_code == 200
-    assert "http_requests_total" in served.text
+    assert "rakuten_connector_http_requests_total" in served.text
     elsewhere = await get(apps["metrics-elsewhere"], "/metrics")
     assert elsewhere.status_code == 404
     assert elsewhere.json()["error"]["code"] == "not_found"

@@ -136,3 +136,23 @@ def test_metrics_port_must_be_a_port(monkeypatch: pytest.MonkeyPatch, port: str)
 def test_keys_that_are_not_fernet_keys_are_refused() -> None:
     with pytest.raises(ValidationError):
         Settings(_env_file=None, secret_keys="not-a-key")  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [("DEBUG", "DEBUG"), ("info", "INFO"), (" Warning ", "WARNING"), ("error", "ERROR"), ("critical", "CRITICAL")],
+)
+def test_log_level_is_read_in_any_case(monkeypatch: pytest.MonkeyPatch, given: str, stored: str) -> None:
+    monkeypatch.setenv("LOG_LEVEL", given)
+    assert Settings(_env_file=None).log_level == stored  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("given", ["bogus", "", "WARN", "FATAL", "10", "info,debug", "CANARY-level"])
+def test_an_unknown_log_level_is_refused_naming_the_choices(monkeypatch: pytest.MonkeyPatch, given: str) -> None:
+    monkeypatch.setenv("LOG_LEVEL", given)
+    with pytest.raises(ValidationError) as caught:
+        Settings(_env_file=None)  # type: ignore[call-arg]
+    text = str(caught.value)
+    assert "log_level" in text
+    assert "must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL" in text
+    assert "CANARY" not in text

@@ -6,8 +6,10 @@ import asyncio
 import uuid
 
 import pytest
+import structlog
 from arq import Retry, create_pool
 from arq.worker import Worker
+from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
 from rakuten_connector import heartbeat, worker
@@ -15,6 +17,7 @@ from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.leases import LeaseLost
 from rakuten_connector.kit.queue import redis_settings
 from rakuten_connector.orders import jobs as orders_jobs
+from rakuten_connector.orders.order_lease import OrderBusy
 from rakuten_connector.runtime import Runtime
 from rakuten_connector.settings import Settings
 from rakuten_connector.stock import jobs as stock_jobs
@@ -122,3 +125,45 @@ async def test_the_heartbeat_tick_says_when_a_worker_last_ran_it(settings: Setti
     finally:
         await redis.delete(heartbeat.HEARTBEAT_KEY)
         await redis.aclose()
+
+
+def _runs(function: str, result: str) -> float:
+    labels = {"function": function, "result": result}
+    return REGISTRY.get_sample_value("rakuten_connector_jobs_total", labels) or 0.0
+
+
+async def test_every_run_is_counted_by_its_result_and_carries_its_job_in_the_logs(settings: Settings) -> None:
+    seen: list[dict[str, object]] = []
+
+    async def done() -> str:
+        seen.append(structlog.contextvars.get_contextvars())
+        return "done"
+
+    async def taken_over() -> str:
+        raise LeaseLost("another worker holds the order now")
+
+    async def broken() -> str:
+        raise KeyError("a bug")
+
+    async def busy() -> str:
+        raise OrderBusy("o")
+
+    name = f"probe_{uuid.uuid4().hex[:8]}"
+    ctx = {"job_try": 3, "job_id": "job-7", "runtime": Runtime.start(settings)}
+    try:
+        assert await worker._run(ctx, name, done()) == "done"
+        assert await worker._run(ctx, name, taken_over()) is None
+        with pytest.raises(KeyError):
+            await worker._run(ctx, name, broken())
+        with pytest.raises(Retry):
+            await worker._run(ctx, name, busy())
+    finally:
+        await ctx["runtime"].close()  # type: ignore[attr-defined]
+    counts = {result: _runs(name, result) for result in ("succeeded", "lease_lost", "failed", "retried")}
+    assert counts == {"succeeded": 1, "lease_lost": 1, "failed": 1, "retried": 1}
+    retries = REGISTRY.get_sample_value(
+        "rakuten_connector_job_retries_total", {"function": name, "error": "OrderBusy"}
+    )
+    assert retries == 1
+    assert seen == [{"job_id": "job-7", "function": name, "try": 3}]
+    assert structlog.contextvars.get_contextvars() == {}  # nothing leaks out of the job

@@ -8,10 +8,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rakuten_connector.connections.checks import CredentialChecker, LiveCredentialChecker
-from rakuten_connector.kit.auth import Principal, bearer_token, decode_token
+from rakuten_connector.kit.auth import BEARER, Principal, decode_token, token_of
 from rakuten_connector.kit.crypto import SecretBox
 from rakuten_connector.kit.errors import ApiError
 from rakuten_connector.kit.queue import AfterCommit, JobQueue
@@ -41,8 +42,13 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-async def current_principal(request: Request, settings: SettingsDep) -> Principal:
-    token = bearer_token(request.headers.get("authorization"))
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
+
+
+async def current_principal(request: Request, settings: SettingsDep, credentials: BearerCredentials) -> Principal:
+    """The caller its bearer token names (401 without a valid one); every route using it, directly or
+    through another dependency, requires `bearerAuth` in the OpenAPI document."""
+    token = token_of(credentials, request.headers.get("authorization"))
     return decode_token(settings.auth_jwt_secret.get_secret_value(), token, settings.token_policy)
 
 

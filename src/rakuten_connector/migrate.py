@@ -26,8 +26,8 @@ def script_location() -> Path:
 
 
 def alembic_config(database_url: str | None = None) -> Config:
-    """The packaged environment on `database_url` (else the settings' DATABASE_URL). Without an ini file,
-    env.py leaves logging as the process configured it."""
+    """The packaged environment on `database_url` (else the settings' DATABASE_URL). env.py leaves logging
+    as the process configured it: alembic's lines join the process's JSON stream."""
     config = Config()
     # ConfigParser interpolates '%': a folder name holding one must not be read as a reference.
     config.set_main_option("script_location", str(script_location()).replace("%", "%%"))

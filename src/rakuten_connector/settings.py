@@ -25,6 +25,8 @@ DEVELOPMENT_JWT_SECRET = "development-jwt-secret-do-not-use-in-production"  # no
 JWT_SECRET_MIN_CHARS = 32
 JWT_SECRET_MIN_DISTINCT = 10
 JWT_SECRET_MIN_BITS = 100
+# What LOG_LEVEL accepts, in any case (stored upper-case); anything else is refused when settings load.
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # Who signs the API's tokens and whom they are for (the `iss` and `aud` claims every token must carry).
 
 
@@ -78,6 +80,9 @@ class Settings(BaseSettings):
     # work is taken over after this).
     lease_seconds: int = Field(default=60, ge=2)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # How long a rotated webhook secret still verifies events, so Cubyn can switch secrets without losing
+    # any (at most a week: an old secret must not stay usable for long).
+    webhook_secret_grace_seconds: int = Field(default=86_400, ge=0, le=7 * 86_400)
     # Per caller (a merchant, an operator), shared by every API replica through Redis; `limits` notation.
     rate_limits_enabled: bool = True
     rate_limit_connect: str = "10/minute"
@@ -87,8 +92,16 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # /docs, /redoc and /openapi.json: unset means on, except in production (see `docs_served`).
     docs_enabled: bool | None = None
-    # When set, `rakuten-connector api` serves /metrics on this port only (not on the API's).
+    # When set, `rakuten-connector api` and `worker` serve /metrics on this port (the API no longer on its own).
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _check_log_level(cls, value: object) -> str:
+        level = value.strip().upper() if isinstance(value, str) else ""
+        if level not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)} (in any case)")
+        return level
 
     @field_validator("rate_limit_connect", "rate_limit_import", "rate_limit_stock_sync", "rate_limit_retry")
     @classmethod

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -39,6 +40,8 @@ from rakuten_connector.kit.errors import is_database_unavailable
 from rakuten_connector.kit.leases import LeaseLost
 from rakuten_connector.kit.logging import configure_logging
 from rakuten_connector.kit.queue import redis_settings
+from rakuten_connector.metrics import state as metrics_state
+from rakuten_connector.metrics.families import JOB_DURATION, JOB_RETRIES, JOB_RUNS
 from rakuten_connector.orders import tasks as orders_tasks
 from rakuten_connector.orders.order_lease import OrderBusy
 from rakuten_connector.runtime import MAX_JOBS, Runtime
@@ -72,18 +75,42 @@ TRANSIENT = (RakutenTransientError, RakutenQuotaExceeded, CubynTransientError, O
 
 async def _run(ctx: dict[str, Any], what: str, coro: Awaitable[T]) -> T | None:
     """The job's work; None when its lease was taken over. A transient failure, or the database being
-    away, is tried again later (arq `Retry`); the job re-reads what it had done."""
+    away, is tried again later (arq `Retry`); the job re-reads what it had done. Every run is counted by
+    its result, and its log lines carry the job's id, function and try."""
+    started = time.perf_counter()
+    result = "failed"
     try:
-        return await coro
+        with structlog.contextvars.bound_contextvars(
+            job_id=ctx.get("job_id"), function=what, **{"try": ctx.get("job_try", 1)}
+        ):
+            value = await _retried(ctx, what, coro)
+        result = "succeeded"
+        return value
     except LeaseLost:
         # Another worker took the row over (this one was too slow, or cut off from the database): the
         # work is theirs now, and this job ends without writing anything more.
+        result = "lease_lost"
         log.info("job_lease_lost", job=what)
         return None
+    except Retry:
+        result = "retried"
+        raise
+    except asyncio.CancelledError:
+        result = "cancelled"
+        raise
+    finally:
+        JOB_RUNS.labels(what, result).inc()
+        JOB_DURATION.labels(what, result).observe(time.perf_counter() - started)
+
+
+async def _retried(ctx: dict[str, Any], what: str, coro: Awaitable[T]) -> T:
+    try:
+        return await coro
     except Exception as exc:
-        if not isinstance(exc, TRANSIENT) and not _database_away(exc):
+        if isinstance(exc, LeaseLost) or (not isinstance(exc, TRANSIENT) and not _database_away(exc)):
             raise
         delay = _retry_delay(ctx, exc)
+        JOB_RETRIES.labels(what, type(exc).__name__).inc()
         log.info("job_retry", job=what, error=type(exc).__name__, defer_seconds=round(delay, 1))
         raise Retry(defer=delay) from None
 
@@ -98,13 +125,25 @@ def _job(name: str, work: JobWork) -> Function:
 
 async def _tick(what: str, coro: Awaitable[int]) -> int:
     """A cron job runs again at its next tick: while the database is away, it says so and waits for it."""
+    started = time.perf_counter()
+    result = "failed"
     try:
-        return await coro
+        with structlog.contextvars.bound_contextvars(function=what):
+            done = await coro
+        result = "succeeded"
+        return done
+    except asyncio.CancelledError:
+        result = "cancelled"
+        raise
     except Exception as exc:
         if not _database_away(exc):
             raise
+        result = "skipped"
         log.warning("tick_skipped_database_unavailable", job=what, error=type(exc).__name__)
         return 0
+    finally:
+        JOB_RUNS.labels(what, result).inc()
+        JOB_DURATION.labels(what, result).observe(time.perf_counter() - started)
 
 
 def _cron(tick: Tick) -> CronJob:
@@ -130,9 +169,12 @@ TICKS = {tick.name: _cron(tick) for domain in DOMAINS for tick in domain.TICKS}
 
 def build_worker(settings: Settings, **overrides: Any) -> Worker:
     async def startup(ctx: dict[str, Any]) -> None:
-        ctx["runtime"] = Runtime.start(settings)
+        ctx["runtime"] = runtime = Runtime.start(settings)
+        ctx["stop_gauges"] = metrics_state.watch(runtime.engine, ctx["redis"])
 
     async def shutdown(ctx: dict[str, Any]) -> None:
+        if "stop_gauges" in ctx:
+            ctx.pop("stop_gauges")()
         runtime: Runtime | None = ctx.get("runtime")
         if runtime is not None:
             await runtime.close()

@@ -91,7 +91,7 @@ def test_api_serves_metrics_on_their_own_port(monkeypatch: pytest.MonkeyPatch, f
     metrics = seen["metrics"]
     assert isinstance(metrics, httpx.Response)
     assert metrics.status_code == 200
-    assert "http_requests_total" in metrics.text
+    assert "rakuten_connector_http_requests_total" in metrics.text
     # Stopped with the API.
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{free_tcp_port}/metrics", timeout=5)

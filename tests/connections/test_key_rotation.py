@@ -4,6 +4,7 @@ never overwritten with the older one (the CLI's `keys rotate` drives it: tests/c
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from cryptography.fernet import Fernet
 from sqlalchemy import delete, select, update
@@ -12,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from rakuten_connector.connections import key_rotation
 from rakuten_connector.connections.key_rotation import SECRET_COLUMNS, RotatedBatch, rotate_batch
 from rakuten_connector.connections.models import Connection
-from rakuten_connector.kit.crypto import SecretBox
+from rakuten_connector.kit.clock import utcnow
+from rakuten_connector.kit.crypto import SecretBox, new_webhook_secret
 from tests.conftest import use_secret
 from tests.factories import add_connection
 
@@ -42,7 +44,9 @@ async def test_batches_go_through_every_row_once_in_id_order(sessions: async_ses
         if batch.last_id is None:
             break
         after = batch.last_id
-    assert [(b.rows, b.rotated, b.last_id) for b in seen] == [(2, 6, ids[1]), (2, 6, ids[3]), (1, 3, None)]
+    per_row = len(SECRET_COLUMNS)
+    expected = [(2, 2 * per_row, ids[1]), (2, 2 * per_row, ids[3]), (1, per_row, None)]
+    assert [(b.rows, b.rotated, b.last_id) for b in seen] == expected
     async with sessions() as session:
         for connection in await session.scalars(select(Connection)):
             assert all(UNDER_NEW.is_current(getattr(connection, column)) for column in SECRET_COLUMNS)
@@ -66,7 +70,7 @@ async def test_a_secret_changed_meanwhile_is_rotated_from_its_new_value(
     async with sessions() as session:
         await key_rotation._rotate_row(session, ROTATING, read, batch)
         await session.commit()
-    assert (batch.rotated, batch.current, batch.changing) == (3, 0, [])
+    assert (batch.rotated, batch.current, batch.changing) == (len(SECRET_COLUMNS), 0, [])
     async with sessions() as session:
         stored = await session.get_one(Connection, shop)
     assert UNDER_NEW.decrypt(stored.rakuten_token_enc or "").get_secret_value() == token
@@ -85,4 +89,37 @@ async def test_a_row_deleted_meanwhile_is_left_alone(sessions: async_sessionmake
 
 
 def test_every_encrypted_column_is_rotated() -> None:
-    assert set(SECRET_COLUMNS) == {"rakuten_token_enc", "cubyn_api_key_enc", "webhook_secret_enc"}
+    assert set(SECRET_COLUMNS) == {
+        "rakuten_token_enc",
+        "cubyn_api_key_enc",
+        "webhook_secret_enc",
+        "previous_webhook_secret_enc",  # a rotated webhook secret, during its grace period
+    }
+
+
+async def test_a_previous_webhook_secret_in_its_grace_period_is_re_encrypted_too(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # A webhook secret rotated under the old key: its previous secret must move to the new key as well, or
+    # taking the old key out of SECRET_KEYS would cut Cubyn off before the grace period ends.
+    current, previous = use_secret(new_webhook_secret()), use_secret(new_webhook_secret())
+    shop = await _shop(sessions)
+    async with sessions() as session:
+        await session.execute(
+            update(Connection)
+            .where(Connection.id == shop)
+            .values(
+                webhook_secret_enc=UNDER_OLD.encrypt(current),
+                previous_webhook_secret_enc=UNDER_OLD.encrypt(previous),
+                previous_webhook_secret_expires_at=utcnow() + timedelta(hours=1),
+            )
+        )
+        await session.commit()
+    async with sessions() as session:
+        batch = await rotate_batch(session, ROTATING, None, 10)
+        await session.commit()
+    assert (batch.rotated, batch.unreadable) == (len(SECRET_COLUMNS), [])
+    async with sessions() as session:
+        stored = await session.get_one(Connection, shop)
+    assert UNDER_NEW.decrypt(stored.webhook_secret_enc or "").get_secret_value() == current
+    assert UNDER_NEW.decrypt(stored.previous_webhook_secret_enc or "").get_secret_value() == previous

@@ -58,6 +58,7 @@ async def test_demo_connects_a_shop_imports_its_orders_and_stops_cleanly(
     text = output.getvalue()
     assert f"{shop.api_url}/docs" in text
     assert shop.token in text
+    assert f"{shop.api_url}/console#token={shop.token}" in text
     assert "Latest events" in text  # the live view's last frame
     assert "Stopping" in text
 

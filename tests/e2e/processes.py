@@ -51,13 +51,13 @@ class Processes:
     running: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     started: int = 0
 
-    def start(self, *args: str) -> str:
+    def start(self, *args: str, env: dict[str, str] | None = None) -> str:
         self.started += 1
         name = f"{args[0]}-{self.started}"
         log = (self.logs / f"{name}.log").open("ab")
         self.running[name] = subprocess.Popen(
             [sys.executable, "-m", "rakuten_connector", *args],
-            env=environment(self.settings),
+            env={**environment(self.settings), **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -3,11 +3,13 @@ long, answer 401 on every protected route."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import httpx
 import jwt
 import pytest
+from fastapi import FastAPI
 
 from rakuten_connector.kit.auth import (
     ALGORITHM,
@@ -127,3 +129,49 @@ def test_the_policy_follows_the_settings() -> None:
         with pytest.raises(ApiError) as raised:
             decode_token(JWT_SECRET, token, policy)
         assert raised.value.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("headers", "message"),
+    [
+        ({}, "Authentication is required."),
+        ({"Authorization": ""}, "Authentication is required."),
+        ({"Authorization": "Basic dXNlcjpwYXNz"}, "The Authorization header must be 'Bearer <token>'."),
+        ({"Authorization": "Bearer"}, "The Authorization header must be 'Bearer <token>'."),
+        ({"Authorization": "Bearer    "}, "The Authorization header must be 'Bearer <token>'."),
+        ({"Authorization": "Bearer not.a.jwt"}, "The token is not valid."),
+    ],
+    ids=["no-header", "empty", "basic", "scheme-only", "blank-token", "garbage"],
+)
+async def test_each_bad_header_is_told_what_is_wrong(
+    client: httpx.AsyncClient, headers: dict[str, str], message: str
+) -> None:
+    response = await client.get("/v1/connections", headers=headers)
+    assert response.status_code == 401
+    assert response.json() == {"error": {"code": "unauthorized", "message": message, "details": None}}
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize("header", ["Bearer {t}", "bearer {t}", "BEARER {t}", "Bearer   {t}  "])
+async def test_the_bearer_scheme_is_read_as_before(client: httpx.AsyncClient, header: str) -> None:
+    """What /docs' Authorize button sends (`Bearer <token>`), and the spellings accepted before."""
+    response = await client.get("/v1/connections", headers={"Authorization": header.format(t=_token({}))})
+    assert response.status_code == 200, response.text
+
+
+async def test_every_operation_the_document_secures_answers_401_without_a_token(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """The document's security requirements are the truth: each secured operation refuses a missing
+    token, and each operation it leaves open does not ask for one."""
+    document = app.openapi()
+    some_id = "00000000-0000-4000-8000-000000000000"
+    for path, methods in document["paths"].items():
+        url = re.sub(r"\{[^}]+\}", some_id, path)
+        for method, operation in methods.items():
+            response = await client.request(method.upper(), url, json={})
+            code = response.json()["error"]["code"] if response.status_code >= 400 else None
+            if operation.get("security"):
+                assert (response.status_code, code) == (401, "unauthorized"), (method, path)
+            else:
+                assert code != "unauthorized", (method, path)

@@ -15,7 +15,7 @@ from rakuten_connector.kit.http_metrics import HttpMetrics
 def _metered(app: Starlette) -> tuple[HttpMetrics, CollectorRegistry]:
     registry = CollectorRegistry()
     requests = Counter("t_requests_total", "requests", ["method", "route", "status"], registry=registry)
-    latency = Histogram("t_duration_seconds", "duration", ["method", "route"], registry=registry)
+    latency = Histogram("t_duration_seconds", "duration", ["method", "route", "status"], registry=registry)
     return HttpMetrics(app, requests=requests, latency=latency), registry
 
 

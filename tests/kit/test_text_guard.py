@@ -68,7 +68,7 @@ async def test_nul_in_any_path_parameter(
 ) -> None:
     cid = await connected(client)
     before = await snapshot(sessions)
-    real = {"connection_id": cid, "purchase_id": "31862100", "sync_id": cid}
+    real = {"connection_id": cid, "purchase_id": "31862100", "sync_id": cid, "event_id": cid}
     checked = 0
     for method, path in api_routes(app):
         for name in re.findall(r"{(\w+)}", path):
@@ -95,7 +95,10 @@ async def test_nul_in_any_query_parameter(
             ):
                 continue
             for bad in ("a%00b", "%00", "a%ED%A0%80"):
-                url = path.format(connection_id=cid, purchase_id="1", sync_id=cid) + f"?{param['name']}={bad}"
+                url = (
+                    path.format(connection_id=cid, purchase_id="1", sync_id=cid, event_id=cid)
+                    + f"?{param['name']}={bad}"
+                )
                 response = await client.request(method, url, headers=OPERATOR)
                 if bad == "a%ED%A0%80":
                     # Not UTF-8: read as U+FFFD like any bad byte, never a 500.
@@ -123,7 +126,7 @@ async def test_nul_in_any_string_of_a_json_body(
     for method, path in api_routes(app):
         if method not in ("POST", "PATCH", "PUT"):
             continue
-        url = path.format(connection_id=cid, purchase_id="31862100", sync_id=cid)
+        url = path.format(connection_id=cid, purchase_id="31862100", sync_id=cid, event_id=cid)
         for body in bodies:
             headers = {**A, "content-type": "application/json"}
             refused(await client.request(method, url, headers=headers, content=json_text(body)))

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
@@ -149,3 +150,22 @@ async def test_a_purchase_cubyn_refused_to_an_earlier_connection_is_imported_by_
     assert orders["400"].state == "importing"
     assert (orders["401"].state, orders["401"].reason) == ("skipped", ALREADY_IMPORTED)
     assert recorded.already_imported == 1
+
+
+async def test_what_was_recorded_is_counted_by_reason_code(sessions: async_sessionmaker[AsyncSession]) -> None:
+    connection_id = await add_connection(sessions)
+    sales = [_sale("600", item_id="61"), _sale("601", item_id="62", sku="")]
+
+    def counts() -> tuple[float, float]:
+        imported = REGISTRY.get_sample_value("rakuten_connector_orders_imported_total") or 0.0
+        skipped = REGISTRY.get_sample_value("rakuten_connector_orders_skipped_total", {"reason": "empty_sku"})
+        return imported, skipped or 0.0
+
+    before = counts()
+    async with sessions() as session:
+        recorded = await record_sales(session, connection_id, sales, utcnow())
+        await session.commit()
+    recorded.count()
+    after = counts()
+    assert (after[0] - before[0], after[1] - before[1]) == (1, 1)
+    assert recorded.skip_codes == {"empty_sku": 1}

@@ -7,6 +7,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy.orm import selectinload
 
 from rakuten_connector.kit.clock import utcnow
@@ -131,3 +132,22 @@ async def test_a_bulk_retry_leaves_out_the_orders_that_changed_since_they_were_r
     async with rt.sessions() as session:
         assert [order.id for order in await request_retries(session, candidates, OrderState.FAILED)] == [retried]
         await session.commit()
+
+
+async def test_an_order_that_fails_is_counted_once_committed(rt: Runtime) -> None:
+    order_id = await add_order(rt, await add_live_connection(rt), state=OrderState.IMPORTING.value)
+
+    def failed() -> float:
+        return REGISTRY.get_sample_value("rakuten_connector_orders_failed_total") or 0.0
+
+    before = failed()
+    async with rt.sessions() as session:
+        order = await session.get_one(Order, order_id)
+        transition(session, order, OrderState.FAILED, "failed", "Cubyn refused it.", reason="Cubyn refused it.")
+        await session.rollback()
+    assert failed() == before  # rolled back: it did not fail
+    async with rt.sessions() as session:
+        order = await session.get_one(Order, order_id)
+        transition(session, order, OrderState.FAILED, "failed", "Cubyn refused it.", reason="Cubyn refused it.")
+        await session.commit()
+    assert failed() == before + 1

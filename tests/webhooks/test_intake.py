@@ -23,6 +23,7 @@ from rakuten_connector.settings import Settings
 from rakuten_connector.webhooks import intake as intake_module
 from rakuten_connector.webhooks.intake import Delivery, EventIntake
 from rakuten_connector.webhooks.models import WebhookEvent
+from tests.conftest import LOGS, use_secret
 from tests.factories import add_connection
 from tests.waiting import wait_until
 from tests.webhooks.test_router import PARCEL_EVENT, STOCK_EVENT, signed_headers
@@ -204,3 +205,52 @@ async def test_a_delivery_still_waiting_when_the_service_stops_is_refused_with_5
         await request
     assert (refused.value.status_code, refused.value.code) == (503, "unavailable")
     assert await stored(sessions) == []
+
+
+async def test_each_delivery_is_one_log_line_with_its_result_and_never_its_body_or_secret(
+    intake: EventIntake, sessions: async_sessionmaker[AsyncSession], box: SecretBox
+) -> None:
+    a = await add_shop(sessions, box, "a")
+    use_secret(a.secret)
+    gone = await add_shop(sessions, box, "gone", state=ConnectionState.DISCONNECTED.value)
+    before = len(LOGS.lines)
+    deliveries = [
+        a.delivery({**STOCK_EVENT, "data": {"sku": "SKU-SECRET-BODY", "available": 1}}, "msg_1"),
+        a.delivery(STOCK_EVENT, "msg_1"),
+        a.delivery(PARCEL_EVENT, "msg_2", secret=new_webhook_secret()),
+        a.delivery(b'{"type": "stock.updated"}', "msg_3"),
+        Delivery(str(uuid.uuid4()), b"{}", signed_headers(a.secret, b"{}", "msg_4")),
+        Delivery("not-a-uuid", b"{}", signed_headers(a.secret, b"{}", "msg_5")),
+        gone.delivery(STOCK_EVENT, "msg_6"),
+    ]
+    results = ["accepted", "duplicate", "invalid_signature", "invalid_event", "not_found", "not_found",
+               "connection_disconnected"]  # fmt: skip
+    assert await answers(intake, deliveries) == results
+
+    def lines() -> list[dict[str, Any]]:
+        written = "".join(LOGS.lines[before:])
+        return [json.loads(line) for line in written.splitlines() if '"webhook_received"' in line]
+
+    await wait_until(
+        lambda: len(lines()) == len(deliveries), what="one log line per delivery", state=_async(lines)
+    )
+    outcomes = sorted((line["webhook_id"], line["result"]) for line in lines())
+    assert outcomes == sorted(
+        (f"msg_{n}", result) for n, result in zip([1, 1, 2, 3, 4, 5, 6], results, strict=True)
+    )
+    invalid = next(line for line in lines() if line["result"] == "invalid_event")
+    assert (invalid.get("event_type"), invalid["connection_id"]) == (None, a.connection_id)
+    accepted = next(line for line in lines() if line["result"] == "accepted")
+    assert (accepted["event_type"], accepted["signed_with"]) == ("stock.updated", "current")
+    written = "".join(LOGS.lines[before:])
+    assert "SKU-SECRET-BODY" not in written
+    assert a.secret not in written
+    assert "webhook-signature" not in written
+    assert "v1," not in written
+
+
+def _async(read: Any) -> Any:
+    async def state() -> object:
+        return read()
+
+    return state

@@ -28,8 +28,9 @@ from rakuten_connector.sandbox.serve import free_port
 from rakuten_connector.settings import Settings
 from rakuten_connector.webhooks.models import WebhookEvent
 from rakuten_connector.webhooks.router import PATH
-from tests.conftest import auth_headers, use_secret
+from tests.conftest import LOGS, auth_headers, use_secret
 from tests.upstream_fakes import Upstreams, connection_body
+from tests.waiting import wait_until
 
 A = auth_headers("merchant-a")
 
@@ -323,3 +324,25 @@ async def test_the_route_is_served_ahead_of_the_others_and_still_documented(app:
     assert {"200", "400", "401", "404", "410"} <= set(documented["responses"])
     answer = await hook.send(b"{not json")
     assert (answer.status_code, answer.json()["error"]["code"]) == (400, "malformed_json")
+
+
+async def test_each_delivery_logs_the_request_id_of_its_own_answer(hook: Hook) -> None:
+    # The intake writes from a task of its own, started by the first request: its lines must not carry
+    # that first request's id.
+    before = len(LOGS.lines)
+    sent: dict[str, str] = {}
+    for n in range(3):
+        body = json.dumps(PARCEL_EVENT).encode()
+        headers = {**signed_headers(hook.secret, body, webhook_id=f"msg_rid_{n}"), "X-Request-ID": f"rid-{n}"}
+        answer = await hook.send(body, headers=headers)
+        assert answer.status_code == 200
+        sent[f"msg_rid_{n}"] = answer.headers["X-Request-ID"]
+
+    def logged() -> dict[str, str]:
+        lines = [
+            json.loads(line) for line in "".join(LOGS.lines[before:]).splitlines() if "webhook_received" in line
+        ]
+        return {line["webhook_id"]: line.get("request_id", "") for line in lines}
+
+    await wait_until(lambda: len(logged()) == 3, what="three webhook_received lines")
+    assert logged() == sent == {f"msg_rid_{n}": f"rid-{n}" for n in range(3)}

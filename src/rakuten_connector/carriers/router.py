@@ -16,14 +16,28 @@ from rakuten_connector.carriers.schemas import (
     EffectiveCarrierOut,
 )
 from rakuten_connector.connections import service as connections
+from rakuten_connector.connections.schemas import ConnectionIdParam
 from rakuten_connector.deps import CurrentPrincipal, SessionDep
-from rakuten_connector.kit.errors import NOT_FOUND, error_responses
+from rakuten_connector.kit.errors import (
+    BODY_ERRORS,
+    DATABASE_UNAVAILABLE,
+    NOT_FOUND,
+    UNAUTHORIZED,
+    VALIDATION_ERROR,
+    error_responses,
+)
 from rakuten_connector.mapping.carriers import EffectiveCarrier, carrier_mapping_rows
 
 router = APIRouter(prefix="/v1", tags=["carrier mappings"])
 
 
-@router.get("/carrier-mappings", response_model=CarrierMappingList, summary="Rakuten delivery modes and Cubyn")
+@router.get(
+    "/carrier-mappings",
+    response_model=CarrierMappingList,
+    operation_id="carrier_mappings.list_defaults",
+    summary="Rakuten delivery modes and Cubyn",
+    responses=error_responses(UNAUTHORIZED),
+)
 async def list_carrier_mappings(principal: CurrentPrincipal) -> CarrierMappingList:
     """Every known Rakuten delivery mode, with the Cubyn mode it maps to by default; unavailable modes are
     not imported unless a connection chooses a Cubyn mode for them."""
@@ -61,11 +75,12 @@ def _table(rows: Sequence[EffectiveCarrier]) -> EffectiveCarrierList:
 
 @router.get(
     "/connections/{connection_id}/carrier-mappings",
-    responses=error_responses(NOT_FOUND),
+    operation_id="carrier_mappings.get",
+    responses=error_responses(UNAUTHORIZED, NOT_FOUND, DATABASE_UNAVAILABLE),
     summary="The connection's carrier mappings",
 )
 async def connection_carrier_mappings(
-    connection_id: str, principal: CurrentPrincipal, session: SessionDep
+    connection_id: ConnectionIdParam, principal: CurrentPrincipal, session: SessionDep
 ) -> EffectiveCarrierList:
     """One row per known Rakuten delivery mode, per mode seen in the connection's sales and per mode it has
     a choice for: what Cubyn does with its sales (`cubyn`) and whether the connection chose it (`source`)."""
@@ -75,20 +90,20 @@ async def connection_carrier_mappings(
 
 @router.patch(
     "/connections/{connection_id}/carrier-mappings",
+    operation_id="carrier_mappings.update",
     responses=error_responses(
-        {
-            **NOT_FOUND,
-            409: ("connection_disconnected", "The connection is disconnected."),
-            422: (
-                "validation_error",
-                "A shipping type or choice is not valid (RELAY needs a Mondial Relay mode).",
-            ),
-        }
+        UNAUTHORIZED,
+        BODY_ERRORS,
+        NOT_FOUND,
+        {409: ("connection_disconnected", "The connection is disconnected.")},
+        VALIDATION_ERROR,
+        {422: ("validation_error", "A shipping type or choice is not valid (RELAY needs a Mondial Relay mode).")},
+        DATABASE_UNAVAILABLE,
     ),
     summary="Change the connection's carrier mappings",
 )
 async def change_carrier_mappings(
-    connection_id: str, body: CarrierChoicesPatch, principal: CurrentPrincipal, session: SessionDep
+    connection_id: ConnectionIdParam, body: CarrierChoicesPatch, principal: CurrentPrincipal, session: SessionDep
 ) -> EffectiveCarrierList:
     """`{"<Rakuten shipping type>": "<choice>"}` sets a choice, `null` goes back to the default. Shipping
     types compare without regard to case, accents and spacing. Orders skipped for their delivery mode that

@@ -2,29 +2,46 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated
 
-import prometheus_client
+import structlog
 import typer
 import uvicorn
 
+from rakuten_connector.cli.context import CommandFailed, load_settings
 from rakuten_connector.cli.output import MARKUP
 from rakuten_connector.kit.auth import Role
-from rakuten_connector.kit.logging import configure_logging
-from rakuten_connector.settings import get_settings
+from rakuten_connector.kit.logging import configure_logging, outcome_line
+from rakuten_connector.metrics.serving import serve_metrics
+from rakuten_connector.settings import Settings, get_settings
 from rakuten_connector.tokens import issue_token_for
+
+
+def process_settings() -> Settings:
+    """The settings of a process, or it does not start: one JSON line on stderr names each wrong setting
+    (never its value), exit code 2."""
+    try:
+        return load_settings()
+    except CommandFailed as exc:
+        typer.echo(outcome_line(__name__, exc.code, level="error", message=exc.message), err=True)
+        raise typer.Exit(2) from None
 
 
 def migrate() -> None:
     """Apply the database migrations (alembic upgrade head) on DATABASE_URL."""
     from rakuten_connector.migrate import upgrade
 
-    settings = get_settings()
+    settings = process_settings()
     configure_logging(settings.log_level)
-    upgrade(settings.database_url)
-    typer.echo("database is up to date")
+    try:
+        upgrade(settings.database_url)
+    except Exception:
+        # In the log stream as JSON with its redacted traceback (the database URL carries a password).
+        structlog.get_logger(__name__).exception("migration_failed")
+        raise typer.Exit(1) from None
+    # The command's answer: on stdout, in the same shape as the log lines.
+    typer.echo(outcome_line(__name__, "database is up to date"))
 
 
 def api(
@@ -33,7 +50,7 @@ def api(
     workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes sharing the port.")] = 1,
 ) -> None:
     """Serve the REST API with uvicorn (and /metrics on METRICS_PORT when it is set)."""
-    settings = get_settings()
+    settings = process_settings()
     configure_logging(settings.log_level)
     stop_metrics = serve_metrics(host, settings.metrics_port) if settings.metrics_port else None
     try:
@@ -52,32 +69,32 @@ def api(
             stop_metrics()
 
 
-def serve_metrics(host: str, port: int) -> Callable[[], None]:
-    """Prometheus' own server, in a thread, on `host:port`; returns what stops it."""
-    server, thread = prometheus_client.start_http_server(port, addr=host)
-
-    def stop() -> None:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
-
-    return stop
-
-
 # `worker` runs the worker; `worker check` (checks.py) says whether one runs.
 worker_app = typer.Typer(rich_markup_mode=MARKUP, invoke_without_command=True, add_completion=False)
 
 
 @worker_app.callback()
-def worker(ctx: typer.Context) -> None:
-    """Run the worker: scheduled imports, sweeps and every job (arq on REDIS_URL).
+def worker(
+    ctx: typer.Context,
+    host: Annotated[
+        str, typer.Option(help="Interface of /metrics (on METRICS_PORT, when it is set).")
+    ] = "127.0.0.1",
+) -> None:
+    """Run the worker: scheduled imports, sweeps and every job (arq on REDIS_URL), and /metrics on
+    METRICS_PORT when it is set.
 
     `worker check` says whether one runs."""
     if ctx.invoked_subcommand is not None:
         return
     from rakuten_connector.worker import main as run_worker
 
-    run_worker()
+    settings = process_settings()
+    stop_metrics = serve_metrics(host, settings.metrics_port) if settings.metrics_port else None
+    try:
+        run_worker()
+    finally:
+        if stop_metrics is not None:
+            stop_metrics()
 
 
 def token(

@@ -3,49 +3,20 @@ again once what made it fail is fixed (or when its job was lost)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 import typer
-from pydantic import BaseModel
 
 from rakuten_connector.cli.context import OPERATOR, Operator, run
 from rakuten_connector.cli.output import MARKUP, JsonFlag, Output
 from rakuten_connector.connections import service as connections
 from rakuten_connector.webhooks import service
-from rakuten_connector.webhooks.models import EventStatus, WebhookEvent
+from rakuten_connector.webhooks.models import EventStatus
+from rakuten_connector.webhooks.schemas import EventOut
 
 app = typer.Typer(
     rich_markup_mode=MARKUP, no_args_is_help=True, help="Cubyn's webhook events: list them, replay one."
 )
-
-
-class EventOut(BaseModel):
-    """A stored event without its body (it holds the merchant's parcels and stock, not for a listing)."""
-
-    id: str
-    connection_id: str
-    webhook_id: str
-    event_type: str
-    status: EventStatus
-    attempts: int
-    last_error: str | None
-    received_at: datetime
-    processed_at: datetime | None
-
-
-def _out(event: WebhookEvent) -> EventOut:
-    return EventOut(
-        id=event.id,
-        connection_id=event.connection_id,
-        webhook_id=event.webhook_id,
-        event_type=event.event_type,
-        status=EventStatus(event.status),
-        attempts=event.attempts,
-        last_error=event.last_error,
-        received_at=event.received_at,
-        processed_at=event.processed_at,
-    )
 
 
 @app.command("list")
@@ -65,7 +36,8 @@ def list_events(
             connection_id = None
             if connection is not None:
                 connection_id = (await connections.get_visible(session, OPERATOR, connection)).id
-            return [_out(e) for e in await service.list_events(session, status, connection_id, limit)]
+            events, _ = await service.list_events(session, status, connection_id, limit)
+            return [EventOut.of(e) for e in events]
 
     events = run(out, work)
     if as_json:
@@ -90,12 +62,9 @@ def replay_event(
 
     async def work(op: Operator) -> tuple[EventOut, int]:
         async with op.sessions() as session:
-            event = await service.get_event(session, event_id)
-            job = await service.request_replay(session, event)
             jobs = op.jobs()
-            if job is not None:
-                jobs.add(job)
-            return _out(event), await jobs.commit(session)
+            event = await service.replay(session, jobs, event_id)
+            return EventOut.of(event), await jobs.commit(session)
 
     event, queued = run(out, work)
     if as_json:

@@ -9,7 +9,7 @@ part of a message, a repr or a log line. Every answer is read within a size cap 
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
 from functools import partial
@@ -19,7 +19,19 @@ import httpx
 from pydantic import SecretStr, ValidationError
 
 from rakuten_connector.clients.bounded import AnswerTooLarge, AnswerTooSlow, bounded_stream
+from rakuten_connector.clients.cubyn_errors import (
+    CubynAuthError,
+    CubynError,
+    CubynInvalidFields,
+    CubynInvalidResponse,
+    CubynNotCancellable,
+    CubynNotFound,
+    CubynPermanentError,
+    CubynRateLimited,
+    CubynTransientError,
+)
 from rakuten_connector.clients.cubyn_models import CatalogProduct, FieldError, Parcel, ParcelRequest
+from rakuten_connector.clients.observed import observed
 from rakuten_connector.kit.concurrency import in_order
 from rakuten_connector.kit.errors import JSON_PARSE_ERRORS
 
@@ -42,56 +54,6 @@ CATALOG_PAGE_LIMIT = 100
 # Catalogue pages read at once during a full sync: offset pages do not depend on each other.
 CATALOG_CONCURRENCY = 4
 MAX_RESPONSE_BYTES = 10 * 1024 * 1024
-
-
-class CubynError(Exception):
-    """Base of every Cubyn error. Messages never carry the key."""
-
-
-class CubynAuthError(CubynError):
-    """401: the application key is wrong."""
-
-
-class CubynTransientError(CubynError):
-    """5xx, timeouts, network errors: retry with backoff."""
-
-
-class CubynInvalidResponse(CubynTransientError):
-    """The answer cannot be read: too large, not arrived before the deadline, not JSON, nested too deep."""
-
-
-class CubynRateLimited(CubynTransientError):
-    def __init__(self, message: str, retry_after: float | None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class CubynPermanentError(CubynError):
-    def __init__(self, status_code: int, message: str) -> None:
-        super().__init__(f"HTTP {status_code}: {message}")
-        self.status_code = status_code
-        self.message = message
-
-
-class CubynInvalidFields(CubynPermanentError):
-    """400 on create: Cubyn refused some fields (`errors` lists them)."""
-
-    def __init__(self, message: str, errors: Sequence[FieldError]) -> None:
-        fields = ", ".join(e.field for e in errors) or "unknown fields"
-        super().__init__(400, f"{message} ({fields})")
-        self.errors = list(errors)
-
-
-class CubynNotFound(CubynPermanentError):
-    def __init__(self, message: str) -> None:
-        super().__init__(404, message)
-
-
-class CubynNotCancellable(CubynPermanentError):
-    """409 on cancel: the warehouse already processes the parcel."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(409, message)
 
 
 @dataclass(frozen=True)
@@ -168,6 +130,7 @@ class CubynClient:
             raise CubynTransientError(f"Cubyn {method} {path} answered HTTP {response.status_code}")
         return response
 
+    @observed("cubyn", "check_key")
     async def check_key(self) -> dict[str, Any]:
         """`GET /`: the application the key belongs to. Raises CubynAuthError on a wrong key."""
         response = await self._request("GET", "/")
@@ -176,6 +139,7 @@ class CubynClient:
         body = _json(response, "GET /")
         return body if isinstance(body, dict) else {}
 
+    @observed("cubyn", "create_parcel")
     async def create_parcel(
         self, request: ParcelRequest | Mapping[str, Any], idempotency_key: str | None = None
     ) -> ParcelCreated:
@@ -202,6 +166,7 @@ class CubynClient:
             raise CubynInvalidFields(_message(answer, "invalid parcel"), _field_errors(answer))
         raise _unexpected(response, "POST /parcels")
 
+    @observed("cubyn", "get_parcel")
     async def get_parcel(self, parcel_id: int) -> Parcel:
         """`GET /parcels/{id}`; CubynNotFound when this application has no such parcel."""
         path = f"/parcels/{int(parcel_id)}"
@@ -212,6 +177,7 @@ class CubynClient:
             raise CubynNotFound(f"parcel {parcel_id} not found")
         raise _unexpected(response, "GET /parcels/{id}")
 
+    @observed("cubyn", "find_parcel")
     async def find_parcel(self, order_ref: str) -> Parcel | None:
         """`GET /parcels?orderRef=`: this application's parcel for that orderRef, if any."""
         response = await self._request("GET", "/parcels", params={"orderRef": order_ref})
@@ -226,6 +192,7 @@ class CubynClient:
                 return parcel
         return None
 
+    @observed("cubyn", "cancel_parcel")
     async def cancel_parcel(self, parcel_id: int) -> Parcel:
         """`PUT /parcels/{id}/cancel`; CubynNotCancellable once the warehouse processes the parcel."""
         path = f"/parcels/{int(parcel_id)}/cancel"
@@ -238,6 +205,7 @@ class CubynClient:
             raise CubynNotCancellable(_message(_json_or_empty(response), "parcel can no longer be cancelled"))
         raise _unexpected(response, "PUT /parcels/{id}/cancel")
 
+    @observed("cubyn", "catalog_page")
     async def catalog_page(self, offset: int = 0, limit: int = CATALOG_PAGE_LIMIT) -> CatalogPage:
         """One page of `GET /product-catalog/products` with the `x-total-count` total (None if absent)."""
         params = {"offset": offset, "limit": min(max(limit, 1), CATALOG_PAGE_LIMIT)}

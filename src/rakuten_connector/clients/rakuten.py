@@ -18,6 +18,7 @@ from datetime import date
 
 import structlog
 
+from rakuten_connector.clients.observed import error_kind
 from rakuten_connector.clients.rakuten_errors import (
     RakutenAnswerLost,
     RakutenCredentialsError,
@@ -59,6 +60,7 @@ from rakuten_connector.clients.rakuten_xml import (
     parse_status,
     to_int,
 )
+from rakuten_connector.metrics.families import RAKUTEN_ACTIONS
 
 __all__ = [
     "MAX_RESPONSE_BYTES",
@@ -86,6 +88,13 @@ _SUCCESS = {
     "refusesale": "refused",
     "cancelitem": "cancelled",
     "settrackingpackageinfos": "ok",
+}
+# The names the `rakuten_actions_total` series gives the item actions.
+_ACTION_NAMES = {
+    "acceptsale": "accept",
+    "refusesale": "refuse",
+    "cancelitem": "cancel",
+    "settrackingpackageinfos": "tracking",
 }
 
 
@@ -165,9 +174,28 @@ class RakutenClient(RakutenTransport):
         except RakutenPermanentError as exc:
             log.info("rakuten_tracking_file_refused", code=exc.code, items=len(updates))
             return False
-        return normalize_label(parse_status(root)) == "ok"
+        taken = normalize_label(parse_status(root)) == "ok"
+        if taken:
+            RAKUTEN_ACTIONS.labels("tracking", ItemOutcome.DONE.value).inc(len(updates))
+        return taken
 
     async def _item_action(
+        self, action: str, item_id: str, params: Mapping[str, str], is_done: Callable[[ItemInfo], bool]
+    ) -> ItemOutcome:
+        """The action, counted by what came of it: done, already_done, item_state (the item is elsewhere)
+        or the kind of error."""
+        try:
+            outcome = await self._act_on_item(action, item_id, params, is_done)
+        except RakutenItemStateError:
+            RAKUTEN_ACTIONS.labels(_ACTION_NAMES[action], "item_state").inc()
+            raise
+        except RakutenError as exc:
+            RAKUTEN_ACTIONS.labels(_ACTION_NAMES[action], error_kind(exc)).inc()
+            raise
+        RAKUTEN_ACTIONS.labels(_ACTION_NAMES[action], outcome.value).inc()
+        return outcome
+
+    async def _act_on_item(
         self, action: str, item_id: str, params: Mapping[str, str], is_done: Callable[[ItemInfo], bool]
     ) -> ItemOutcome:
         try:

@@ -19,6 +19,7 @@ import structlog
 from pydantic import SecretStr
 
 from rakuten_connector.clients.bounded import AnswerTooLarge, AnswerTooSlow, bounded_stream
+from rakuten_connector.clients.observed import Observed
 from rakuten_connector.clients.rakuten_errors import (
     RakutenAnswerLost,
     RakutenError,
@@ -100,6 +101,24 @@ class RakutenTransport:
         """One HTTP exchange; yields `reader`'s elements as they arrive, leaves the rest in `reader.rest`."""
         http = self._http or httpx.AsyncClient(follow_redirects=False)
         started = time.monotonic()
+        try:
+            with Observed("rakuten", action):
+                async for item in self._exchange(http, endpoint, action, reader, params, file):
+                    yield item
+        finally:
+            if self._http is None:
+                await http.aclose()
+        log.debug("rakuten_call", action=action, seconds=round(time.monotonic() - started, 3))
+
+    async def _exchange(
+        self,
+        http: httpx.AsyncClient,
+        endpoint: str,
+        action: str,
+        reader: DocumentReader[T],
+        params: Mapping[str, str] | None,
+        file: tuple[str, bytes] | None,
+    ) -> AsyncIterator[T]:
         status = 0
         try:
             async with bounded_stream(
@@ -141,10 +160,6 @@ class RakutenTransport:
             exc.scrub(self._token.get_secret_value())
             log.info("rakuten_call_failed", action=action, status=status, error=type(exc).__name__)
             raise
-        finally:
-            if self._http is None:
-                await http.aclose()
-        log.debug("rakuten_call", action=action, status=status, seconds=round(time.monotonic() - started, 3))
 
     def _query(self, action: str, params: Mapping[str, str] | None) -> dict[str, str]:
         # The token is revealed here only, into the request, in no variable a traceback with locals could show.

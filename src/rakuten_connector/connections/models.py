@@ -29,6 +29,15 @@ class ConnectionStatus(StrEnum):
     DISCONNECTED = "disconnected"
 
 
+def connection_status(state: str, paused: bool) -> ConnectionStatus:
+    """What a merchant sees of a connection: its state, or `paused` when a live one is paused."""
+    if state == ConnectionState.DISCONNECTED:
+        return ConnectionStatus.DISCONNECTED
+    if state == ConnectionState.CREDENTIALS_INVALID:
+        return ConnectionStatus.CREDENTIALS_INVALID
+    return ConnectionStatus.PAUSED if paused else ConnectionStatus.ACTIVE
+
+
 def seller_key(seller_id: str) -> str:
     """Two spellings of one Rakuten login are one seller: orders would import twice."""
     return seller_id.strip().casefold()
@@ -68,6 +77,10 @@ class Connection(Base):
     rakuten_token_enc: Mapped[str | None] = mapped_column(Text)
     cubyn_api_key_enc: Mapped[str | None] = mapped_column(Text)
     webhook_secret_enc: Mapped[str | None] = mapped_column(Text)
+    # The webhook secret a rotation replaced: still accepted until `previous_webhook_secret_expires_at`, so
+    # Cubyn can move to the new one without losing an event (`webhooks/secret_rotation.py`).
+    previous_webhook_secret_enc: Mapped[str | None] = mapped_column(Text, default=None)
+    previous_webhook_secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     disconnected_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
@@ -85,11 +98,7 @@ class Connection(Base):
 
     @property
     def status(self) -> ConnectionStatus:
-        if self.state == ConnectionState.DISCONNECTED:
-            return ConnectionStatus.DISCONNECTED
-        if self.state == ConnectionState.CREDENTIALS_INVALID:
-            return ConnectionStatus.CREDENTIALS_INVALID
-        return ConnectionStatus.PAUSED if self.paused else ConnectionStatus.ACTIVE
+        return connection_status(self.state, self.paused)
 
     @hybrid_property
     def is_live(self) -> bool:

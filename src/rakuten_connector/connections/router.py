@@ -11,6 +11,7 @@ from rakuten_connector.connections.models import Connection
 from rakuten_connector.connections.schemas import (
     ConnectionCreate,
     ConnectionCreated,
+    ConnectionIdParam,
     ConnectionList,
     ConnectionOut,
     ConnectionUpdate,
@@ -25,12 +26,29 @@ from rakuten_connector.deps import (
     limit_connect,
     limit_connect_when,
 )
-from rakuten_connector.kit.errors import NOT_FOUND, error_responses
-from rakuten_connector.kit.rate_limits import RATE_LIMITED_RESPONSE
+from rakuten_connector.kit.errors import (
+    BODY_ERRORS,
+    DATABASE_UNAVAILABLE,
+    NOT_FOUND,
+    UNAUTHORIZED,
+    VALIDATION_ERROR,
+    ErrorAnswer,
+    error_responses,
+)
+from rakuten_connector.kit.rate_limits import RATE_LIMITED
 from rakuten_connector.orders import service as orders
 from rakuten_connector.settings import Settings
 
 router = APIRouter(prefix="/v1/connections", tags=["connections"])
+
+# Checking new credentials calls Rakuten and Cubyn: either may refuse them or not answer.
+_UPSTREAM_UNAVAILABLE = ErrorAnswer(
+    "rakuten_unavailable",
+    "Rakuten (or Cubyn: `cubyn_unavailable`) did not answer, or Rakuten's hourly quota is used up; nothing "
+    "was saved.",
+    headers={"Retry-After": {"description": "Seconds to wait (Rakuten's quota).", "schema": {"type": "integer"}}},
+)
+_CONNECTION_DISCONNECTED = {409: ("connection_disconnected", "The connection is disconnected.")}
 
 
 def to_out(connection: Connection, settings: Settings, orders: dict[str, int]) -> ConnectionOut:
@@ -63,16 +81,20 @@ async def _one(session: SessionDep, connection: Connection, settings: Settings) 
     "",
     status_code=status.HTTP_201_CREATED,
     dependencies=[Depends(limit_connect)],
-    responses={
-        **error_responses(
-            {
-                409: ("seller_already_connected", "A live connection already has this seller ID."),
-                422: ("rakuten_credentials_invalid", "Rakuten (or Cubyn: `cubyn_credentials_invalid`) refused."),
-                503: ("rakuten_unavailable", "Rakuten or Cubyn did not answer; nothing was saved."),
-            }
-        ),
-        **RATE_LIMITED_RESPONSE,
-    },
+    operation_id="connections.create",
+    summary="Connect a Rakuten shop to Cubyn",
+    response_description="The new connection, with its webhook URL and secret (shown this once).",
+    responses=error_responses(
+        UNAUTHORIZED,
+        BODY_ERRORS,
+        {403: ("forbidden", "A merchant can only create its own connections (`merchant_id` is another's).")},
+        {409: ("seller_already_connected", "A live connection already has this seller ID.")},
+        VALIDATION_ERROR,
+        {422: ("rakuten_credentials_invalid", "Rakuten (or Cubyn: `cubyn_credentials_invalid`) refused.")},
+        RATE_LIMITED,
+        {503: _UPSTREAM_UNAVAILABLE},
+        DATABASE_UNAVAILABLE,
+    ),
 )
 async def create_connection(
     body: ConnectionCreate,
@@ -82,6 +104,10 @@ async def create_connection(
     checker: CheckerDep,
     box: SecretBoxDep,
 ) -> ConnectionCreated:
+    """Checks the Rakuten seller ID and token, then the Cubyn key, live; nothing is stored unless both are
+    accepted. The answer carries the webhook URL to register in Cubyn and its signing secret, shown only
+    here. The first import starts at once and takes every sale waiting on Rakuten. An operator names the
+    merchant (`merchant_id`); a merchant's connection is its own."""
     created = await service.create(session, principal, body, checker, box)
     await session.commit()
     out = await _one(session, created.connection, settings)
@@ -89,42 +115,64 @@ async def create_connection(
     return ConnectionCreated(**out.model_dump(), webhook=webhook)
 
 
-@router.get("")
+@router.get(
+    "",
+    operation_id="connections.list",
+    summary="List connections",
+    responses=error_responses(UNAUTHORIZED, DATABASE_UNAVAILABLE),
+)
 async def list_connections(
     principal: CurrentPrincipal,
     session: SessionDep,
     settings: SettingsDep,
-    merchant_id: Annotated[str | None, Query(max_length=128, description="Operators only.")] = None,
+    merchant_id: Annotated[
+        str | None,
+        Query(
+            max_length=128,
+            description="Operators only: only this merchant's connections (ignored for a merchant).",
+        ),
+    ] = None,
 ) -> ConnectionList:
+    """A merchant sees its own connections, an operator every connection (or one merchant's), newest first,
+    each with its order counts per state. Disconnected connections are listed too."""
     connections = await service.list_visible(session, principal, merchant_id)
     counts = await orders.counts_by_state(session, [c.id for c in connections])
     return ConnectionList(items=[to_out(c, settings, counts[c.id]) for c in connections])
 
 
-@router.get("/{connection_id}", responses=error_responses(NOT_FOUND))
+@router.get(
+    "/{connection_id}",
+    operation_id="connections.get",
+    summary="Read a connection",
+    responses=error_responses(UNAUTHORIZED, NOT_FOUND, DATABASE_UNAVAILABLE),
+)
 async def get_connection(
-    connection_id: str, principal: CurrentPrincipal, session: SessionDep, settings: SettingsDep
+    connection_id: ConnectionIdParam, principal: CurrentPrincipal, session: SessionDep, settings: SettingsDep
 ) -> ConnectionOut:
+    """Its settings, status (and why it is not active), last import and order counts per state. Secrets
+    are never returned."""
     connection = await service.get_visible(session, principal, connection_id)
     return await _one(session, connection, settings)
 
 
 @router.patch(
     "/{connection_id}",
-    responses={
-        **error_responses(
-            {
-                **NOT_FOUND,
-                409: ("connection_disconnected", "The connection is disconnected."),
-                422: ("rakuten_credentials_invalid", "Rakuten (or Cubyn) refused the new credentials."),
-                503: ("rakuten_unavailable", "Rakuten or Cubyn did not answer; nothing was changed."),
-            }
-        ),
-        **RATE_LIMITED_RESPONSE,
-    },
+    operation_id="connections.update",
+    summary="Change a connection",
+    responses=error_responses(
+        UNAUTHORIZED,
+        BODY_ERRORS,
+        NOT_FOUND,
+        _CONNECTION_DISCONNECTED,
+        VALIDATION_ERROR,
+        {422: ("rakuten_credentials_invalid", "Rakuten (or Cubyn) refused the new credentials.")},
+        RATE_LIMITED,
+        {503: _UPSTREAM_UNAVAILABLE},
+        DATABASE_UNAVAILABLE,
+    ),
 )
 async def update_connection(
-    connection_id: str,
+    connection_id: ConnectionIdParam,
     body: ConnectionUpdate,
     principal: CurrentPrincipal,
     session: SessionDep,
@@ -133,6 +181,9 @@ async def update_connection(
     box: SecretBoxDep,
     request: Request,
 ) -> ConnectionOut:
+    """Fields left out stay as they are. New credentials (`token`, `cubyn_api_key`) are checked live first
+    and count against the connect rate limit; accepted, they bring a connection whose credentials were
+    refused back to active. `paused: true` stops imports and stock pushes until `paused: false`."""
     await limit_connect_when(
         body.token is not None or body.cubyn_api_key is not None, request, principal, settings
     )
@@ -145,9 +196,16 @@ async def update_connection(
 @router.delete(
     "/{connection_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=error_responses(NOT_FOUND),
+    operation_id="connections.disconnect",
+    summary="Disconnect a connection",
+    response_description="Disconnected (also when it already was).",
+    responses=error_responses(UNAUTHORIZED, NOT_FOUND, DATABASE_UNAVAILABLE),
 )
-async def delete_connection(connection_id: str, principal: CurrentPrincipal, session: SessionDep) -> Response:
+async def delete_connection(
+    connection_id: ConnectionIdParam, principal: CurrentPrincipal, session: SessionDep
+) -> Response:
+    """Stops everything for the shop: no import, stock push or Rakuten action any more, and its webhooks
+    answer 410. The connection and its orders stay readable; the seller may then be connected again."""
     connection = await service.get_visible(session, principal, connection_id)
     await service.disconnect(session, connection)
     await session.commit()

@@ -195,7 +195,7 @@ async def disconnect(session: AsyncSession, connection: Connection) -> None:
         connection.disconnected_at = utcnow()
     connection.rakuten_token_enc = None
     connection.cubyn_api_key_enc = None
-    connection.webhook_secret_enc = None
+    connection.webhook_secret_enc = connection.previous_webhook_secret_enc = None
     await session.flush()
 
 

@@ -111,8 +111,16 @@ def demo_settings(
     )
 
 
+def console_url(shop: DemoShop) -> str:
+    """The console, signed in with the demo merchant's token."""
+    return f"{shop.api_url}/console#token={shop.token}"
+
+
 def print_welcome(console: Console, shop: DemoShop, log_path: str | None) -> None:
     console.print(f"[bold]rakuten-connector demo[/bold]: API docs at [link]{shop.api_url}/docs[/link]")
+    # The token rides in the fragment, which the browser never sends: the console keeps it in the tab only.
+    console.print("Console (open it to watch the orders flow; signed in as the demo merchant):")
+    console.print(f"  {console_url(shop)}", soft_wrap=True, highlight=False)
     console.print("Merchant token (demo-merchant, 12 h; paste it in /docs under Authorize):")
     console.print(shop.token, soft_wrap=True, highlight=False)
     console.print("Try:", style="bold")

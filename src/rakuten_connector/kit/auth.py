@@ -12,6 +12,7 @@ from datetime import timedelta
 from enum import StrEnum
 
 import jwt
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.errors import ApiError
@@ -22,6 +23,17 @@ ALGORITHM = "HS256"
 # Clock skew tolerated between the issuer and this API, on `exp` and `iat`.
 LEEWAY_SECONDS = 30
 _REQUIRED_CLAIMS = ["sub", "merchant_id", "role", "iss", "aud", "iat", "exp"]
+
+SECURITY_SCHEME = "bearerAuth"
+# Declares the scheme in the OpenAPI document (the Authorize button of /docs) and reads the header; it
+# never answers itself (`auto_error=False`): `bearer_token` gives the API's own 401s.
+BEARER = HTTPBearer(
+    scheme_name=SECURITY_SCHEME,
+    bearerFormat="JWT",
+    description="A JWT signed with HS256 carrying `sub`, `merchant_id`, `role` (`merchant` or `operator`), "
+    "`iss`, `aud`, `iat` and `exp` (`rakuten-connector token --merchant-id M` prints one for local use).",
+    auto_error=False,
+)
 
 
 class Role(StrEnum):
@@ -109,6 +121,13 @@ def decode_token(secret: str, token: str, policy: TokenPolicy) -> Principal:
     except ValueError as exc:
         raise _unauthorized("The token has an unknown role.") from exc
     return Principal(subject=subject, merchant_id=merchant_id, role=parsed_role)
+
+
+def token_of(credentials: HTTPAuthorizationCredentials | None, header: str | None) -> str:
+    """The bearer token `BEARER` read, or the 401 saying what is wrong with the `Authorization` header
+    (`BEARER` gives None for a missing header and for another scheme alike)."""
+    token = credentials.credentials.strip() if credentials is not None else ""
+    return token or bearer_token(header)
 
 
 def bearer_token(header: str | None) -> str:

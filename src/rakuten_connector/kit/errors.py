@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -11,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -78,16 +80,86 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details}}
 
 
-def error_responses(answers: Mapping[int, tuple[str, str]]) -> dict[int | str, dict[str, Any]]:
-    """The OpenAPI `responses` of a route's errors, `{status: (code, description)}`, each with an example
-    in the error shape."""
-    return {
-        status: {
-            "description": description,
-            "content": {"application/json": {"example": error_body(code, description)}},
-        }
-        for status, (code, description) in answers.items()
+class ErrorInfo(BaseModel):
+    code: str = Field(
+        description="What went wrong, in a stable machine-readable word (`not_found`, `validation_error`, "
+        "`rate_limited`...): branch on it, not on the message."
+    )
+    message: str = Field(description="The same in a sentence for a person; its wording may change.")
+    details: Any = Field(
+        default=None,
+        description="More about it when there is more: for `validation_error` the list of problems "
+        "(`loc`: where, `type`, `msg`), for `rate_limited` the scope, the limit and the seconds to wait.",
+    )
+
+
+class ErrorResponse(BaseModel):
+    """Every 4xx and 5xx answer of the API."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [error_body("not_found", "connection not found")]},
+    )
+
+    error: ErrorInfo
+
+
+RETRY_AFTER = {
+    "Retry-After": {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}}
+}
+WWW_AUTHENTICATE = {"WWW-Authenticate": {"description": "`Bearer`.", "schema": {"type": "string"}}}
+
+
+@dataclass(frozen=True)
+class ErrorAnswer:
+    """One error a route may answer with, as its OpenAPI document shows it: the code, an example message
+    (also the answer's description) and details, and the headers that come with it."""
+
+    code: str
+    message: str
+    details: Any = None
+    headers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+# A route's errors: {status: (code, message)} or {status: ErrorAnswer}.
+ErrorAnswers = Mapping[int, tuple[str, str] | ErrorAnswer]
+
+
+def _as_answer(answer: tuple[str, str] | ErrorAnswer) -> ErrorAnswer:
+    return answer if isinstance(answer, ErrorAnswer) else ErrorAnswer(*answer)
+
+
+def _response(answers: list[ErrorAnswer]) -> dict[str, Any]:
+    content: dict[str, Any]
+    if len(answers) == 1:
+        description = answers[0].message
+        content = {"example": error_body(answers[0].code, answers[0].message, answers[0].details)}
+    else:
+        description = "\n".join(f"- `{a.code}`: {a.message}" for a in answers)
+        examples: dict[str, Any] = {}
+        for answer in answers:
+            name = answer.code if answer.code not in examples else f"{answer.code}_{len(examples)}"
+            value = error_body(answer.code, answer.message, answer.details)
+            examples[name] = {"summary": answer.message, "value": value}
+        content = {"examples": examples}
+    response: dict[str, Any] = {
+        "description": description,
+        "model": ErrorResponse,
+        "content": {"application/json": content},
     }
+    headers = {name: dict(header) for answer in answers for name, header in answer.headers.items()}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def error_responses(*groups: ErrorAnswers) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI `responses` of a route's errors, each a `$ref` to `ErrorResponse` with examples. Groups
+    may share a status: its answer then lists every code, each with its own example."""
+    by_status: dict[int, list[ErrorAnswer]] = {}
+    for group in groups:
+        for status, answer in group.items():
+            by_status.setdefault(status, []).append(_as_answer(answer))
+    return {status: _response(answers) for status, answers in sorted(by_status.items())}
 
 
 NOT_FOUND = {404: ("not_found", "No such connection (or not the caller's), or nothing of that id in it.")}
@@ -97,6 +169,35 @@ CONNECTION_UNUSABLE = (
     "The connection is paused, disconnected (`connection_disconnected`) or its credentials were refused "
     "(`connection_credentials_invalid`).",
 )
+UNAUTHORIZED = {
+    401: ErrorAnswer(
+        "unauthorized",
+        "No bearer token, or one this API does not accept (expired, wrongly signed, not issued for it).",
+        headers=WWW_AUTHENTICATE,
+    )
+}
+VALIDATION_MESSAGE = "The request is not valid."
+VALIDATION_ERROR = {
+    422: ErrorAnswer(
+        "validation_error",
+        VALIDATION_MESSAGE,
+        [
+            {
+                "loc": ["body", "stock_buffer"],
+                "type": "greater_than_equal",
+                "msg": "Input should be greater than or equal to 0",
+            }
+        ],
+    )
+}
+MALFORMED_BODY = {400: (MALFORMED_JSON, MALFORMED_JSON_MESSAGE)}
+PAYLOAD_TOO_LARGE = {413: ("payload_too_large", "The request body is larger than the limit (`MAX_BODY_BYTES`).")}
+DATABASE_UNAVAILABLE_MESSAGE = "The database is unavailable right now. Try again shortly."
+DATABASE_UNAVAILABLE = {
+    503: ErrorAnswer("database_unavailable", DATABASE_UNAVAILABLE_MESSAGE, headers=RETRY_AFTER)
+}
+# What any route reading a JSON body may also answer.
+BODY_ERRORS: ErrorAnswers = {**MALFORMED_BODY, **PAYLOAD_TOO_LARGE}
 
 
 def error_response(
@@ -140,7 +241,7 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     details = _validation_details(exc)
     if any(d["type"] == "json_invalid" for d in details):
         return error_response(400, MALFORMED_JSON, MALFORMED_JSON_MESSAGE, details)
-    return error_response(422, "validation_error", "The request is not valid.", details)
+    return error_response(422, "validation_error", VALIDATION_MESSAGE, details)
 
 
 # PostgreSQL's "cannot reach / cannot use the database right now": connection exceptions (class 08), shut
@@ -187,17 +288,67 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(
         503,
         "database_unavailable",
-        "The database is unavailable right now. Try again shortly.",
+        DATABASE_UNAVAILABLE_MESSAGE,
         headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
     )
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    log.error("unhandled_error", path=request.url.path, error_type=type(exc).__name__)
-    return error_response(500, "internal_error", "An unexpected error occurred.")
+    from rakuten_connector.kit.request_ids import request_id_header
+
+    # The traceback (structured and redacted by the logging set-up) with the request's id. Starlette sends
+    # this answer from outside every middleware: the id goes on it here.
+    log.error("unhandled_error", path=request.url.path, error_type=type(exc).__name__, exc_info=exc)
+    return error_response(500, "internal_error", "An unexpected error occurred.", headers=request_id_header())
+
+
+_FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
+_COMPONENTS = "#/components/schemas/"
+
+
+def _validation_answer() -> dict[str, Any]:
+    answer = _response([_as_answer(VALIDATION_ERROR[422])])
+    del answer["model"]
+    answer["content"]["application/json"]["schema"] = {"$ref": _COMPONENTS + ErrorResponse.__name__}
+    return answer
+
+
+def _error_model_schemas() -> dict[str, Any]:
+    schema = ErrorResponse.model_json_schema(ref_template=_COMPONENTS + "{model}", mode="serialization")
+    return {**schema.pop("$defs", {}), ErrorResponse.__name__: schema}
+
+
+def describe_validation_errors(document: dict[str, Any]) -> dict[str, Any]:
+    """FastAPI documents the 422 it adds to every route with input as its own `HTTPValidationError`; the
+    answer is the one `_validation_error` gives, in the error shape: the document says so (in place)."""
+    replaced = False
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            answer = operation.get("responses", {}).get("422", {})
+            schema = answer.get("content", {}).get("application/json", {}).get("schema", {})
+            if schema.get("$ref") == _COMPONENTS + "HTTPValidationError":
+                operation["responses"]["422"] = _validation_answer()
+                replaced = True
+    schemas = document.get("components", {}).get("schemas", {})
+    for name in _FASTAPI_VALIDATION_SCHEMAS:
+        schemas.pop(name, None)
+    if replaced and ErrorResponse.__name__ not in schemas:
+        document.setdefault("components", {}).setdefault("schemas", {}).update(_error_model_schemas())
+    return document
+
+
+def _document_errors_as_answered(app: FastAPI) -> None:
+    generate: Callable[[], dict[str, Any]] = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        return describe_validation_errors(generate())
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the document
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    """Answer every error in the error shape, and make the OpenAPI document say so."""
+    _document_errors_as_answered(app)
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -37,5 +37,5 @@ class HttpMetrics:
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
             method = scope["method"]
-            self.latency.labels(method, route).observe(time.perf_counter() - started)
+            self.latency.labels(method, route, str(status)).observe(time.perf_counter() - started)
             self.requests.labels(method, route, str(status)).inc()

@@ -26,7 +26,7 @@ import os
 import socket
 import uuid
 import weakref
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -57,6 +57,9 @@ class LeaseLost(Exception):
 
 
 _CURRENT: ContextVar[tuple[Hold, ...]] = ContextVar("leases_held", default=())
+# Told the table's name each time a hold finds its lease lost: another worker took the row over, or the
+# lease expired unrenewed and is free for one (the metrics count them).
+LOST_OBSERVERS: list[Callable[[str], None]] = []
 
 
 def current() -> tuple[Hold, ...]:
@@ -267,6 +270,8 @@ class Hold:
                 "lease_lost", table=self.lease.table.name, row_id=self.row_id, rows=len(self.row_ids), why=why
             )
             self.lost = True
+            for observer in LOST_OBSERVERS:
+                observer(self.lease.table.name)
 
     async def stopping(self, seconds: float) -> bool:
         """Wait up to `seconds`; True once the release has begun."""

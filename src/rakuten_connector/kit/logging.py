@@ -1,4 +1,9 @@
-"""JSON logs through structlog, with secrets redacted before anything is written."""
+"""One JSON log stream through structlog, with secrets redacted before anything is written.
+
+structlog's events and the standard library's records (arq, uvicorn, alembic, asyncio, httpx) go through
+the root handler and the same processors: context variables (the worker's job, the request's
+`request_id`), level, logger name, UTC timestamp, tracebacks as data, redaction. One JSON object per line.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,9 @@ from collections.abc import MutableMapping
 from typing import Any, TextIO
 
 import structlog
+import structlog.tracebacks
+
+from rakuten_connector.kit.request_ids import current_request_id
 
 # Rakuten puts the token in the query string (`pwd=`); other secrets travel in named fields, and show up in
 # the text of exceptions and tracebacks as `key=value`, as a mapping's `'key': 'value'` or as a header.
@@ -28,6 +36,9 @@ REDACTED = "***"
 
 # httpx/httpcore log every request URL at INFO: Rakuten URLs carry the token.
 _NOISY_LOGGERS = ("httpx", "httpcore", "hpack", "uvicorn.access", "aiosqlite", "asyncio")
+_THIRD_PARTY_LOGGERS = ("arq", "arq.worker", "arq.jobs", "uvicorn", "uvicorn.error", "uvicorn.access", "alembic")
+# What ProcessorFormatter carries along with a record (the record itself), never rendered.
+_FORMATTER_KEYS = frozenset({"_record", "_from_structlog"})
 # Values rendered as they are; anything else is shown through its (redacted) repr.
 _PLAIN = (int, float, bool, type(None))
 
@@ -57,14 +68,15 @@ def _redact_value(key: str, value: Any) -> Any:
 
 def redact_processor(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key in list(event_dict):
-        event_dict[key] = _redact_value(key, event_dict[key])
+        if key not in _FORMATTER_KEYS:
+            event_dict[key] = _redact_value(key, event_dict[key])
     return event_dict
 
 
 class RedactingFilter(logging.Filter):
     """Applies the same redaction to records of the standard library's loggers: the message, the exception
     text (the traceback with its chained causes) and the stack, whichever handler formats them next (for
-    loggers whose records may reach handlers other than ours; ours formats with `RedactingFormatter`)."""
+    loggers whose records may reach handlers other than ours; ours redacts every field it renders)."""
 
     _formatter = logging.Formatter()
 
@@ -81,34 +93,90 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-class RedactingFormatter(logging.Formatter):
-    """A formatter whose whole output (message, traceback, stack) is redacted, whatever reached it."""
+def add_request_id(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """The id of the HTTP request being answered (`kit/request_ids.py`), on every line written for it."""
+    request_id = current_request_id()
+    if request_id is not None:
+        event_dict.setdefault("request_id", request_id)
+    return event_dict
 
-    def format(self, record: logging.LogRecord) -> str:
-        return redact_text(super().format(record))
+
+def _record_stack(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """A standard library record's stack (already text) under the key structlog's own events use."""
+    stack = event_dict.pop("stack_info", None)
+    if stack:
+        event_dict["stack"] = stack
+    return event_dict
+
+
+# What every line gets, whichever logger wrote it. `add_logger_name` reads a record's name, or the name of
+# the standard library logger structlog's events go through.
+_SHARED: tuple[Any, ...] = (
+    structlog.contextvars.merge_contextvars,
+    add_request_id,
+    structlog.processors.add_log_level,
+    structlog.stdlib.add_logger_name,
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+)
+# Tracebacks as data (each exception of the chain with its frames), then redacted like any other field.
+# Never the frames' local variables: they hold tokens, keys and whole requests.
+_STRUCTURED_TRACEBACKS = structlog.processors.ExceptionRenderer(
+    structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+)
 
 
 def configure_logging(level: str = "INFO", *, json: bool = True, stream: TextIO | None = None) -> None:
-    """Configure structlog and the standard library's root logger; `stream` defaults to stderr."""
+    """One stream for every logger, structlog's and the standard library's (arq, uvicorn, alembic, asyncio):
+    the same processors, one JSON object per line (`json=False`: the console renderer, for humans), on
+    `stream` (stderr by default)."""
     out = stream or sys.stderr
-    shared: list[Any] = [
-        structlog.contextvars.merge_contextvars,
-        structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-        structlog.processors.format_exc_info,
-        redact_processor,
-    ]
-    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+    tracebacks = _STRUCTURED_TRACEBACKS if json else structlog.processors.format_exc_info
+    renderer: Any = (
+        structlog.processors.JSONRenderer(ensure_ascii=False) if json else structlog.dev.ConsoleRenderer()
+    )
     structlog.configure(
-        processors=[*shared, renderer],
+        processors=[
+            *_SHARED,
+            structlog.processors.StackInfoRenderer(),
+            tracebacks,
+            redact_processor,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=out),
+        logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=False,
+    )
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            # A record of the standard library arrives as its message, exception and stack: the same steps
+            # structlog's events went through, then the same renderer.
+            foreign_pre_chain=[*_SHARED, _record_stack, tracebacks, redact_processor],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
     )
     root = logging.getLogger()
     root.setLevel(level.upper())
-    handler = logging.StreamHandler(out)
-    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     root.handlers = [handler]
+    # Python's warnings are printed on stderr by default: as log lines, they stay in the stream.
+    logging.captureWarnings(True)
     for name in _NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    # arq and uvicorn log through these: no handler of their own, so their records reach ours, at our level
+    # (a uvicorn started earlier with its own `log_level` leaves it on its loggers).
+    for name in _THIRD_PARTY_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.handlers = []
+        logger.propagate = True
+        if name not in _NOISY_LOGGERS:
+            logger.setLevel(logging.NOTSET)
+
+
+def outcome_line(logger_name: str, event: str, *, level: str = "info", **fields: Any) -> str:
+    """A command's outcome (printed whatever LOG_LEVEL says, even before logging is set up) as a JSON line
+    shaped like the log lines, with the same fields and redaction."""
+    logger = logging.getLogger(logger_name)
+    event_dict: MutableMapping[str, Any] = {"event": event, **fields}
+    for processor in (*_SHARED, redact_processor):
+        event_dict = processor(logger, level, event_dict)
+    return str(structlog.processors.JSONRenderer(ensure_ascii=False)(logger, level, event_dict))

@@ -23,7 +23,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 from redis.asyncio import ConnectionPool
 
-from rakuten_connector.kit.errors import ApiError, error_body
+from rakuten_connector.kit.errors import RETRY_AFTER, ApiError, ErrorAnswer
 
 log = structlog.get_logger(__name__)
 
@@ -32,23 +32,14 @@ KEY_PREFIX = "rakuten-connector:rate-limits"
 REDIS_TIMEOUT_SECONDS = 1.0
 
 
-# The OpenAPI description of the answer, for the `responses` of a limited route.
-RATE_LIMITED_RESPONSE: dict[int | str, dict[str, object]] = {
-    429: {
-        "description": "Too many requests of this kind by this caller: wait `Retry-After` seconds.",
-        "headers": {
-            "Retry-After": {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}}
-        },
-        "content": {
-            "application/json": {
-                "example": error_body(
-                    "rate_limited",
-                    "Too many requests of this kind; try again in 42 seconds.",
-                    {"scope": "import", "limit": "10 per 1 minute", "retry_after_seconds": 42},
-                )
-            }
-        },
-    }
+# The OpenAPI description of the answer, for the `responses` of a limited route (`error_responses`).
+RATE_LIMITED = {
+    429: ErrorAnswer(
+        "rate_limited",
+        "Too many requests of this kind; try again in 42 seconds.",
+        {"scope": "import", "limit": "10 per 1 minute", "retry_after_seconds": 42},
+        headers=RETRY_AFTER,
+    )
 }
 
 

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from logging.config import fileConfig
+import logging
 
 from alembic import context
 from sqlalchemy.engine import Connection as SyncConnection
 
 from rakuten_connector.db import create_engine
+from rakuten_connector.kit.logging import configure_logging
 from rakuten_connector.models import Base
 from rakuten_connector.settings import get_settings
 
 config = context.config
-# Only the developers' `alembic` command has an ini file (alembic.ini at the root); the service's own runs
-# (rakuten_connector.migrate) keep the logging their process set up.
-if config.config_file_name is not None:
-    fileConfig(config.config_file_name, disable_existing_loggers=False)
+# The service's runs (rakuten_connector.migrate) keep the logging their process set up; the developers'
+# `alembic` command set up none: it gets the same JSON stream, never the ini file's text loggers.
+if not logging.getLogger().handlers:
+    configure_logging(get_settings().log_level)
 
 target_metadata = Base.metadata
 

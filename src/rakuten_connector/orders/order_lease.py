@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 
+import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -51,6 +52,9 @@ async def with_order(rt: Runtime, order_id: str, step: OrderStep) -> None:
             order = await session.get(Order, order_id, options=[selectinload(Order.items)])
             if order is None:
                 return
+            structlog.contextvars.bind_contextvars(
+                connection_id=order.connection_id, purchase_id=order.purchase_id
+            )
             connection = await session.get_one(Connection, order.connection_id)
             await _run(session, connection, lambda: step(rt, session, connection, order))
 
@@ -59,6 +63,7 @@ async def with_orders(rt: Runtime, connection_id: str, order_ids: Sequence[str],
     """Run `step` once on those of the connection's orders whose lease is free, all leased, read and
     written together (a batch of the poll's parcel creations); the others are being worked on by another
     job, which finishes them. Otherwise as `with_order`."""
+    structlog.contextvars.bind_contextvars(connection_id=connection_id)
     lease = timedelta(seconds=rt.settings.lease_seconds)
     async with leases.held_each(rt.engine, Order, order_ids, rt.owner, lease) as hold:
         if hold is None:

@@ -110,6 +110,7 @@ IMPORT_LEASE = leases.Lease(
 
 async def import_connection(rt: Runtime, connection_id: str) -> str:
     """Run one import if the connection is due; returns what happened (for logs and tests)."""
+    structlog.contextvars.bind_contextvars(connection_id=connection_id)
     lease = timedelta(seconds=rt.settings.lease_seconds)
     async with IMPORT_LEASE.held(rt.engine, connection_id, rt.owner, lease) as hold:
         if hold is None:
@@ -133,6 +134,7 @@ async def _import(rt: Runtime, hold: leases.Hold) -> str:
         async with rt.sessions() as session:
             recorded = await record_sales(session, connection_id, sales, now)
             await session.commit()
+            recorded.count()
             if row.imported:
                 to_check += await read_vanished_sales(session, rakuten, connection_id, now)
             last_scan = row.last_sales_scan_at

@@ -22,6 +22,7 @@ time. Disconnecting keeps a connection's orders, so they are what says so.
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -43,6 +44,7 @@ from rakuten_connector.mapping.parcels import (
     sale_to_parcel,
     waiting_items,
 )
+from rakuten_connector.metrics.families import ORDERS_IMPORTED, ORDERS_SKIPPED
 from rakuten_connector.orders.models import (
     ITEM_ID_MAX,
     PURCHASE_ID_MAX,
@@ -67,6 +69,13 @@ class Recorded:
     to_import: list[str] = field(default_factory=list)  # order ids waiting for their parcel
     skipped: int = 0
     already_imported: int = 0  # skipped: an earlier connection of the seller sent them to Cubyn
+    skip_codes: Counter[str] = field(default_factory=Counter)  # new skips, by the reason's code
+
+    def count(self) -> None:
+        """Count what was recorded, once it is committed."""
+        ORDERS_IMPORTED.inc(len(self.to_import))
+        for code, skips in self.skip_codes.items():
+            ORDERS_SKIPPED.labels(code).inc(skips)
 
 
 def _items(order_id: str, sale: Sale, item_ids: Sequence[str], plan: ParcelPlan | None = None) -> list[OrderItem]:
@@ -255,6 +264,7 @@ def _record_new(
     if taken:
         reason = ALREADY_IMPORTED
         recorded.already_imported += 1
+        recorded.skip_codes["already_imported"] += 1
     elif isinstance(outcome, ParcelPlan):
         order.next_check_at = now + SWEEP_GRACE  # the import creates it now; the sweep only if it died
         order.items.extend(_items(order.id, sale, outcome.item_ids, outcome))
@@ -264,6 +274,7 @@ def _record_new(
     else:
         reason = outcome.reason
         recorded.skipped += 1
+        recorded.skip_codes[outcome.code.value] += 1
     order.items.extend(_items(order.id, sale, [item.item_id for item in waiting_items(sale)]))
     transition(session, order, OrderState.SKIPPED, "skipped", reason, reason=reason)
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Path, Query, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rakuten_connector.connections import service as connections
+from rakuten_connector.connections.schemas import ConnectionIdParam
 from rakuten_connector.deps import (
     CurrentOperator,
     CurrentPrincipal,
@@ -17,8 +18,16 @@ from rakuten_connector.deps import (
     limit_retry,
 )
 from rakuten_connector.kit.clock import utcnow
-from rakuten_connector.kit.errors import CONNECTION_UNUSABLE, FORBIDDEN, NOT_FOUND, error_responses
-from rakuten_connector.kit.rate_limits import RATE_LIMITED_RESPONSE
+from rakuten_connector.kit.errors import (
+    BODY_ERRORS,
+    CONNECTION_UNUSABLE,
+    DATABASE_UNAVAILABLE,
+    FORBIDDEN,
+    NOT_FOUND,
+    UNAUTHORIZED,
+    error_responses,
+)
+from rakuten_connector.kit.rate_limits import RATE_LIMITED
 from rakuten_connector.orders import retries, service
 from rakuten_connector.orders.jobs import retry_order_job
 from rakuten_connector.orders.models import Order, OrderState
@@ -38,9 +47,15 @@ operator_router = APIRouter(prefix="/v1/orders", tags=["orders"])
 
 # A page of orders: at most PAGE_MAX of them, from where the cursor of the previous page says.
 PAGE_MAX = 200
-PageLimit = Annotated[int, Query(ge=1, le=PAGE_MAX)]
-PageCursor = Annotated[str | None, Query(max_length=512)]
+PageLimit = Annotated[int, Query(ge=1, le=PAGE_MAX, description=f"At most this many orders (1 to {PAGE_MAX}).")]
+PageCursor = Annotated[
+    str | None, Query(max_length=512, description="The `next_cursor` of the previous page (none: the first page).")
+]
+StateFilter = Annotated[OrderState | None, Query(description="Only the orders in this state.")]
+PurchaseIdParam = Annotated[str, Path(description="Rakuten's purchase id of the order (`purchase_id`).")]
 INVALID_CURSOR = {400: ("invalid_cursor", "The cursor is not one this API gave.")}
+# Every route here reads the connection (or the orders) first.
+_READ_ERRORS = (UNAUTHORIZED, NOT_FOUND, DATABASE_UNAVAILABLE)
 
 
 def to_out(order: Order) -> OrderOut:
@@ -84,12 +99,16 @@ async def detail_out(session: AsyncSession, order: Order) -> OrderDetail:
     "/imports",
     status_code=status.HTTP_202_ACCEPTED,
     dependencies=[Depends(limit_import)],
-    responses={**error_responses({**NOT_FOUND, 409: CONNECTION_UNUSABLE}), **RATE_LIMITED_RESPONSE},
+    operation_id="orders.import_now",
+    summary="Import the connection's new sales now",
+    response_description="The import is queued.",
+    responses=error_responses(*_READ_ERRORS, {409: CONNECTION_UNUSABLE}, RATE_LIMITED),
 )
 async def import_now(
-    connection_id: str, principal: CurrentPrincipal, session: SessionDep, jobs: JobsDep
+    connection_id: ConnectionIdParam, principal: CurrentPrincipal, session: SessionDep, jobs: JobsDep
 ) -> Accepted:
-    """Import now, without waiting for the next tick."""
+    """Import now, without waiting for the next tick: a worker reads the sales waiting on Rakuten and turns
+    them into Cubyn parcels. Asking again while one is queued changes nothing."""
     connection = await connections.get_visible(session, principal, connection_id)
     jobs.add(service.request_import(connection))
     await jobs.commit(session)
@@ -98,17 +117,20 @@ async def import_now(
 
 @router.get(
     "/orders",
-    responses=error_responses({**NOT_FOUND, **INVALID_CURSOR}),
+    operation_id="orders.list",
+    summary="List the connection's orders",
+    responses=error_responses(*_READ_ERRORS, INVALID_CURSOR),
 )
 async def list_orders(
-    connection_id: str,
+    connection_id: ConnectionIdParam,
     principal: CurrentPrincipal,
     session: SessionDep,
-    state: OrderState | None = None,
+    state: StateFilter = None,
     limit: PageLimit = 50,
     cursor: PageCursor = None,
 ) -> OrderPage:
-    """Imported and skipped orders, newest first."""
+    """Imported and skipped orders, newest first, a page at a time: pass `next_cursor` back as `cursor`
+    for the next page (null: the last page)."""
     connection = await connections.get_visible(session, principal, connection_id)
     orders, next_cursor = await service.list_orders(session, state, limit, cursor, connection_id=connection.id)
     return OrderPage(items=[to_out(o) for o in orders], next_cursor=next_cursor)
@@ -118,10 +140,16 @@ async def list_orders(
     "/orders/retries",
     status_code=status.HTTP_202_ACCEPTED,
     dependencies=[Depends(limit_retry)],
-    responses={**error_responses(NOT_FOUND), **RATE_LIMITED_RESPONSE},
+    operation_id="orders.retry_all",
+    summary="Retry every failed (or needs-attention) order of the connection",
+    responses=error_responses(*_READ_ERRORS, BODY_ERRORS, RATE_LIMITED),
 )
 async def retry_orders(
-    connection_id: str, body: RetriesRequest, principal: CurrentPrincipal, session: SessionDep, jobs: JobsDep
+    connection_id: ConnectionIdParam,
+    body: RetriesRequest,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    jobs: JobsDep,
 ) -> RetriesQueued:
     """Retry every order of the connection in the state given, each as `.../orders/{purchase_id}/retry` does.
     An order whose retry (or another check) is already pending, or that a worker is working on, is left
@@ -130,10 +158,20 @@ async def retry_orders(
     return RetriesQueued(queued=await retries.retry_every_order(session, jobs, connection.id, body.state))
 
 
-@router.get("/orders/{purchase_id}", responses=error_responses(NOT_FOUND))
+@router.get(
+    "/orders/{purchase_id}",
+    operation_id="orders.get",
+    summary="Read an order and its timeline",
+    responses=error_responses(*_READ_ERRORS),
+)
 async def get_order(
-    connection_id: str, purchase_id: str, principal: CurrentPrincipal, session: SessionDep
+    connection_id: ConnectionIdParam,
+    purchase_id: PurchaseIdParam,
+    principal: CurrentPrincipal,
+    session: SessionDep,
 ) -> OrderDetail:
+    """The order, its items with their Rakuten status, its Cubyn parcel and tracking, the last error, and
+    every step it went through (`events`), oldest first."""
     connection = await connections.get_visible(session, principal, connection_id)
     return await detail_out(session, await service.get_order(session, connection.id, purchase_id))
 
@@ -142,15 +180,22 @@ async def get_order(
     "/orders/{purchase_id}/retry",
     status_code=status.HTTP_202_ACCEPTED,
     dependencies=[Depends(limit_retry)],
-    responses={
-        **error_responses({**NOT_FOUND, 409: ("order_not_retryable", "Only failed or needs-attention orders.")}),
-        **RATE_LIMITED_RESPONSE,
-    },
+    operation_id="orders.retry",
+    summary="Retry a failed or needs-attention order",
+    response_description="The retry is queued.",
+    responses=error_responses(
+        *_READ_ERRORS, {409: ("order_not_retryable", "Only failed or needs-attention orders.")}, RATE_LIMITED
+    ),
 )
 async def retry_order(
-    connection_id: str, purchase_id: str, principal: CurrentPrincipal, session: SessionDep, jobs: JobsDep
+    connection_id: ConnectionIdParam,
+    purchase_id: PurchaseIdParam,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    jobs: JobsDep,
 ) -> Accepted:
-    """Retry a failed or needs-attention order."""
+    """A worker takes the order's next step again (creating its parcel, or reading it from Cubyn) with its
+    attempts counted from zero; its timeline says it was retried."""
     connection = await connections.get_visible(session, principal, connection_id)
     order = await service.get_order(session, connection.id, purchase_id)
     service.request_retry(session, order)
@@ -159,17 +204,23 @@ async def retry_order(
     return Accepted()
 
 
-@operator_router.get("", responses=error_responses({**FORBIDDEN, **INVALID_CURSOR}))
+@operator_router.get(
+    "",
+    operation_id="orders.list_all",
+    summary="List every connection's orders (operators)",
+    responses=error_responses(UNAUTHORIZED, FORBIDDEN, INVALID_CURSOR, DATABASE_UNAVAILABLE),
+)
 async def list_all_orders(
     _: CurrentOperator,
     session: SessionDep,
-    state: OrderState | None = None,
+    state: StateFilter = None,
     merchant_id: Annotated[str | None, Query(max_length=128, description="Only this merchant's.")] = None,
     connection_id: Annotated[str | None, Query(max_length=36, description="Only this connection's.")] = None,
     limit: PageLimit = 50,
     cursor: PageCursor = None,
 ) -> OrderPage:
-    """Operators only: the orders of every connection, newest first; the filters given combine."""
+    """Operators only: the orders of every connection, newest first; the filters given combine. Paged as
+    `orders.list` is."""
     orders, next_cursor = await service.list_orders(
         session, state, limit, cursor, connection_id=connection_id or None, merchant_id=merchant_id or None
     )

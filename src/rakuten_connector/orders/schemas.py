@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from rakuten_connector.connections.schemas import WriteBody
 from rakuten_connector.mapping.statuses import OrderState
@@ -32,8 +32,34 @@ class OrderEventOut(BaseModel):
     message: str
 
 
+_ORDER: dict[str, Any] = {
+    "purchase_id": "1203456789",
+    "connection_id": "6f1c2b9e-3d4a-4f5b-9c8d-7e6f5a4b3c2d",
+    "state": "shipped",
+    "reason": None,
+    "shipping_type": "Suivi",
+    "delivery_mode": "STANDARD",
+    "parcel_id": "P-7QX4M2",
+    "tracking_id": "CUB123456789FR",
+    "items": [
+        {
+            "item_id": "987654321",
+            "sku": "RAK-SHIRT-M",
+            "cubyn_sku": "CUB-0042",
+            "status": "ACCEPTED",
+            "accepted_at": "2026-03-02T10:02:00Z",
+            "tracking_pushed_at": "2026-03-02T16:40:00Z",
+        }
+    ],
+    "purchased_at": "2026-03-02T09:41:00Z",
+    "imported_at": "2026-03-02T09:45:12Z",
+}
+
+
 class OrderOut(BaseModel):
-    purchase_id: str
+    model_config = ConfigDict(json_schema_extra={"examples": [_ORDER]})
+
+    purchase_id: str = Field(description="Rakuten's purchase id.")
     connection_id: str = Field(description="The connection the order came through.")
     state: OrderState
     reason: str | None = Field(description="Why skipped, failed or needing attention.")
@@ -47,7 +73,27 @@ class OrderOut(BaseModel):
 
 
 class OrderDetail(OrderOut):
-    parcel_status: str | None
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **_ORDER,
+                    "parcel_status": "SHIPPED",
+                    "last_error": None,
+                    "events": [
+                        {
+                            "at": "2026-03-02T09:45:12Z",
+                            "kind": "imported",
+                            "message": "Cubyn parcel P-7QX4M2 created.",
+                        },
+                        {"at": "2026-03-02T16:40:00Z", "kind": "shipped", "message": "Tracking sent to Rakuten."},
+                    ],
+                }
+            ]
+        }
+    )
+
+    parcel_status: str | None = Field(description="The Cubyn parcel's status as last known.")
     last_error: str | None
     events: list[OrderEventOut]
 

@@ -13,10 +13,12 @@ from sqlalchemy.orm import selectinload
 
 from rakuten_connector.connections.models import Connection
 from rakuten_connector.connections.usable import must_take_work
+from rakuten_connector.kit.after_commit import after_commit
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.cursors import decode_position, encode_position
 from rakuten_connector.kit.errors import ApiError, NotFound
 from rakuten_connector.kit.queue import Job
+from rakuten_connector.metrics.families import ORDERS_FAILED
 from rakuten_connector.orders.jobs import import_now_job
 from rakuten_connector.orders.models import Order, OrderEvent, OrderState
 from rakuten_connector.orders.schemas import RetryableState
@@ -42,6 +44,8 @@ def transition(
     order.state = state.value
     order.reason = reason
     add_event(session, order, kind, message)
+    if state is OrderState.FAILED:
+        after_commit(session, ORDERS_FAILED.inc)
 
 
 async def wake_waiting_orders(session: AsyncSession, connection_id: str) -> None:

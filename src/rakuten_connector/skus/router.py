@@ -7,9 +7,16 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from rakuten_connector.connections import service as connections
+from rakuten_connector.connections.schemas import ConnectionIdParam
 from rakuten_connector.connections.usable import must_be_live
 from rakuten_connector.deps import CurrentPrincipal, JobsDep, SessionDep
-from rakuten_connector.kit.errors import NOT_FOUND, error_responses
+from rakuten_connector.kit.errors import (
+    BODY_ERRORS,
+    DATABASE_UNAVAILABLE,
+    NOT_FOUND,
+    UNAUTHORIZED,
+    error_responses,
+)
 from rakuten_connector.skus import service
 from rakuten_connector.skus.schemas import SkuMappingOut, SkuMappingPage, SkuMappingPatch, SkuMappingPatched
 from rakuten_connector.stock.follows import follow_new_targets
@@ -20,16 +27,27 @@ router = APIRouter(prefix="/v1/connections/{connection_id}", tags=["sku mappings
 
 @router.get(
     "/sku-mappings",
-    responses=error_responses({**NOT_FOUND, 400: ("invalid_cursor", "The cursor is not one this API gave.")}),
+    operation_id="sku_mappings.list",
+    summary="The connection's SKU mappings",
+    responses=error_responses(
+        UNAUTHORIZED,
+        NOT_FOUND,
+        {400: ("invalid_cursor", "The cursor is not one this API gave.")},
+        DATABASE_UNAVAILABLE,
+    ),
 )
 async def list_sku_mappings(
-    connection_id: str,
+    connection_id: ConnectionIdParam,
     principal: CurrentPrincipal,
     session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+    limit: Annotated[int, Query(ge=1, le=500, description="At most this many mappings (1 to 500).")] = 100,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=1024, description="The `next_cursor` of the previous page (none: the first page)."),
+    ] = None,
 ) -> SkuMappingPage:
-    """The connection's SKU mappings in Rakuten SKU order."""
+    """The connection's SKU mappings in Rakuten SKU order, a page at a time: each says which Cubyn SKU a
+    Rakuten SKU is sold as (its parcels carry it, its stock follows it)."""
     connection = await connections.get_visible(session, principal, connection_id)
     rows, next_cursor = await service.list_page(session, connection.id, limit, cursor)
     return SkuMappingPage(
@@ -42,10 +60,18 @@ async def list_sku_mappings(
 
 @router.patch(
     "/sku-mappings",
-    responses=error_responses({**NOT_FOUND, 409: ("connection_disconnected", "The connection is disconnected.")}),
+    operation_id="sku_mappings.update",
+    summary="Map Rakuten SKUs to Cubyn SKUs",
+    responses=error_responses(
+        UNAUTHORIZED,
+        BODY_ERRORS,
+        NOT_FOUND,
+        {409: ("connection_disconnected", "The connection is disconnected.")},
+        DATABASE_UNAVAILABLE,
+    ),
 )
 async def patch_sku_mappings(
-    connection_id: str,
+    connection_id: ConnectionIdParam,
     body: SkuMappingPatch,
     principal: CurrentPrincipal,
     session: SessionDep,

@@ -11,7 +11,9 @@ from sqlalchemy import Table, bindparam, case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rakuten_connector.clients.rakuten_models import ImportReport, ProductReport, normalize_label
+from rakuten_connector.kit.after_commit import after_commit
 from rakuten_connector.kit.clock import utcnow
+from rakuten_connector.metrics.families import STOCK_FILE_SKUS, STOCK_FILES
 from rakuten_connector.stock.models import FileStatus, StockFile, StockItem, StockStatus
 from rakuten_connector.stock.rules import PublishingRules
 
@@ -70,7 +72,15 @@ async def prepare_file(session: AsyncSession, connection_id: str, max_skus: int,
     return file.id
 
 
-async def record_upload(session: AsyncSession, file_id: str, import_id: str, poll_seconds: float) -> None:
+def end(session: AsyncSession, file: StockFile, status: FileStatus) -> None:
+    """The file's final status (counted once committed)."""
+    file.status = status.value
+    after_commit(session, STOCK_FILES.labels(status.value).inc)
+
+
+async def record_upload(
+    session: AsyncSession, file_id: str, import_id: str, sku_count: int, poll_seconds: float
+) -> None:
     """The bookkeeping right after the upload (a crash before it is what `ABANDONED` covers)."""
     now = utcnow()
     await session.execute(
@@ -85,6 +95,7 @@ async def record_upload(session: AsyncSession, file_id: str, import_id: str, pol
         .execution_options(synchronize_session=False)
     )
     await session.commit()
+    STOCK_FILE_SKUS.observe(sku_count)
 
 
 async def free_skus(session: AsyncSession, file_id: str) -> None:
@@ -140,7 +151,7 @@ async def apply_report(session: AsyncSession, file_id: str, sku_count: int, repo
     file = await session.get_one(StockFile, file_id)
     now = utcnow()
     if normalize_label(report.file_status) == "annulé":
-        file.status = FileStatus.CANCELLED.value
+        end(session, file, FileStatus.CANCELLED)
         file.error = "Rakuten cancelled the file; its SKUs go in the next file."
         file.processed_at = now
         await free_skus(session, file_id)
@@ -167,7 +178,7 @@ async def apply_report(session: AsyncSession, file_id: str, sku_count: int, repo
         )
     )
     pushed = int(getattr(result, "rowcount", 0) or 0)
-    file.status = FileStatus.PROCESSED.value
+    end(session, file, FileStatus.PROCESSED)
     file.processed_at = now
     file.pushed_count = pushed
     file.rejected_count = sku_count - pushed

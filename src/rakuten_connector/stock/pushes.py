@@ -32,6 +32,7 @@ from rakuten_connector.kit import leases
 from rakuten_connector.kit.backoff import spread_after
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.runtime import Runtime
+from rakuten_connector.stock import files
 from rakuten_connector.stock.files import apply_report, free_skus, next_file_at, prepare_file, record_upload
 from rakuten_connector.stock.jobs import enqueue_stock_run, enqueue_sync_run
 from rakuten_connector.stock.models import (
@@ -85,7 +86,7 @@ class StockRun:
 
     async def end_file(self, file: StockFile, status: FileStatus, error: str) -> None:
         """The file will not be read (any more): its SKUs are free again, still pending (next file)."""
-        file.status = status.value
+        files.end(self.session, file, status)
         file.error = error
         file.processed_at = utcnow()
         await free_skus(self.session, file.id)
@@ -138,7 +139,8 @@ class StockRun:
             log.info(
                 "stock_file_processed_late", connection_id=self.connection_id, file_id=file.id, refused=refused
             )
-            file.status, file.processed_at = FileStatus.PROCESSED.value, now
+            files.end(self.session, file, FileStatus.PROCESSED)
+            file.processed_at = now
             file.error = "Rakuten processed this file late; its SKUs go again in the next file."
             await self.session.commit()
             return None
@@ -240,7 +242,9 @@ class StockRun:
             return await self.upload_failed(file_id, exc)
         count = len(quantities)
         del quantities
-        await record_upload(self.session, file_id, result.import_id, self.rt.settings.stock_report_poll_seconds)
+        await record_upload(
+            self.session, file_id, result.import_id, count, self.rt.settings.stock_report_poll_seconds
+        )
         self.state.failures = 0
         self.state.last_error = None
         self.state.blocked_until = None
@@ -276,6 +280,7 @@ class StockRun:
 
 async def run_stock(rt: Runtime, connection_id: str) -> str:
     """Do what is due for the connection's stock; returns what happened (for logs and tests)."""
+    structlog.contextvars.bind_contextvars(connection_id=connection_id)
     lease = timedelta(seconds=rt.settings.lease_seconds)
     async with leases.held(rt.engine, StockState, connection_id, rt.owner, lease) as mine:
         if not mine:

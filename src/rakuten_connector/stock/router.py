@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Path, Query, status
 
 from rakuten_connector.connections import service as connections
+from rakuten_connector.connections.schemas import ConnectionIdParam
 from rakuten_connector.deps import CurrentPrincipal, JobsDep, SessionDep, limit_stock_sync
-from rakuten_connector.kit.errors import NOT_FOUND, error_responses
-from rakuten_connector.kit.rate_limits import RATE_LIMITED_RESPONSE
+from rakuten_connector.kit.errors import (
+    BODY_ERRORS,
+    DATABASE_UNAVAILABLE,
+    NOT_FOUND,
+    UNAUTHORIZED,
+    error_responses,
+)
+from rakuten_connector.kit.rate_limits import RATE_LIMITED
 from rakuten_connector.skus.suggestions import suggest
 from rakuten_connector.stock import service
 from rakuten_connector.stock.jobs import sync_run_job
@@ -27,6 +34,7 @@ from rakuten_connector.stock.schemas import (
 )
 
 router = APIRouter(prefix="/v1/connections/{connection_id}", tags=["stock"])
+_READ_ERRORS = (UNAUTHORIZED, NOT_FOUND, DATABASE_UNAVAILABLE)
 
 
 def to_out(item: StockItem, rules: PublishingRules) -> StockItemOut:
@@ -45,19 +53,24 @@ def to_out(item: StockItem, rules: PublishingRules) -> StockItemOut:
 
 @router.get(
     "/stock",
-    responses=error_responses({**NOT_FOUND, 400: ("invalid_cursor", "The cursor is not one this API gave.")}),
+    operation_id="stock.list",
+    summary="The connection's stock, per Rakuten SKU",
+    responses=error_responses(*_READ_ERRORS, {400: ("invalid_cursor", "The cursor is not one this API gave.")}),
 )
 async def list_stock(
-    connection_id: str,
+    connection_id: ConnectionIdParam,
     principal: CurrentPrincipal,
     session: SessionDep,
-    status: StockStatus | None = None,
+    status: Annotated[StockStatus | None, Query(description="Only the SKUs in this status.")] = None,
     sku: Annotated[str | None, Query(min_length=1, max_length=255, description="One SKU (exact).")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+    limit: Annotated[int, Query(ge=1, le=500, description="At most this many SKUs (1 to 500).")] = 100,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=1024, description="The `next_cursor` of the previous page (none: the first page)."),
+    ] = None,
 ) -> StockPage:
     """Per Rakuten SKU: the Cubyn SKU it follows, Cubyn's quantity and the one Rakuten should show, the last
-    pushed quantity and when, and the status."""
+    pushed quantity and when, and the status. In SKU order, a page at a time."""
     connection = await connections.get_visible(session, principal, connection_id)
     items, next_cursor = await service.list_items(session, connection.id, status, sku, limit, cursor)
     rules = PublishingRules.of(connection)
@@ -68,28 +81,31 @@ async def list_stock(
     "/stock-syncs",
     status_code=status.HTTP_202_ACCEPTED,
     dependencies=[Depends(limit_stock_sync)],
-    responses={
-        **error_responses(
-            {
-                **NOT_FOUND,
-                409: (
-                    "stock_sync_running",
-                    "A stock sync is already queued or running; or `stock_sync_disabled`, `connection_paused`, "
-                    "`connection_disconnected`, `connection_credentials_invalid`.",
-                ),
-            }
-        ),
-        **RATE_LIMITED_RESPONSE,
-    },
+    operation_id="stock.sync",
+    summary="Synch my stock with Rakuten",
+    response_description="The sync is queued: follow it with `stock.get_sync`.",
+    responses=error_responses(
+        *_READ_ERRORS,
+        BODY_ERRORS,
+        {
+            409: (
+                "stock_sync_running",
+                "A stock sync is already queued or running; or `stock_sync_disabled`, `connection_paused`, "
+                "`connection_disconnected`, `connection_credentials_invalid`.",
+            )
+        },
+        RATE_LIMITED,
+    ),
 )
 async def request_stock_sync(
-    connection_id: str,
+    connection_id: ConnectionIdParam,
     principal: CurrentPrincipal,
     session: SessionDep,
     jobs: JobsDep,
     body: StockSyncRequest | None = None,
 ) -> StockSyncQueued:
-    """ "Synch my stock with Rakuten": compare the whole inventory and push every quantity that differs."""
+    """Compare Rakuten's whole inventory with Cubyn's catalogue and push every quantity that differs; the
+    result also lists the SKUs found on one side only, with the mappings that would pair them."""
     connection = await connections.get_visible(session, principal, connection_id)
     sync = await service.request_sync(session, connection)
     jobs.add(sync_run_job(sync.id, sync.created_at))  # if Redis loses it, the stock tick starts the sync anyway
@@ -125,11 +141,20 @@ async def sync_out(session: SessionDep, sync: StockSync) -> StockSyncOut:
     )
 
 
-@router.get("/stock-syncs/{sync_id}", responses=error_responses(NOT_FOUND))
+@router.get(
+    "/stock-syncs/{sync_id}",
+    operation_id="stock.get_sync",
+    summary="A stock sync's progress and result",
+    responses=error_responses(*_READ_ERRORS),
+)
 async def get_stock_sync(
-    connection_id: str, sync_id: str, principal: CurrentPrincipal, session: SessionDep
+    connection_id: ConnectionIdParam,
+    sync_id: Annotated[str, Path(description="The sync's id, as `stock.sync` answered it.")],
+    principal: CurrentPrincipal,
+    session: SessionDep,
 ) -> StockSyncOut:
-    """A sync's progress while it runs, and its result."""
+    """A sync's progress while it runs (its phase and counts), and its result: the SKUs on one side only
+    and the suggested mappings once Rakuten and Cubyn are read."""
     connection = await connections.get_visible(session, principal, connection_id)
     sync = await service.get_sync(session, connection.id, sync_id)
     return await sync_out(session, sync)

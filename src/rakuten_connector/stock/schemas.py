@@ -12,6 +12,24 @@ from rakuten_connector.stock.models import StockStatus, SyncStatus
 
 
 class StockItemOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "sku": "RAK-SHIRT-M",
+                    "cubyn_sku": "CUB-0042",
+                    "wanted_quantity": 12,
+                    "published_quantity": 10,
+                    "wanted_at": "2026-03-02T09:14:03Z",
+                    "pushed_quantity": 10,
+                    "pushed_at": "2026-03-02T09:20:00Z",
+                    "status": "pushed",
+                    "reason": None,
+                }
+            ]
+        }
+    )
+
     sku: str = Field(description="The Rakuten SKU.")
     cubyn_sku: str = Field(description="The Cubyn SKU whose stock it follows (itself unless a SKU mapping says).")
     wanted_quantity: int = Field(description="Cubyn's latest `available` for `cubyn_sku`.")
@@ -42,7 +60,11 @@ class StockSyncRequest(BaseModel):
 
 
 class StockSyncQueued(BaseModel):
-    id: str
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"id": "0b7e3c52-8a41-4d0e-9f3a-2c6d5e4f1a90", "status": "queued"}]}
+    )
+
+    id: str = Field(description="The sync's id: read its progress at `.../stock-syncs/{sync_id}`.")
     status: SyncStatus
 
 
@@ -72,6 +94,35 @@ class SuggestedMapping(BaseModel):
 
 
 class StockSyncOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "0b7e3c52-8a41-4d0e-9f3a-2c6d5e4f1a90",
+                    "status": "succeeded",
+                    "phase": "done",
+                    "trigger": "manual",
+                    "progress": {
+                        "rakuten_skus": 1250,
+                        "cubyn_skus": 1248,
+                        "compared": 1246,
+                        "to_update": 31,
+                        "updated": 31,
+                    },
+                    "only_on_rakuten": ["rak-shirt-xl", "OLD-42"],
+                    "only_on_cubyn": ["RAK-SHIRT-XL", "NEW-7"],
+                    "suggested_mappings": [
+                        {"rakuten_sku": "rak-shirt-xl", "cubyn_sku": "RAK-SHIRT-XL", "rule": "case"}
+                    ],
+                    "error": None,
+                    "created_at": "2026-03-02T09:00:00Z",
+                    "started_at": "2026-03-02T09:00:01Z",
+                    "finished_at": "2026-03-02T09:03:12Z",
+                }
+            ]
+        }
+    )
+
     id: str
     status: SyncStatus
     phase: SyncPhaseOut

@@ -60,6 +60,7 @@ async def run_sync(rt: Runtime, sync_id: str) -> str:
             sync = await session.get(StockSync, sync_id)
             if sync is None or sync.status not in (SyncStatus.QUEUED, SyncStatus.RUNNING):
                 return "nothing to do"
+            structlog.contextvars.bind_contextvars(connection_id=sync.connection_id, sync_id=sync_id)
             connection = await session.get(Connection, sync.connection_id)
             if connection is None or not can_push(connection):
                 await finish(session, sync, SyncStatus.FAILED, why_not_pushing(connection))

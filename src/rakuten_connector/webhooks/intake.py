@@ -9,12 +9,20 @@ an event goes through at once (nothing waits for a batch to fill).
 Each delivery gets its own answer: a bad signature, a body lacking its fields or a connection that is gone
 refuses that delivery only. A value the database still refuses sends the batch through one row at a time,
 so that only its owner fails.
+
+A connection whose secret was rotated (`webhooks/secret_rotation.py`) has two secrets until the grace of the
+previous one ends: an event signed with either is accepted, and the end of the grace is checked against the
+clock at each delivery. Both come with the connection's row, read once per batch, and their verifiers are
+kept by ciphertext, so a rotation takes effect with the next batch and costs no query of its own.
+
+Each delivery's outcome is logged once (`webhook_received`: connection, webhook-id, event type, result),
+never its body nor a secret.
 """
 
 from __future__ import annotations
 
 import asyncio
-import binascii
+import contextvars
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,29 +30,38 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from pydantic import ValidationError
 from sqlalchemy import select, tuple_
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+from standardwebhooks.webhooks import Webhook
 
 from rakuten_connector.connections.models import Connection
 from rakuten_connector.db import insert_for
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.crypto import SecretBox
-from rakuten_connector.kit.errors import ApiError, NotFound, parse_json_body, refuses_values
+from rakuten_connector.kit.errors import ApiError, NotFound, refuses_values
 from rakuten_connector.kit.queue import Job, JobQueue
+from rakuten_connector.metrics.families import WEBHOOK_EVENTS
 from rakuten_connector.webhooks.jobs import handling_job
 from rakuten_connector.webhooks.models import EventStatus, WebhookEvent
-from rakuten_connector.webhooks.schemas import KNOWN_EVENTS, EventEnvelope
+from rakuten_connector.webhooks.schemas import KNOWN_EVENTS
+from rakuten_connector.webhooks.verification import SignedWith, validate_event, verify_signature
 
 log = structlog.get_logger(__name__)
 
 MAX_WEBHOOK_ID_LENGTH = 255
 MAX_BATCH = 256
 MAX_WRITERS = 4  # batches in flight at once (each holds a database connection until its commit)
-SIGNATURE_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 _EVENTS = WebhookEvent.__table__
+_SENDER_COLUMNS = (
+    Connection.id,
+    Connection.is_live,
+    Connection.webhook_secret_enc,
+    Connection.previous_webhook_secret_enc,
+    Connection.previous_webhook_secret_expires_at,
+)
+# What of a delivery's own text a log line carries at most (the URL's connection id is any text).
+_LOGGED_CHARS = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +71,8 @@ class Delivery:
     connection_id: str
     body: bytes
     headers: Mapping[str, str]
+    # The request's id, for the log line the intake writes later from its own task.
+    request_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +87,17 @@ class _Sender:
     id: str
     is_live: bool
     webhook_secret_enc: str | None
+    previous_webhook_secret_enc: str | None
+    previous_webhook_secret_expires_at: datetime | None
+
+    def secrets(self, now: datetime) -> list[str]:
+        """The encrypted secrets an event may be signed with now: the current one, then the one a rotation
+        replaced while its grace lasts."""
+        secrets = [self.webhook_secret_enc] if self.webhook_secret_enc is not None else []
+        until = self.previous_webhook_secret_expires_at
+        if self.previous_webhook_secret_enc is not None and until is not None and now < until:
+            secrets.append(self.previous_webhook_secret_enc)
+        return secrets
 
 
 @dataclass(slots=True)
@@ -76,6 +106,7 @@ class _Pending:
     answer: asyncio.Future[Received]
     row: dict[str, Any] | None = None  # the event to store, once it passed every check
     refusal: ApiError | None = None  # why it is refused
+    signed_with: SignedWith | None = None
 
     def settle(self, result: Received | BaseException) -> None:
         if self.answer.done():  # the client went away: the event is stored all the same
@@ -93,37 +124,6 @@ def _key(pending: _Pending) -> tuple[str, str]:
 
 def _stopping() -> ApiError:
     return ApiError(503, "unavailable", "The service is stopping: send the event again.")
-
-
-def _invalid_signature(message: str) -> ApiError:
-    return ApiError(401, "invalid_signature", message)
-
-
-def verify_signature(hook: Webhook, body: bytes, headers: Mapping[str, str]) -> None:
-    """Standard Webhooks: HMAC-SHA256, several signatures allowed, 5-minute tolerance, constant-time."""
-    wanted = {name: headers[name] for name in SIGNATURE_HEADERS if name in headers}
-    try:
-        hook.verify(body, wanted, json_parse=False)
-    except WebhookVerificationError as exc:
-        raise _invalid_signature(f"Signature refused: {exc}.") from None
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        # Malformed signature header (no comma, bad base64) or a body that cannot have been signed as text.
-        raise _invalid_signature("Signature refused: malformed signature or body.") from None
-
-
-def validate_event(body: bytes) -> str:
-    """The event's type, if the body holds the fields of its type (an unknown type needs only `type`)."""
-    document = parse_json_body(body)
-    try:
-        envelope = EventEnvelope.model_validate(document)
-        model = KNOWN_EVENTS.get(envelope.type)
-        if model is not None:
-            model.model_validate(document)
-    except ValidationError as exc:
-        details = [{"loc": [str(p) for p in e["loc"]], "msg": e["msg"]} for e in exc.errors()]
-        message = "The event lacks the fields of its type, or holds values that cannot be applied."
-        raise ApiError(400, "invalid_event", message, details) from None
-    return envelope.type
 
 
 def _job_of(row: Mapping[str, Any], committed_at: datetime) -> Job | None:
@@ -164,11 +164,13 @@ class EventIntake:
         try:
             uuid.UUID(delivery.connection_id)
         except ValueError:
+            _log_outcome(delivery, "not_found")
             raise NotFound("connection") from None
         pending = _Pending(delivery, asyncio.get_running_loop().create_future())
         self._waiting.append(pending)
         if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name="webhook-intake")
+            # A context of its own: the task outlives the request that started it, and its id.
+            self._task = asyncio.create_task(self._run(), name="webhook-intake", context=contextvars.Context())
         self._wake.set()
         return await pending.answer
 
@@ -201,9 +203,13 @@ class EventIntake:
             await self._store(batch)
         except Exception as exc:  # the database or Redis failed: every request of the batch says so
             for pending in batch:
+                if not pending.answer.done():
+                    _log_outcome(pending.delivery, "not_stored", error=type(exc).__name__)
                 pending.settle(exc)
         except asyncio.CancelledError:
             for pending in batch:
+                if not pending.answer.done():
+                    _log_outcome(pending.delivery, "unavailable")
                 pending.settle(_stopping())
             raise
 
@@ -219,36 +225,45 @@ class EventIntake:
         now = utcnow()
         jobs = {job.id: job for p in batch if p.row and p.row["id"] in inserted if (job := _job_of(p.row, now))}
         await self._queue.send(self._recent.new(jobs.values(), now))
+        outcomes: list[_Outcome] = []
         for pending in batch:
             delivery = pending.delivery
             if pending.row is not None:
-                pending.settle(Received(duplicate=pending.row["id"] not in inserted))
+                duplicate = pending.row["id"] not in inserted
+                result = "duplicate" if duplicate else "accepted"
+                outcomes.append((delivery, result, pending.row["event_type"], pending.signed_with))
+                pending.settle(Received(duplicate=duplicate))
             elif (delivery.connection_id, delivery.headers.get("webhook-id")) in seen:
+                outcomes.append((delivery, "duplicate", None, pending.signed_with))
                 pending.settle(Received(duplicate=True))
             elif pending.refusal is not None:
+                outcomes.append((delivery, pending.refusal.code, None, pending.signed_with))
                 pending.settle(pending.refusal)
+        # Written once the answers are on their way: the requests resumed by `settle` run first.
+        asyncio.get_running_loop().call_soon(_log_outcomes, outcomes)
 
     async def _check(self, conn: AsyncConnection, batch: list[_Pending]) -> None:
         """Give each delivery its row to store, or its refusal."""
         ids = {p.delivery.connection_id for p in batch}
-        found = await conn.execute(
-            select(Connection.id, Connection.is_live, Connection.webhook_secret_enc).where(Connection.id.in_(ids))
-        )
+        found = await conn.execute(select(*_SENDER_COLUMNS).where(Connection.id.in_(ids)))
         connections = {row.id: _Sender(*row) for row in found}
         received_at = utcnow()
         for pending in batch:
             try:
                 connection = connections.get(pending.delivery.connection_id)
-                pending.row = self._row(connection, pending.delivery, received_at)
+                pending.row = self._row(connection, pending, received_at)
             except ApiError as exc:
                 pending.refusal = exc
 
-    def _row(self, connection: _Sender | None, delivery: Delivery, received_at: datetime) -> dict[str, Any]:
+    def _row(self, connection: _Sender | None, pending: _Pending, received_at: datetime) -> dict[str, Any]:
+        delivery = pending.delivery
         if connection is None:
             raise NotFound("connection")
         if not connection.is_live or connection.webhook_secret_enc is None:
             raise ApiError(410, "connection_disconnected", "This connection is disconnected: stop sending events.")
-        verify_signature(self._hook(connection.webhook_secret_enc), delivery.body, delivery.headers)
+        hooks = [self._hook(secret_enc) for secret_enc in connection.secrets(received_at)]
+        matched = verify_signature(hooks, delivery.body, delivery.headers)
+        pending.signed_with = SignedWith.CURRENT if matched == 0 else SignedWith.PREVIOUS
         webhook_id = delivery.headers["webhook-id"]
         if len(webhook_id) > MAX_WEBHOOK_ID_LENGTH:
             raise ApiError(400, "invalid_event", "webhook-id is too long.")
@@ -320,6 +335,42 @@ async def _stored_ids(conn: AsyncConnection, deliveries: Sequence[Delivery]) -> 
     column = tuple_(WebhookEvent.connection_id, WebhookEvent.webhook_id)
     rows = await conn.execute(select(WebhookEvent.connection_id, WebhookEvent.webhook_id).where(column.in_(pairs)))
     return {(connection_id, webhook_id) for connection_id, webhook_id in rows}
+
+
+# A delivery's outcome as logged: the delivery, the result, its event type and the secret that signed it.
+_Outcome = tuple[Delivery, str, str | None, SignedWith | None]
+
+
+def _log_outcome(
+    delivery: Delivery,
+    result: str,
+    event_type: str | None = None,
+    signed_with: SignedWith | None = None,
+    error: str | None = None,
+) -> None:
+    """The one log line of a delivery: what came, from whom, and what the intake answered; never its body,
+    its signature or a secret. Fields without a value are left out: each costs the redaction's regexes, on
+    the route that takes every event."""
+    fields: dict[str, str] = {"connection_id": delivery.connection_id[:_LOGGED_CHARS], "result": result}
+    webhook_id = delivery.headers.get("webhook-id")
+    if webhook_id:
+        fields["webhook_id"] = webhook_id[:MAX_WEBHOOK_ID_LENGTH]
+    if event_type is not None:
+        fields["event_type"] = event_type
+    if signed_with is not None:
+        fields["signed_with"] = signed_with.value
+    if error is not None:
+        fields["error"] = error
+    if delivery.request_id is not None:
+        fields["request_id"] = delivery.request_id
+    log.info("webhook_received", **fields)
+    # The type comes from outside: a label takes the known ones only.
+    WEBHOOK_EVENTS.labels(event_type if event_type in KNOWN_EVENTS else "other", result).inc()
+
+
+def _log_outcomes(outcomes: list[_Outcome]) -> None:
+    for outcome in outcomes:
+        _log_outcome(*outcome)
 
 
 def _refused_by_database() -> ApiError:

@@ -1,4 +1,5 @@
-"""The Cubyn events the connector understands: `parcel.updated` and `stock.updated`.
+"""The Cubyn events the connector understands: `parcel.updated` and `stock.updated`; and the answers about
+stored events and webhook secrets (routes and CLI alike).
 
 Unknown fields are ignored and unknown enum values tolerated; a known type lacking its fields is refused,
 and so is one whose values Rakuten or the database cannot take: a quantity outside 0..2^31-1, a time that
@@ -16,6 +17,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from rakuten_connector.clients.cubyn_models import Parcel
 from rakuten_connector.kit.clock import UpstreamTime
 from rakuten_connector.kit.text_guard import storable
+from rakuten_connector.webhooks.models import EventStatus, WebhookEvent
 
 PARCEL_UPDATED = "parcel.updated"
 STOCK_UPDATED = "stock.updated"
@@ -65,3 +67,52 @@ class StockUpdated(Tolerant):
 
 
 KNOWN_EVENTS: dict[str, type[Tolerant]] = {PARCEL_UPDATED: ParcelUpdated, STOCK_UPDATED: StockUpdated}
+
+
+# -- answers of the routes and the CLI about stored events and webhook secrets ------------------------------
+
+
+class EventOut(BaseModel):
+    """A stored event without its body (it holds the merchant's parcels and stock, not for a listing)."""
+
+    id: str
+    connection_id: str
+    webhook_id: str = Field(description="The `webhook-id` Cubyn sent it with.")
+    event_type: str
+    status: EventStatus
+    attempts: int = Field(description="How many times a worker handled it.")
+    last_error: str | None = Field(description="Why its last handling failed.")
+    received_at: datetime
+    processed_at: datetime | None
+
+    @classmethod
+    def of(cls, event: WebhookEvent) -> EventOut:
+        return cls(
+            id=event.id,
+            connection_id=event.connection_id,
+            webhook_id=event.webhook_id,
+            event_type=event.event_type,
+            status=EventStatus(event.status),
+            attempts=event.attempts,
+            last_error=event.last_error,
+            received_at=event.received_at,
+            processed_at=event.processed_at,
+        )
+
+
+class EventPage(BaseModel):
+    items: list[EventOut]
+    next_cursor: str | None = Field(description="Give it as `cursor` for the next page; null on the last.")
+
+
+class WebhookSecretRotated(BaseModel):
+    """A connection's new webhook secret, shown this once; the one it replaced still verifies events until
+    `previous_secret_valid_until`."""
+
+    connection_id: str
+    url: str = Field(description="Where Cubyn sends the connection's events (unchanged).")
+    secret: str = Field(description="The new Standard Webhooks secret (`whsec_...`). Never shown again.")
+    previous_secret_valid_until: datetime = Field(
+        description="Until this instant (UTC) an event signed with the previous secret is still accepted."
+    )
+    grace_period_seconds: int = Field(description="How long the previous secret stays valid after a rotation.")

@@ -8,13 +8,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
 from rakuten_connector.kit.clock import utcnow
+from rakuten_connector.kit.cursors import decode_position, encode_position
 from rakuten_connector.kit.errors import ApiError, NotFound
-from rakuten_connector.kit.queue import Job
+from rakuten_connector.kit.queue import AfterCommit, Job
 from rakuten_connector.webhooks.jobs import handling_job
 from rakuten_connector.webhooks.models import EventStatus, WebhookEvent
 
@@ -98,15 +99,24 @@ REPLAYABLE = frozenset({EventStatus.FAILED.value, EventStatus.PENDING.value})
 
 
 async def list_events(
-    session: AsyncSession, status: EventStatus, connection_id: str | None, limit: int
-) -> list[WebhookEvent]:
-    """The newest `limit` events in `status` (of one connection when given), without their bodies (up to
-    the body limit each: a listing shows none of it)."""
+    session: AsyncSession, status: EventStatus, connection_id: str | None, limit: int, cursor: str | None = None
+) -> tuple[list[WebhookEvent], str | None]:
+    """A page of at most `limit` events in `status` (of one connection when given), newest first, after
+    `cursor`, and the cursor of the next page (None on the last). Without their bodies (up to the body limit
+    each: a listing shows none of it)."""
     query = select(WebhookEvent).options(defer(WebhookEvent.payload)).where(WebhookEvent.status == status.value)
     if connection_id is not None:
         query = query.where(WebhookEvent.connection_id == connection_id)
-    query = query.order_by(WebhookEvent.received_at.desc(), WebhookEvent.id.desc()).limit(limit)
-    return list(await session.scalars(query))
+    if cursor:
+        received_at, event_id = decode_position(cursor)
+        # A row comparison, which the (status, received_at) index seeks to: a deep page costs what the first does.
+        query = query.where(tuple_(WebhookEvent.received_at, WebhookEvent.id) < tuple_(received_at, event_id))
+    query = query.order_by(WebhookEvent.received_at.desc(), WebhookEvent.id.desc()).limit(limit + 1)
+    events = list(await session.scalars(query))
+    if len(events) > limit:
+        last = events[limit - 1]
+        return events[:limit], encode_position(last.received_at, last.id)
+    return events, None
 
 
 async def get_event(session: AsyncSession, event_id: str) -> WebhookEvent:
@@ -136,6 +146,16 @@ async def request_replay(session: AsyncSession, event: WebhookEvent) -> Job | No
         )
     now = utcnow()
     return handling_job(event.event_type, event.id, event.connection_id, now, now)
+
+
+async def replay(session: AsyncSession, jobs: AfterCommit, event_id: str) -> WebhookEvent:
+    """What `webhooks replay` and `POST /v1/webhook-events/{id}/replay` do: 404 for an unknown event, 409 for
+    one that cannot be replayed (`request_replay`); its job goes to `jobs`, sent once the caller commits."""
+    event = await get_event(session, event_id)
+    job = await request_replay(session, event)
+    if job is not None:
+        jobs.add(job)
+    return event
 
 
 def _is_uuid(value: str) -> bool:

@@ -254,3 +254,19 @@ def test_a_commands_outcome_is_a_line_like_the_others() -> None:
     _assert_line_fields(record, "database is up to date", "info", "rakuten_connector.cli.serve")
     assert (record["revision"], record["pwd"]) == ("abc", "***")
     assert json.loads(outcome_line("x", "invalid_settings", level="error"))["level"] == "error"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "https://user:hunter2@db.example/x",
+        "GET /sales_ws?action=getnewsales&pwd=hunter2",
+        "{'token': 'hunter2'}",
+        "Authorization: Bearer hunter2",
+        "x-application:hunter2",
+    ],
+)
+def test_text_without_any_sign_a_secret_needs_is_left_alone_and_with_one_is_redacted(text: str) -> None:
+    assert "hunter2" not in redact_text(text)
+    plain = "6f1c8a2e-3b7d-4c1e msg_2Lh4 parcel.updated hunter2"
+    assert redact_text(plain) is plain

@@ -33,6 +33,8 @@ _QUOTED_SECRET = re.compile(
 _URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^:/@\s]*:)[^\s]*@")
 _HEADER_SECRET = re.compile(r"(?i)\b(authorization|x-application)(:\s*)(bearer\s+|basic\s+)?([^\s\"',;]+)")
 REDACTED = "***"
+# A URL's password and a header need `:`, a query parameter `=`, a mapping's repr quotes.
+_MAY_HOLD_SECRET = re.compile("[=:'\"]")
 
 # httpx/httpcore log every request URL at INFO: Rakuten URLs carry the token.
 _NOISY_LOGGERS = ("httpx", "httpcore", "hpack", "uvicorn.access", "aiosqlite", "asyncio")
@@ -45,6 +47,8 @@ _PLAIN = (int, float, bool, type(None))
 
 def redact_text(text: str) -> str:
     """`text` without the secrets it may carry in a URL, a mapping's repr or a header line."""
+    if not _MAY_HOLD_SECRET.search(text):
+        return text  # every pattern below needs one of these characters: most values (ids, words) skip them
     text = _URL_PASSWORD.sub(lambda m: f"{m.group(1)}{REDACTED}@", text)
     text = _URL_SECRET.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
     text = _QUOTED_SECRET.sub(lambda m: f"{m.group('head')}{REDACTED}{m.group('vq')}", text)

@@ -121,3 +121,21 @@ def test_worker_alone_runs_the_worker(monkeypatch: pytest.MonkeyPatch) -> None:
     # Its help names the check, which runs no worker.
     assert "check" in runner.invoke(app, ["worker", "--help"]).output
     assert ran == [True]
+
+
+def test_api_refuses_several_processes_with_a_metrics_port(
+    monkeypatch: pytest.MonkeyPatch, free_tcp_port: int
+) -> None:
+    ran: list[object] = []
+    monkeypatch.setattr(serve.uvicorn, "run", lambda *a, **k: ran.append(a))
+    monkeypatch.setattr(serve, "serve_metrics", lambda *a, **k: ran.append(a))
+    monkeypatch.setenv("METRICS_PORT", str(free_tcp_port))
+    get_settings.cache_clear()
+    try:
+        result = runner.invoke(app, ["api", "--workers", "2"])
+    finally:
+        get_settings.cache_clear()
+        configure_logging("DEBUG", stream=LOGS)
+    assert result.exit_code == 2
+    assert "one process per container" in result.output
+    assert ran == []

@@ -51,6 +51,12 @@ def api(
 ) -> None:
     """Serve the REST API with uvicorn (and /metrics on METRICS_PORT when it is set)."""
     settings = process_settings()
+    if settings.metrics_port and workers > 1:
+        # The metrics server would run in uvicorn's supervisor, which answers no request: it would count none.
+        raise typer.BadParameter(
+            "METRICS_PORT serves one process's metrics: run one process per container and scale containers.",
+            param_hint="--workers",
+        )
     configure_logging(settings.log_level)
     stop_metrics = serve_metrics(host, settings.metrics_port) if settings.metrics_port else None
     try:

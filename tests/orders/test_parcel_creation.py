@@ -4,6 +4,7 @@ the next attempt."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 from typing import Any
@@ -16,6 +17,7 @@ from sqlalchemy.orm import selectinload
 from rakuten_connector.connections.models import Connection, ConnectionState
 from rakuten_connector.kit import leases
 from rakuten_connector.kit.clock import utcnow
+from rakuten_connector.orders import parcel_creation
 from rakuten_connector.orders.models import Order, OrderState
 from rakuten_connector.orders.order_lease import with_orders
 from rakuten_connector.orders.parcel_creation import ensure_parcel, ensure_parcels
@@ -215,3 +217,47 @@ async def test_a_batch_whose_lease_is_lost_stops_as_lease_lost_and_writes_no_out
     with pytest.raises(leases.LeaseLost):
         await with_orders(rt, connection_id, ids, ensure_parcels)
     assert [(o.state, o.parcel_id) for o in await _orders(rt, ids)] == [("importing", None)] * 3
+
+
+async def test_the_batches_of_one_import_share_one_gate_of_cubyn_calls(
+    rt: Runtime, upstreams: Upstreams, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(parcel_creation, "PARCEL_BATCH", 3)
+    monkeypatch.setattr(parcel_creation, "PARCEL_CONCURRENCY", 2)  # each batch alone would reach 2 at once
+    connection_id = await add_live_connection(rt)
+    ids = await _batch(rt, connection_id, 10)
+    in_flight, most = 0, 0
+
+    async def create(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0.01)
+        in_flight -= 1
+        return httpx.Response(201, json={**PARCEL, "orderRef": json.loads(request.content)["orderRef"]})
+
+    upstreams.mock.post(f"{CUBYN_URL}/parcels").mock(side_effect=create)
+    async with parcel_creation.parcel_batches(rt, connection_id) as add:
+        add(ids[:4])
+        add(ids[4:])
+    assert [o.state for o in await _orders(rt, ids)] == ["imported"] * 10
+    assert most == 2  # two batches in flight, yet never more than the gate's calls
+
+
+async def test_a_lost_lease_in_one_batch_stops_the_batches_as_lease_lost(
+    rt: Runtime, upstreams: Upstreams, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(parcel_creation, "PARCEL_BATCH", 2)
+    connection_id = await add_live_connection(rt)
+    ids = await _batch(rt, connection_id, 6)
+
+    def lose_then_answer(request: httpx.Request) -> httpx.Response:
+        for hold in leases.current():
+            hold.lost = True
+        return httpx.Response(201, json={**PARCEL, "orderRef": json.loads(request.content)["orderRef"]})
+
+    upstreams.mock.post(f"{CUBYN_URL}/parcels").mock(side_effect=lose_then_answer)
+    with pytest.raises(leases.LeaseLost):  # as itself, not inside an exception group
+        async with parcel_creation.parcel_batches(rt, connection_id) as add:
+            add(ids)
+    assert all(o.parcel_id is None for o in await _orders(rt, ids))

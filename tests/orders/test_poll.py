@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rakuten_connector.connections.models import Connection, ConnectionState
 from rakuten_connector.kit.clock import utcnow
-from rakuten_connector.orders import poll
+from rakuten_connector.orders import poll, recording
 from rakuten_connector.orders.models import Order, OrderItem, OrderState
 from rakuten_connector.orders.recording import ALREADY_IMPORTED
 from rakuten_connector.runtime import Runtime
@@ -235,3 +235,49 @@ async def test_an_import_taken_over_while_rakuten_answers_stops_and_writes_nothi
         assert (await session.scalars(select(Order.id))).all() == []
     connection = await _read(sessions, connection_id)
     assert (connection.lease_owner, connection.last_import_at) == ("other-worker", None)
+
+
+def _importable_sales(count: int) -> bytes:
+    """Rakuten's answer with `count` importable purchases (copies of its first sale, renumbered)."""
+    xml = _listed_twice(MANY_SALES)
+    first = xml[xml.index(b"<sale>") : xml.index(b"</sale>") + len(b"</sale>")]
+    copies = [
+        first.replace(b"31862101", b"%d" % (50_000_000 + n)).replace(b"<itemid>2603060", b"<itemid>%d" % n)
+        for n in range(1, count + 1)
+    ]
+    head, tail = xml[: xml.index(b"<sales>") + len(b"<sales>")], xml[xml.index(b"</sales>") :]
+    return head + b"".join(copies) + tail
+
+
+async def test_a_long_answer_is_recorded_in_parts_each_committed_before_cubyn_is_asked_for_its_parcels(
+    rt: Runtime, sessions: async_sessionmaker[AsyncSession], upstreams: Upstreams, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(poll, "RECORD_CHUNK", 2)
+    connection_id = await _connection(rt, cubyn_api_key_enc=rt.box.encrypt(GOOD_KEY))
+    upstreams.rakuten.side_effect = None
+    upstreams.rakuten.return_value = httpx.Response(200, content=_importable_sales(5))
+    uncommitted: list[str] = []
+    parts: list[int] = []
+    record = recording.record_sales
+
+    async def counted(session: AsyncSession, connection_id: str, sales: Any, now: Any) -> Any:
+        parts.append(len(sales))
+        return await record(session, connection_id, sales, now)
+
+    async def create_parcel(request: httpx.Request) -> httpx.Response:
+        order_ref = json.loads(request.content)["orderRef"]
+        purchase_id = order_ref.removeprefix("RAKUTEN-")
+        async with sessions() as session:  # a connection of its own: it sees only what is committed
+            if await session.scalar(select(Order.id).where(Order.purchase_id == purchase_id)) is None:
+                uncommitted.append(order_ref)
+        return httpx.Response(201, json=PARCEL | {"id": int(purchase_id), "orderRef": order_ref})
+
+    monkeypatch.setattr(poll, "record_sales", counted)
+    upstreams.mock.post(f"{CUBYN_URL}/parcels").side_effect = create_parcel
+    outcome = await poll.import_connection(rt, connection_id)
+    assert outcome.startswith("ok: 5 sale(s), 5 new"), outcome
+    assert parts == [2, 2, 1]
+    assert uncommitted == []
+    async with sessions() as session:
+        states = (await session.scalars(select(Order.state).where(Order.connection_id == connection_id))).all()
+    assert list(states) == [OrderState.IMPORTED.value] * 5

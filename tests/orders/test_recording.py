@@ -16,7 +16,7 @@ from rakuten_connector.clients.rakuten_models import Address, Item, Sale
 from rakuten_connector.connections.models import Connection
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.orders.models import Order, OrderEvent, OrderState
-from rakuten_connector.orders.recording import ALREADY_IMPORTED, TOO_LONG, record_sales
+from rakuten_connector.orders.recording import ALREADY_IMPORTED, TOO_LONG, Recorded, purchase_chunks, record_sales
 from tests.factories import add_connection
 
 HOME = Address("M.", "Jean", "Dupont", "12 rue de la Paix", "", "75002", "Paris", "France", "FR", "0612345678", "")
@@ -169,3 +169,20 @@ async def test_what_was_recorded_is_counted_by_reason_code(sessions: async_sessi
     after = counts()
     assert (after[0] - before[0], after[1] - before[1]) == (1, 1)
     assert recorded.skip_codes == {"empty_sku": 1}
+
+
+def test_an_answer_is_cut_in_parts_of_whole_purchases_in_its_order() -> None:
+    sales = [_sale("1"), _sale("2"), _sale("1", item_id="2"), _sale("3"), _sale("4"), _sale("5")]
+    parts = [[(s.purchase_id, s.items[0].item_id) for s in part] for part in purchase_chunks(sales, 2)]
+    assert parts == [[("1", "1"), ("1", "2"), ("2", "1")], [("3", "1"), ("4", "1")], [("5", "1")]]
+    assert list(purchase_chunks([], 2)) == []
+
+
+def test_the_parts_of_an_answer_add_up() -> None:
+    first = Recorded(to_import=["a"], skipped=1)
+    first.skip_codes["no_sku"] += 1
+    second = Recorded(to_import=["b"], already_imported=1)
+    second.skip_codes.update({"no_sku": 1, "already_imported": 1})
+    first.add(second)
+    assert (first.to_import, first.skipped, first.already_imported) == (["a", "b"], 1, 1)
+    assert first.skip_codes == {"no_sku": 2, "already_imported": 1}

@@ -15,7 +15,9 @@ by orderRef. So retries, crashes and racing workers never make a second parcel.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,14 +32,19 @@ from rakuten_connector.clients.cubyn import (
 )
 from rakuten_connector.clients.cubyn_models import Parcel, ParcelRequest
 from rakuten_connector.connections.models import Connection
+from rakuten_connector.kit import leases
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.orders.models import Order, OrderState
+from rakuten_connector.orders.order_lease import with_orders
 from rakuten_connector.orders.progress import RECHECK_AFTER, apply_parcel
 from rakuten_connector.orders.service import transition
 from rakuten_connector.runtime import Runtime
 
-# Cubyn calls of one batch at once.
+# Cubyn calls of one import (or of one batch) at once.
 PARCEL_CONCURRENCY = 8
+# Orders whose parcels one statement leases and one commit writes; batches of one import at once.
+PARCEL_BATCH = 64
+BATCHES_IN_FLIGHT = 2
 
 
 @dataclass
@@ -51,17 +58,60 @@ class _Attempt:
     error: CubynError | None = None
 
 
+@asynccontextmanager
+async def parcel_batches(rt: Runtime, connection_id: str) -> AsyncIterator[Callable[[Sequence[str]], None]]:
+    """The poll's parcel creations: orders handed to the function it yields get their parcels in batches of
+    PARCEL_BATCH (each leased, read and written together, `with_orders`), BATCHES_IN_FLIGHT batches at once
+    sharing one gate of PARCEL_CONCURRENCY Cubyn calls. While one batch waits for Cubyn the next one is
+    leased and written down, and the caller goes on meanwhile (recording the next sales).
+
+    Leaving waits for every batch. A batch that fails (LeaseLost, the database) is not cancelled in the
+    middle of its statements nor does it cancel the others: the batches not started yet are skipped, and
+    its error is raised once the running ones have ended."""
+    calls = asyncio.Semaphore(PARCEL_CONCURRENCY)
+    in_flight = asyncio.Semaphore(BATCHES_IN_FLIGHT)
+    tasks: list[asyncio.Task[None]] = []
+    failures: list[Exception] = []
+
+    async def batch(order_ids: Sequence[str]) -> None:
+        async with in_flight:
+            if failures:
+                return
+            try:
+                leases.check_current()  # no order lease is taken once the import's lease is lost
+                await with_orders(rt, connection_id, order_ids, functools.partial(ensure_parcels, calls=calls))
+            except Exception as exc:
+                failures.append(exc)
+
+    def add(order_ids: Sequence[str]) -> None:
+        for start in range(0, len(order_ids), PARCEL_BATCH):
+            tasks.append(asyncio.create_task(batch(order_ids[start : start + PARCEL_BATCH])))
+
+    try:
+        yield add
+    finally:
+        await asyncio.gather(*tasks)
+    if failures:
+        raise failures[0]
+
+
 async def ensure_parcel(rt: Runtime, session: AsyncSession, connection: Connection, order: Order) -> None:
     """Give an `importing` order its parcel (or a clear failure). Commits; raises CubynAuthError upward."""
     await ensure_parcels(rt, session, connection, [order])
 
 
 async def ensure_parcels(
-    rt: Runtime, session: AsyncSession, connection: Connection, orders: Sequence[Order]
+    rt: Runtime,
+    session: AsyncSession,
+    connection: Connection,
+    orders: Sequence[Order],
+    *,
+    calls: asyncio.Semaphore | None = None,
 ) -> None:
     """Give each `importing` order its parcel (or a clear failure); the others are left alone. Commits
     twice: the attempts before Cubyn is called, the outcomes after. Cubyn refusing the key raises
-    CubynAuthError once the other outcomes are written down."""
+    CubynAuthError once the other outcomes are written down. `calls` bounds the Cubyn calls in flight
+    (shared by the batches of one import; PARCEL_CONCURRENCY of this call's own by default)."""
     attempts = [
         _Attempt(order, ParcelRequest.model_validate_json(order.parcel_request))
         for order in orders
@@ -70,7 +120,7 @@ async def ensure_parcels(
     if not attempts:
         return
     cubyn = rt.cubyn(connection)
-    gate = asyncio.Semaphore(PARCEL_CONCURRENCY)
+    gate = calls or asyncio.Semaphore(PARCEL_CONCURRENCY)
 
     async def look_up(attempt: _Attempt) -> None:
         # A previous attempt may have created it before we could write it down.

@@ -3,11 +3,12 @@ look for what Rakuten changed on the orders already imported.
 
 One worker at a time per connection polls it (the import lease, a database lease on the connection row,
 which also says whether the connection has orders to look at). Under it:
-1. `recording.record_sales` writes the sales getnewsales lists as orders (committed before Cubyn is called);
-2. `rakuten_cancellations` reads what Rakuten says of the orders already imported (vanished sales, and a
-   getcurrentsales scan once per import interval); the orders it changed get a `check_order` job;
-3. `create_parcels` gives every importing order its parcel (`parcel_creation`), in batches of orders
-   leased together.
+1. `recording.record_sales` writes the sales getnewsales lists as orders, RECORD_CHUNK purchases at a time,
+   each part committed before Cubyn is called for it;
+2. `parcel_creation.parcel_batches` gives each part's new orders their parcels in batches of orders leased
+   together, while the next part is recorded; then the orders an earlier poll left without one get theirs;
+3. `rakuten_cancellations` reads what Rakuten says of the orders already imported (vanished sales, and a
+   getcurrentsales scan once per import interval); the orders it changed get a `check_order` job.
 The poll's own bookkeeping (next poll, failures, last error) is written by the statement that gives the
 lease back. The scheduler (`scheduler.schedule_imports`) queues the due connections in batches.
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -28,6 +29,7 @@ from rakuten_connector.clients.rakuten import (
     RakutenError,
     RakutenQuotaExceeded,
 )
+from rakuten_connector.clients.rakuten_models import Sale
 from rakuten_connector.connections.models import Connection, ConnectionState
 from rakuten_connector.connections.scheduling import next_import_at, retry_after_failure
 from rakuten_connector.connections.service import Upstream, credentials_refused
@@ -37,16 +39,15 @@ from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.errors import is_database_unavailable
 from rakuten_connector.orders.jobs import check_order_job
 from rakuten_connector.orders.models import Order, OrderState
-from rakuten_connector.orders.order_lease import with_orders
-from rakuten_connector.orders.parcel_creation import ensure_parcels
+from rakuten_connector.orders.parcel_creation import parcel_batches
 from rakuten_connector.orders.rakuten_cancellations import OPEN_STATES, read_vanished_sales, scan_current_sales
-from rakuten_connector.orders.recording import record_sales
+from rakuten_connector.orders.recording import Recorded, purchase_chunks, record_sales
 from rakuten_connector.runtime import Runtime
 
 log = structlog.get_logger(__name__)
 
-# Orders whose parcels one statement leases and one commit writes; their Cubyn calls run a few at a time.
-PARCEL_BATCH = 64
+# Purchases of a getnewsales answer recorded and committed together (their parcels are created meanwhile).
+RECORD_CHUNK = 128
 
 
 async def import_connections(rt: Runtime, connection_ids: list[str]) -> dict[str, int]:
@@ -131,10 +132,17 @@ async def _import(rt: Runtime, hold: leases.Hold) -> str:
     done: dict[str, Any] = {}
     try:
         sales = await rakuten.get_new_sales()
+    except RakutenError as exc:
+        return await _rakuten_failed(rt, hold, exc)
+    try:
+        recorded = await _record_and_create(rt, connection_id, sales, now)
+        if row.importing:
+            await create_parcels(rt, connection_id)  # the orders an earlier import left without a parcel
+    except CubynAuthError:
+        await _credentials_refused(rt, connection_id, "cubyn")
+        return "credentials_invalid"
+    try:
         async with rt.sessions() as session:
-            recorded = await record_sales(session, connection_id, sales, now)
-            await session.commit()
-            recorded.count()
             if row.imported:
                 to_check += await read_vanished_sales(session, rakuten, connection_id, now)
             last_scan = row.last_sales_scan_at
@@ -143,12 +151,6 @@ async def _import(rt: Runtime, hold: leases.Hold) -> str:
                 done["last_sales_scan_at"] = utcnow()
     except RakutenError as exc:
         return await _rakuten_failed(rt, hold, exc)
-    try:
-        if recorded.to_import or row.importing:
-            await create_parcels(rt, connection_id)
-    except CubynAuthError:
-        await _credentials_refused(rt, connection_id, "cubyn")
-        return "credentials_invalid"
     hold.check()  # what follows is written on behalf of the lease: not if another worker took it over
     await rt.queue.send(check_order_job(order_id, now) for order_id in dict.fromkeys(to_check))
     await hold.release(
@@ -196,9 +198,23 @@ async def _credentials_refused(rt: Runtime, connection_id: str, upstream: Upstre
             await credentials_refused(session, connection, upstream)
 
 
+async def _record_and_create(rt: Runtime, connection_id: str, sales: list[Sale], now: datetime) -> Recorded:
+    """Record the answer RECORD_CHUNK purchases at a time, each part committed, then given to the parcel
+    batches at once: Cubyn is called for the first orders while the next ones are being recorded."""
+    recorded = Recorded()
+    async with parcel_batches(rt, connection_id) as create:
+        for chunk in purchase_chunks(sales, RECORD_CHUNK):
+            async with rt.sessions() as session:
+                part = await record_sales(session, connection_id, chunk, now)
+                await session.commit()
+            part.count()
+            recorded.add(part)
+            create(part.to_import)
+    return recorded
+
+
 async def create_parcels(rt: Runtime, connection_id: str) -> None:
-    """Every importing order of the connection that is due gets its parcel, PARCEL_BATCH orders at a time
-    (each batch leased, read and written together)."""
+    """Every importing order of the connection that is due gets its parcel (`parcel_batches`)."""
     async with rt.sessions() as session:
         order_ids = list(
             await session.scalars(
@@ -211,6 +227,6 @@ async def create_parcels(rt: Runtime, connection_id: str) -> None:
                 .order_by(Order.imported_at)
             )
         )
-    for start in range(0, len(order_ids), PARCEL_BATCH):
-        # No order lease is taken once the connection's lease is lost (LeaseLost ends the import).
-        await with_orders(rt, connection_id, order_ids[start : start + PARCEL_BATCH], ensure_parcels)
+    # No order lease is taken once the connection's lease is lost (LeaseLost ends the import).
+    async with parcel_batches(rt, connection_id) as create:
+        create(order_ids)

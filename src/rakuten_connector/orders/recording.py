@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -70,6 +70,13 @@ class Recorded:
     skipped: int = 0
     already_imported: int = 0  # skipped: an earlier connection of the seller sent them to Cubyn
     skip_codes: Counter[str] = field(default_factory=Counter)  # new skips, by the reason's code
+
+    def add(self, other: Recorded) -> None:
+        """Fold in what another part of the same answer gave."""
+        self.to_import += other.to_import
+        self.skipped += other.skipped
+        self.already_imported += other.already_imported
+        self.skip_codes += other.skip_codes
 
     def count(self) -> None:
         """Count what was recorded, once it is committed."""
@@ -277,6 +284,17 @@ def _record_new(
         recorded.skip_codes[outcome.code.value] += 1
     order.items.extend(_items(order.id, sale, [item.item_id for item in waiting_items(sale)]))
     transition(session, order, OrderState.SKIPPED, "skipped", reason, reason=reason)
+
+
+def purchase_chunks(sales: Sequence[Sale], purchases: int) -> Iterator[list[Sale]]:
+    """The sales of an answer in parts of at most `purchases` purchases each, a purchase's sales together
+    (getnewsales may list one purchase more than once), in the answer's order."""
+    by_purchase: dict[str, list[Sale]] = {}
+    for sale in sales:
+        by_purchase.setdefault(sale.purchase_id, []).append(sale)
+    groups = list(by_purchase.values())
+    for start in range(0, len(groups), purchases):
+        yield [sale for group in groups[start : start + purchases] for sale in group]
 
 
 async def record_sales(

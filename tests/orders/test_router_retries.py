@@ -251,9 +251,7 @@ async def test_another_merchants_connection_answers_like_a_missing_one_and_an_op
 
 
 @pytest.mark.parametrize(
-    "change",
-    [{"paused": True}, {"state": "credentials_invalid"}, {"state": "disconnected"}],
-    ids=["paused", "credentials-invalid", "disconnected"],
+    "change", [{"paused": True}, {"state": "credentials_invalid"}], ids=["paused", "credentials-invalid"]
 )
 async def test_a_connection_that_cannot_take_work_answers_as_the_retry_of_one_order(
     client: httpx.AsyncClient,
@@ -272,6 +270,22 @@ async def test_a_connection_that_cannot_take_work_answers_as_the_retry_of_one_or
     assert bulk.status_code == single.status_code == 202
     assert bulk.json() == {"queued": 2}
     assert await queued_retries(settings.redis_url) == dict.fromkeys([one, *rest], 1)
+
+
+async def test_no_retry_is_queued_for_a_disconnected_connection(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    shop = await add_shop(sessions, "merchant-a")
+    failed = await add_many_orders(sessions, shop, 2, OrderState.FAILED)
+    async with sessions() as session:
+        await session.execute(update(Connection).where(Connection.id == shop).values(state="disconnected"))
+        await session.commit()
+    purchase_id = (await orders_by_id(sessions, [failed[0]]))[failed[0]].purchase_id
+    single = await client.post(f"/v1/connections/{shop}/orders/{purchase_id}/retry", headers=A)
+    bulk = await client.post(retries(shop), json=FAILED, headers=A)
+    for answer in (single, bulk):  # queued, it would never run: the worker does nothing for such a shop
+        assert (answer.status_code, answer.json()["error"]["code"]) == (409, "connection_disconnected")
+    await _nothing_changed(sessions, settings, failed)
 
 
 async def test_bulk_retries_count_against_the_retry_rate_limit(

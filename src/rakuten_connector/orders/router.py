@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rakuten_connector.connections import service as connections
 from rakuten_connector.connections.schemas import ConnectionIdParam
+from rakuten_connector.connections.usable import must_be_live
 from rakuten_connector.deps import (
     CurrentOperator,
     CurrentPrincipal,
@@ -56,6 +57,8 @@ PurchaseIdParam = Annotated[str, Path(description="Rakuten's purchase id of the 
 INVALID_CURSOR = {400: ("invalid_cursor", "The cursor is not one this API gave.")}
 # Every route here reads the connection (or the orders) first.
 _READ_ERRORS = (UNAUTHORIZED, NOT_FOUND, DATABASE_UNAVAILABLE)
+# A retry queued for a disconnected connection would never run: the worker does nothing for it.
+_DISCONNECTED = {409: ("connection_disconnected", "The connection is disconnected: nothing of it runs any more.")}
 
 
 def to_out(order: Order) -> OrderOut:
@@ -142,7 +145,7 @@ async def list_orders(
     dependencies=[Depends(limit_retry)],
     operation_id="orders.retry_all",
     summary="Retry every failed (or needs-attention) order of the connection",
-    responses=error_responses(*_READ_ERRORS, BODY_ERRORS, RATE_LIMITED),
+    responses=error_responses(*_READ_ERRORS, BODY_ERRORS, _DISCONNECTED, RATE_LIMITED),
 )
 async def retry_orders(
     connection_id: ConnectionIdParam,
@@ -155,6 +158,7 @@ async def retry_orders(
     An order whose retry (or another check) is already pending, or that a worker is working on, is left
     out; `queued` counts the retries queued. Written and queued a chunk of orders at a time."""
     connection = await connections.get_visible(session, principal, connection_id)
+    must_be_live(connection)
     return RetriesQueued(queued=await retries.retry_every_order(session, jobs, connection.id, body.state))
 
 
@@ -184,7 +188,10 @@ async def get_order(
     summary="Retry a failed or needs-attention order",
     response_description="The retry is queued.",
     responses=error_responses(
-        *_READ_ERRORS, {409: ("order_not_retryable", "Only failed or needs-attention orders.")}, RATE_LIMITED
+        *_READ_ERRORS,
+        {409: ("order_not_retryable", "Only failed or needs-attention orders.")},
+        _DISCONNECTED,
+        RATE_LIMITED,
     ),
 )
 async def retry_order(
@@ -197,6 +204,7 @@ async def retry_order(
     """A worker takes the order's next step again (creating its parcel, or reading it from Cubyn) with its
     attempts counted from zero; its timeline says it was retried."""
     connection = await connections.get_visible(session, principal, connection_id)
+    must_be_live(connection)
     order = await service.get_order(session, connection.id, purchase_id)
     service.request_retry(session, order)
     jobs.add(retry_order_job(order.id, utcnow()))

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from rakuten_connector import worker
 from rakuten_connector.cli import app, serve
 from rakuten_connector.kit.auth import ALGORITHM, Role, decode_token
+from rakuten_connector.kit.keep_alive import SERVER_KEEP_ALIVE_SECONDS
 from rakuten_connector.kit.logging import configure_logging
 from rakuten_connector.settings import get_settings
 from tests.conftest import LOGS
@@ -76,6 +77,7 @@ def test_api_serves_metrics_on_their_own_port(monkeypatch: pytest.MonkeyPatch, f
     def fake_uvicorn_run(*args: object, **kwargs: object) -> None:
         # While the API would be serving, the metrics answer on their own port.
         seen["api_port"] = kwargs["port"]
+        seen["keep_alive"] = kwargs["timeout_keep_alive"]
         seen["metrics"] = httpx.get(f"http://127.0.0.1:{free_tcp_port}/metrics", timeout=30)
 
     monkeypatch.setattr(serve.uvicorn, "run", fake_uvicorn_run)
@@ -88,6 +90,7 @@ def test_api_serves_metrics_on_their_own_port(monkeypatch: pytest.MonkeyPatch, f
         configure_logging("DEBUG", stream=LOGS)
     assert result.exit_code == 0, result.output
     assert seen["api_port"] == 8123
+    assert seen["keep_alive"] == SERVER_KEEP_ALIVE_SECONDS  # past the pools of Cubyn's webhook senders
     metrics = seen["metrics"]
     assert isinstance(metrics, httpx.Response)
     assert metrics.status_code == 200

@@ -3,6 +3,7 @@ alone (the demo runs several servers in one loop and handles Ctrl-C itself)."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 
 import httpx
@@ -12,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from rakuten_connector.kit.keep_alive import SERVER_KEEP_ALIVE_SECONDS
 from rakuten_connector.sandbox.serve import free_port, serve
 
 
@@ -19,7 +21,12 @@ async def hello(_: Request) -> Response:
     return PlainTextResponse("hello")
 
 
-APP = Starlette(routes=[Route("/", hello)])
+async def client_port(request: Request) -> Response:
+    assert request.client is not None
+    return PlainTextResponse(str(request.client.port))
+
+
+APP = Starlette(routes=[Route("/", hello), Route("/port", client_port)])
 
 
 @pytest.mark.parametrize("embedded", [False, True])
@@ -43,3 +50,13 @@ async def test_a_server_that_cannot_start_says_so() -> None:
         with pytest.raises(RuntimeError, match=f"port {port} could not start"):
             async with serve(APP, port=port, embedded=True):
                 pass
+
+
+async def test_an_idle_connection_stays_open_past_the_clients_keep_alive() -> None:
+    # uvicorn closes idle connections after 5 s by default: the moment httpx's pool still reuses them, so a
+    # request could be written on a connection being closed and get no answer (a stock file, a webhook).
+    limits = httpx.Limits(keepalive_expiry=SERVER_KEEP_ALIVE_SECONDS)
+    async with serve(APP) as url, httpx.AsyncClient(limits=limits) as http:
+        first = (await http.get(f"{url}/port")).text
+        await asyncio.sleep(6)
+        assert (await http.get(f"{url}/port")).text == first  # the same connection, still open

@@ -12,6 +12,7 @@ import uvicorn
 from rakuten_connector.cli.context import CommandFailed, load_settings
 from rakuten_connector.cli.output import MARKUP
 from rakuten_connector.kit.auth import Role
+from rakuten_connector.kit.keep_alive import SERVER_KEEP_ALIVE_SECONDS
 from rakuten_connector.kit.logging import configure_logging, outcome_line
 from rakuten_connector.metrics.serving import serve_metrics
 from rakuten_connector.settings import Settings, get_settings
@@ -69,6 +70,7 @@ def api(
             access_log=False,
             log_config=None,
             proxy_headers=True,
+            timeout_keep_alive=SERVER_KEEP_ALIVE_SECONDS,
         )
     finally:
         if stop_metrics is not None:

@@ -13,6 +13,8 @@ from typing import Any
 import uvicorn
 from starlette.types import ASGIApp
 
+from rakuten_connector.kit.keep_alive import SERVER_KEEP_ALIVE_SECONDS
+
 
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -42,7 +44,14 @@ async def serve(
     port = port or free_port(host)
     logging: dict[str, Any] = {"log_config": None} if embedded else {"log_level": "warning"}
     config = uvicorn.Config(
-        app, host=host, port=port, access_log=False, lifespan="on", timeout_graceful_shutdown=5, **logging
+        app,
+        host=host,
+        port=port,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+        timeout_keep_alive=SERVER_KEEP_ALIVE_SECONDS,
+        **logging,
     )
     server = _EmbeddedServer(config) if embedded else uvicorn.Server(config)
 

@@ -133,7 +133,10 @@ async def test_a_worker_killed_during_a_full_sync_leaves_no_sync_running(
         assert result["progress"]["updated"] == 12
         assert await rakuten_stock(w) == cubyn
         async with sessions() as session:
-            assert (await session.get_one(StockSync, sync_id)).attempts == 2
+            # The killed run's attempt counted, and the second worker's. A loaded machine can stall the
+            # second worker past the 2 s lease of this test: it gives the sync up and takes it again, one
+            # attempt more, and the sync still ends once.
+            assert (await session.get_one(StockSync, sync_id)).attempts >= 2
 
 
 async def test_a_sync_that_cannot_read_ends_failed_with_the_reason(settings: Settings) -> None:

@@ -25,7 +25,7 @@ from rakuten_connector.orders.progress import RECHECK_AFTER
 from rakuten_connector.orders.service import timeline
 from rakuten_connector.runtime import Runtime
 from tests.clients.test_cubyn_client import PARCEL, REQUEST
-from tests.conftest import CUBYN_URL
+from tests.conftest import CUBYN_URL, LOGS
 from tests.orders.helpers import add_live_connection, add_order
 from tests.upstream_fakes import Upstreams
 
@@ -257,7 +257,10 @@ async def test_a_lost_lease_in_one_batch_stops_the_batches_as_lease_lost(
         return httpx.Response(201, json={**PARCEL, "orderRef": json.loads(request.content)["orderRef"]})
 
     upstreams.mock.post(f"{CUBYN_URL}/parcels").mock(side_effect=lose_then_answer)
+    first_line = len(LOGS.lines)
     with pytest.raises(leases.LeaseLost):  # as itself, not inside an exception group
         async with parcel_creation.parcel_batches(rt, connection_id) as add:
             add(ids)
     assert all(o.parcel_id is None for o in await _orders(rt, ids))
+    # Both batches in flight lost theirs: one is raised, the other said in the logs.
+    assert sum("parcel_batch_failed" in line for line in LOGS.lines[first_line:]) == 1

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rakuten_connector.clients.cubyn import (
@@ -39,6 +40,8 @@ from rakuten_connector.orders.order_lease import with_orders
 from rakuten_connector.orders.progress import RECHECK_AFTER, apply_parcel
 from rakuten_connector.orders.service import transition
 from rakuten_connector.runtime import Runtime
+
+log = structlog.get_logger(__name__)
 
 # Cubyn calls of one import (or of one batch) at once.
 PARCEL_CONCURRENCY = 8
@@ -91,6 +94,8 @@ async def parcel_batches(rt: Runtime, connection_id: str) -> AsyncIterator[Calla
         yield add
     finally:
         await asyncio.gather(*tasks)
+    for other in failures[1:]:  # raised: the first; the others are said, not lost
+        log.warning("parcel_batch_failed", connection_id=connection_id, error=type(other).__name__)
     if failures:
         raise failures[0]
 

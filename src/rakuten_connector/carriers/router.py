@@ -20,6 +20,7 @@ from rakuten_connector.connections.schemas import ConnectionIdParam
 from rakuten_connector.deps import CurrentPrincipal, SessionDep
 from rakuten_connector.kit.errors import (
     BODY_ERRORS,
+    CONNECTION_DISCONNECTED,
     DATABASE_UNAVAILABLE,
     NOT_FOUND,
     UNAUTHORIZED,
@@ -95,7 +96,7 @@ async def connection_carrier_mappings(
         UNAUTHORIZED,
         BODY_ERRORS,
         NOT_FOUND,
-        {409: ("connection_disconnected", "The connection is disconnected.")},
+        CONNECTION_DISCONNECTED,
         VALIDATION_ERROR,
         {422: ("validation_error", "A shipping type or choice is not valid (RELAY needs a Mondial Relay mode).")},
         DATABASE_UNAVAILABLE,

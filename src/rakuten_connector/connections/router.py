@@ -28,6 +28,7 @@ from rakuten_connector.deps import (
 )
 from rakuten_connector.kit.errors import (
     BODY_ERRORS,
+    CONNECTION_DISCONNECTED,
     DATABASE_UNAVAILABLE,
     NOT_FOUND,
     UNAUTHORIZED,
@@ -48,7 +49,6 @@ _UPSTREAM_UNAVAILABLE = ErrorAnswer(
     "was saved.",
     headers={"Retry-After": {"description": "Seconds to wait (Rakuten's quota).", "schema": {"type": "integer"}}},
 )
-_CONNECTION_DISCONNECTED = {409: ("connection_disconnected", "The connection is disconnected.")}
 
 
 def to_out(connection: Connection, settings: Settings, orders: dict[str, int]) -> ConnectionOut:
@@ -163,7 +163,7 @@ async def get_connection(
         UNAUTHORIZED,
         BODY_ERRORS,
         NOT_FOUND,
-        _CONNECTION_DISCONNECTED,
+        CONNECTION_DISCONNECTED,
         VALIDATION_ERROR,
         {422: ("rakuten_credentials_invalid", "Rakuten (or Cubyn) refused the new credentials.")},
         RATE_LIMITED,

@@ -164,6 +164,9 @@ def error_responses(*groups: ErrorAnswers) -> dict[int | str, dict[str, Any]]:
 
 NOT_FOUND = {404: ("not_found", "No such connection (or not the caller's), or nothing of that id in it.")}
 FORBIDDEN = {403: ("forbidden", "Operators only.")}
+CONNECTION_DISCONNECTED = {
+    409: ("connection_disconnected", "The connection is disconnected: nothing of it runs any more.")
+}
 CONNECTION_UNUSABLE = (
     "connection_paused",
     "The connection is paused, disconnected (`connection_disconnected`) or its credentials were refused "

@@ -21,6 +21,7 @@ from rakuten_connector.deps import (
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.errors import (
     BODY_ERRORS,
+    CONNECTION_DISCONNECTED,
     CONNECTION_UNUSABLE,
     DATABASE_UNAVAILABLE,
     FORBIDDEN,
@@ -58,7 +59,6 @@ INVALID_CURSOR = {400: ("invalid_cursor", "The cursor is not one this API gave."
 # Every route here reads the connection (or the orders) first.
 _READ_ERRORS = (UNAUTHORIZED, NOT_FOUND, DATABASE_UNAVAILABLE)
 # A retry queued for a disconnected connection would never run: the worker does nothing for it.
-_DISCONNECTED = {409: ("connection_disconnected", "The connection is disconnected: nothing of it runs any more.")}
 
 
 def to_out(order: Order) -> OrderOut:
@@ -145,7 +145,7 @@ async def list_orders(
     dependencies=[Depends(limit_retry)],
     operation_id="orders.retry_all",
     summary="Retry every failed (or needs-attention) order of the connection",
-    responses=error_responses(*_READ_ERRORS, BODY_ERRORS, _DISCONNECTED, RATE_LIMITED),
+    responses=error_responses(*_READ_ERRORS, BODY_ERRORS, CONNECTION_DISCONNECTED, RATE_LIMITED),
 )
 async def retry_orders(
     connection_id: ConnectionIdParam,
@@ -190,7 +190,7 @@ async def get_order(
     responses=error_responses(
         *_READ_ERRORS,
         {409: ("order_not_retryable", "Only failed or needs-attention orders.")},
-        _DISCONNECTED,
+        CONNECTION_DISCONNECTED,
         RATE_LIMITED,
     ),
 )

@@ -12,6 +12,7 @@ from rakuten_connector.connections.usable import must_be_live
 from rakuten_connector.deps import CurrentPrincipal, JobsDep, SessionDep
 from rakuten_connector.kit.errors import (
     BODY_ERRORS,
+    CONNECTION_DISCONNECTED,
     DATABASE_UNAVAILABLE,
     NOT_FOUND,
     UNAUTHORIZED,
@@ -66,7 +67,7 @@ async def list_sku_mappings(
         UNAUTHORIZED,
         BODY_ERRORS,
         NOT_FOUND,
-        {409: ("connection_disconnected", "The connection is disconnected.")},
+        CONNECTION_DISCONNECTED,
         DATABASE_UNAVAILABLE,
     ),
 )

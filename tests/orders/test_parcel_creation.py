@@ -232,7 +232,7 @@ async def test_the_batches_of_one_import_share_one_gate_of_cubyn_calls(
         nonlocal in_flight, most
         in_flight += 1
         most = max(most, in_flight)
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)  # long enough for the second batch to be leased and calling meanwhile
         in_flight -= 1
         return httpx.Response(201, json={**PARCEL, "orderRef": json.loads(request.content)["orderRef"]})
 

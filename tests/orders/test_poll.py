@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rakuten_connector.connections.models import Connection, ConnectionState
 from rakuten_connector.kit.clock import utcnow
-from rakuten_connector.orders import poll, recording
+from rakuten_connector.orders import parcel_creation, poll, recording
 from rakuten_connector.orders.models import Order, OrderItem, OrderState
 from rakuten_connector.orders.recording import ALREADY_IMPORTED
 from rakuten_connector.runtime import Runtime
@@ -281,3 +281,72 @@ async def test_a_long_answer_is_recorded_in_parts_each_committed_before_cubyn_is
     async with sessions() as session:
         states = (await session.scalars(select(Order.state).where(Order.connection_id == connection_id))).all()
     assert list(states) == [OrderState.IMPORTED.value] * 5
+
+
+def _with_an_accepted_order(rt: Runtime) -> Any:
+    """Give the connection an open order, so that its import also scans Rakuten's current sales."""
+
+    async def add(connection_id: str) -> None:
+        async with rt.sessions() as session:
+            item = OrderItem(item_id="i1", sku="SKU-1", rakuten_status="ACCEPTED")
+            order = Order(connection_id=connection_id, purchase_id="31900003", state=OrderState.ACCEPTED.value)
+            order.imported_at, order.items = utcnow(), [item]
+            session.add(order)
+            await session.commit()
+
+    return add
+
+
+async def test_new_orders_get_their_parcels_before_the_scan_and_a_failing_scan_does_not_hold_them_back(
+    rt: Runtime, sessions: async_sessionmaker[AsyncSession], upstreams: Upstreams
+) -> None:
+    connection_id = await _connection(rt, cubyn_api_key_enc=rt.box.encrypt(GOOD_KEY))
+    await _with_an_accepted_order(rt)(connection_id)
+    upstreams.rakuten.side_effect = None
+    upstreams.rakuten.return_value = httpx.Response(200, content=_importable_sales(3))
+    steps: list[str] = []
+
+    def create_parcel(request: httpx.Request) -> httpx.Response:
+        steps.append("parcel")
+        order_ref = json.loads(request.content)["orderRef"]
+        return httpx.Response(
+            201, json=PARCEL | {"id": int(order_ref.removeprefix("RAKUTEN-")), "orderRef": order_ref}
+        )
+
+    def current_sales(request: httpx.Request) -> httpx.Response:
+        steps.append("scan")
+        return httpx.Response(503)
+
+    upstreams.mock.post(f"{CUBYN_URL}/parcels").side_effect = create_parcel
+    upstreams.mock.get(f"{RAKUTEN_URL}/sales_ws", params={"action": "getcurrentsales"}).side_effect = current_sales
+    assert await poll.import_connection(rt, connection_id) == "rakuten_error"
+    assert steps[:3] == ["parcel"] * 3
+    assert set(steps[3:]) == {"scan"}
+    async with sessions() as session:
+        query = select(Order.state).where(Order.connection_id == connection_id, Order.purchase_id != "31900003")
+        assert list((await session.scalars(query)).all()) == [OrderState.IMPORTED.value] * 3
+    assert (await _read(sessions, connection_id)).import_failures == 1  # the scan is tried again, with backoff
+
+
+async def test_cubyn_refusing_the_key_stops_the_parcel_batches_and_the_import_and_says_why(
+    rt: Runtime, sessions: async_sessionmaker[AsyncSession], upstreams: Upstreams, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(parcel_creation, "PARCEL_BATCH", 2)
+    monkeypatch.setattr(parcel_creation, "BATCHES_IN_FLIGHT", 2)
+    connection_id = await _connection(rt, cubyn_api_key_enc=rt.box.encrypt(GOOD_KEY))
+    await _with_an_accepted_order(rt)(connection_id)
+    upstreams.rakuten.side_effect = None
+    upstreams.rakuten.return_value = httpx.Response(200, content=_importable_sales(6))
+    refused = upstreams.mock.post(f"{CUBYN_URL}/parcels").respond(401, json={"message": "Unauthorized"})
+    scan = upstreams.mock.get(f"{RAKUTEN_URL}/sales_ws", params={"action": "getcurrentsales"})
+    assert await poll.import_connection(rt, connection_id) == "credentials_invalid"
+    assert refused.call_count == 4  # the two batches in flight; the third never calls Cubyn
+    assert scan.call_count == 0
+    connection = await _read(sessions, connection_id)
+    assert connection.state == ConnectionState.CREDENTIALS_INVALID.value
+    assert connection.last_import_error is not None
+    assert "Cubyn" in connection.last_import_error
+    assert connection.lease_owner is None
+    async with sessions() as session:
+        query = select(Order.attempts).where(Order.connection_id == connection_id, Order.purchase_id != "31900003")
+        assert sorted((await session.scalars(query)).all()) == [0, 0, 1, 1, 1, 1]

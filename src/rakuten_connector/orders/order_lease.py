@@ -59,31 +59,38 @@ async def with_order(rt: Runtime, order_id: str, step: OrderStep) -> None:
             await _run(session, connection, lambda: step(rt, session, connection, order))
 
 
-async def with_orders(rt: Runtime, connection_id: str, order_ids: Sequence[str], step: OrdersStep) -> None:
+async def with_orders(
+    rt: Runtime, connection_id: str, order_ids: Sequence[str], step: OrdersStep
+) -> CubynAuthError | None:
     """Run `step` once on those of the connection's orders whose lease is free, all leased, read and
     written together (a batch of the poll's parcel creations); the others are being worked on by another
-    job, which finishes them. Otherwise as `with_order`."""
+    job, which finishes them. Otherwise as `with_order`; returns Cubyn's refusal of the connection's key,
+    once written down, so that the caller stops calling Cubyn for it."""
     structlog.contextvars.bind_contextvars(connection_id=connection_id)
     lease = timedelta(seconds=rt.settings.lease_seconds)
     async with leases.held_each(rt.engine, Order, order_ids, rt.owner, lease) as hold:
         if hold is None:
-            return
+            return None
         async with rt.sessions() as session:
             connection = await session.get_one(Connection, connection_id)
             query = select(Order).where(Order.id.in_(hold.row_ids), Order.connection_id == connection_id)
             orders = list(
                 await session.scalars(query.options(selectinload(Order.items)).order_by(Order.imported_at))
             )
-            await _run(session, connection, lambda: step(rt, session, connection, orders))
+            return await _run(session, connection, lambda: step(rt, session, connection, orders))
 
 
-async def _run(session: AsyncSession, connection: Connection, step: Callable[[], Awaitable[None]]) -> None:
+async def _run(
+    session: AsyncSession, connection: Connection, step: Callable[[], Awaitable[None]]
+) -> CubynAuthError | None:
     """A step, unless the connection is disconnected; Cubyn refusing its key marks its credentials invalid
-    (the step's uncommitted work is dropped)."""
+    (the step's uncommitted work is dropped) and that refusal is returned."""
     if not connection.is_live:
-        return
+        return None
     try:
         await step()
-    except CubynAuthError:
+    except CubynAuthError as refusal:
         await session.rollback()
         await credentials_refused(session, connection, "cubyn")
+        return refusal
+    return None

@@ -35,7 +35,9 @@ from sqlalchemy import func, select, update
 from rakuten_connector.clients.cubyn_models import ParcelRequest
 from rakuten_connector.connections.models import Connection
 from rakuten_connector.db import create_engine, session_factory
+from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.queue import JobQueue
+from rakuten_connector.orders.jobs import import_now_job
 from rakuten_connector.orders.models import Order
 from rakuten_connector.orders.parcel_creation import PARCEL_CONCURRENCY
 from rakuten_connector.settings import Settings
@@ -88,7 +90,7 @@ async def connector_run(settings: Settings, sales: int, workdir: Path) -> tuple[
                 )
                 await session.commit()
             started, cpu_before = time.monotonic(), cpu_seconds(worker.pid)
-            await queue.enqueue("import_connection", connection_id, job_id=f"bench-import:{connection_id}")
+            await queue.send([import_now_job(connection_id, utcnow())])
             recorded_at: list[float] = []
 
             async def done() -> bool:

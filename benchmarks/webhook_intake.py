@@ -38,7 +38,9 @@ from sqlalchemy import func, select, update
 
 from rakuten_connector.connections.models import Connection
 from rakuten_connector.db import create_engine, session_factory
+from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.queue import JobQueue
+from rakuten_connector.orders.jobs import import_now_job
 from rakuten_connector.orders.models import Order, OrderState
 from rakuten_connector.sandbox.serve import free_port
 from rakuten_connector.settings import Settings
@@ -64,7 +66,7 @@ async def import_sales(settings: Settings, shop: Shop, sales: int) -> list[tuple
             due = update(Connection).where(Connection.id == shop.connection_id).values(next_import_at=func.now())
             await session.execute(due)
             await session.commit()
-        await queue.enqueue("import_connection", shop.connection_id, job_id=f"bench-import:{shop.connection_id}")
+        await queue.send([import_now_job(shop.connection_id, utcnow())])
 
         async def imported() -> bool:
             async with sessions() as session:

@@ -9,7 +9,6 @@ with a warning and a periodic sweep rebuilds it from the database.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -94,13 +93,6 @@ class JobQueue:
         if self._pool is None:
             self._pool = await create_pool(self._settings)
         return self._pool
-
-    async def enqueue(self, function: str, *args: Any, job_id: str | None = None, **options: Any) -> bool:
-        """True when the job was queued (False: already queued under that id, or Redis is away)."""
-        job = Job(function, args, job_id or uuid.uuid4().hex, options.pop("_defer_until", None))
-        if options:
-            raise TypeError(f"unknown job options: {sorted(options)}")
-        return await self.send([job]) == 1
 
     async def send(self, jobs: Iterable[Job]) -> int:
         """Queue `jobs`, SEND_BATCH per round trip; returns how many were queued (the others were already

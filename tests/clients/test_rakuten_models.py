@@ -26,11 +26,11 @@ from rakuten_connector.clients.rakuten_models import (
         "\uff53\uff4f colissimo",
     ],
 )
-def test_labels_compare_after_normalisation_trimming_collapsing_and_case_folding(spelling: str) -> None:
+def test_labels_compare_after_normalization_trimming_collapsing_and_case_folding(spelling: str) -> None:
     assert normalize_label(spelling) == "so colissimo"
 
 
-def test_label_normalisation_composes_accents() -> None:
+def test_label_normalization_composes_accents() -> None:
     assert normalize_label("Recommande\u0301") == normalize_label("RECOMMANDÉ") == "recommandé"
     assert normalize_label("Mode   personnalisé 1") == "mode personnalisé 1"
 

@@ -1,4 +1,4 @@
-"""Parsing of Rakuten's answers: every quirk of contracts/rakuten-ws.md, and hostile documents."""
+"""Parsing of Rakuten's answers: every quirk of Rakuten's web services, and hostile documents."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ class CarrierChoice(Base):
     __tablename__ = "carrier_choices"
 
     connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), primary_key=True)
-    # The shipping type's comparison key (normalised: see mapping.carriers.normalize_shipping_type).
+    # The shipping type's comparison key (normalized: see mapping.carriers.normalize_shipping_type).
     shipping_key: Mapped[str] = mapped_column(String(SHIPPING_TYPE_MAX), primary_key=True)
     shipping_type: Mapped[str] = mapped_column(String(SHIPPING_TYPE_MAX))  # as the merchant wrote it
     choice: Mapped[str] = mapped_column(String(32))  # a CarrierChoiceValue

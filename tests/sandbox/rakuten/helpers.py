@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 from lxml import etree
 
-from rakuten_connector.sandbox.rakuten.webservices import VERSIONS
+from rakuten_connector.sandbox.rakuten.contract import VERSIONS
 
 LOGIN, TOKEN = "boutique", "tok-123"
 

@@ -11,6 +11,7 @@ import pytest
 from lxml import etree
 
 from rakuten_connector.sandbox.rakuten.app import create_rakuten_sandbox
+from rakuten_connector.sandbox.rakuten.contract import VERSIONS
 from rakuten_connector.sandbox.rakuten.faker import (
     ALL_TYPES,
     BILLING_ONLY_TYPES,
@@ -20,7 +21,6 @@ from rakuten_connector.sandbox.rakuten.faker import (
 )
 from rakuten_connector.sandbox.rakuten.shipping import AddressBlocks, address_blocks
 from rakuten_connector.sandbox.rakuten.simulator import RakutenSandbox
-from rakuten_connector.sandbox.rakuten.webservices import VERSIONS
 from tests.sandbox.rakuten.helpers import (
     LOGIN,
     TOKEN,

@@ -38,7 +38,7 @@ RELAY = {"id": "FR-012345", "name": "Tabac Presse de la Gare", "zipcode": "69002
         ("Click and Collect", AddressBlocks.BILLING_ONLY),
     ],
 )
-def test_address_blocks_by_normalised_shipping_type(shipping_type: str, blocks: AddressBlocks) -> None:
+def test_address_blocks_by_normalized_shipping_type(shipping_type: str, blocks: AddressBlocks) -> None:
     assert address_blocks(shipping_type) is blocks
 
 

@@ -1,7 +1,7 @@
 """A Rakuten France web-services simulator (ASGI), built by `create_rakuten_sandbox()`.
 
 It speaks Rakuten's web-services contract on `/sales_ws` and `/stock_ws` (same actions, versions, parameters,
-multipart part `file`; `webservices.py`), answers like Rakuten (ISO-8859-1, default namespaces, CDATA with
+multipart part `file`; `contract.py`), answers like Rakuten (ISO-8859-1, default namespaces, CDATA with
 whitespace, `errorresponse` with HTTP 200 for bad credentials or quota; `render.py`) and keeps per-seller
 state in memory (`state.py`, its parts in `models.py`). Answers to a wrong `version` are a ParameterError, as
 a strict Rakuten would answer. Faults and the call log live in `simulator.py`.

@@ -1,6 +1,6 @@
 """Which address blocks a Rakuten sale carries, by shipping type, as the sandbox renders them.
 
-Shipping types are compared as Rakuten's are: after Unicode normalisation, trimming, collapsing inner
+Shipping types are compared as Rakuten's are: after Unicode normalization, trimming, collapsing inner
 whitespace and case folding, so `So   Colissimo` is So Colissimo. Any string is a shipping type: a seller's
 own mode (`Mode personnalisé 1`) or an unknown newer one is a home delivery unless listed below.
 - home delivery: `deliveryaddress` (generated sales add the buyer's `billingaddress`);

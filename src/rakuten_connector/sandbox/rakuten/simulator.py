@@ -11,10 +11,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from rakuten_connector.sandbox.rakuten.bodies import Faults
+from rakuten_connector.sandbox.rakuten.contract import dispatch, read_upload
 from rakuten_connector.sandbox.rakuten.models import WsError
 from rakuten_connector.sandbox.rakuten.render import XML_MEDIA_TYPE, render_error
 from rakuten_connector.sandbox.rakuten.state import RakutenWorld
-from rakuten_connector.sandbox.rakuten.webservices import dispatch, read_upload
 
 
 class RakutenSandbox:

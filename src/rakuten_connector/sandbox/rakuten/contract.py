@@ -1,6 +1,6 @@
-"""The web services the Rakuten sandbox answers on `/sales_ws` and `/stock_ws`: the action, its version and
-its parameters are checked as a strict Rakuten would (a wrong `version` is a ParameterError), then carried
-out on the world and answered in Rakuten's XML (`render.py`)."""
+"""The Rakuten contract the sandbox serves: the web services on `/sales_ws` and `/stock_ws`. The action,
+its version and its parameters are checked as a strict Rakuten would (a wrong `version` is a
+ParameterError), then carried out on the world and answered in Rakuten's XML (`render.py`)."""
 
 from __future__ import annotations
 

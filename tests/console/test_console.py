@@ -65,6 +65,13 @@ def retry_the_failed_order(b: Browser, purchase_id: str) -> None:
     steps.notice(b, f"Retry of order {purchase_id} queued")
 
 
+def find_the_order(b: Browser, purchase_id: str) -> None:
+    steps.click(b, "#nav a[href$='/orders']")
+    steps.element(b, "#purchase-search").send_keys(f" {purchase_id} ")  # sent trimmed
+    steps.click(b, "#order-search button")
+    steps.text_shows(b, "h1 .purchase-id", purchase_id)
+
+
 def read_the_order(b: Browser, purchase_id: str) -> None:
     assert steps.text_of(b, "h1 .purchase-id") == purchase_id
     # The page follows the order: the retry imports it, Cubyn ships it, the tracking link appears.
@@ -90,7 +97,12 @@ def synch_the_stock(b: Browser, downloads: Path) -> str:
     assert "SKU-5" in suggestions
     steps.element(b, "table.stock tr.stock-item")
     b.shot("stock")
-    return steps.download(b, "#mismatch-csv", downloads)
+    csv = steps.download(b, "#mismatch-csv", downloads)
+    steps.element(b, "#sku-search").send_keys("  SKU-2 ")  # sent trimmed
+    steps.click(b, "#sku-search + button")
+    steps.wait(b, lambda d: steps.css_count(b, "table.stock tr.stock-item") == 1, "the SKU searched for only")
+    assert steps.element(b, "table.stock tr.stock-item").get_attribute("data-sku") == "SKU-2"
+    return csv
 
 
 def read_the_activity(b: Browser) -> None:
@@ -128,6 +140,7 @@ async def test_a_merchant_watches_orders_retries_a_failed_one_and_synchs_stock(
         assert (await w.cubyn.delete("/_sandbox/faults")).is_success
 
         await browser.run(retry_the_failed_order, failing["purchase_id"])
+        await browser.run(find_the_order, failing["purchase_id"])
         await browser.run(read_the_order, failing["purchase_id"])
         downloads = tmp_path / "downloads"
         downloads.mkdir()

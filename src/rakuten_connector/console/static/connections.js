@@ -1,7 +1,7 @@
 // The connections page: each shop's status and why, its last import, its orders by state, its controls.
 
 import * as api from "./api.js";
-import { actionButton, badge, h, refresher, route, when, words } from "./dom.js";
+import { actionButton, badge, h, refresher, route, searchForm, when, words } from "./dom.js";
 
 const REFRESH_MS = 5000;
 // The bar's order: what needs the merchant first, then the flow from imported to shipped.
@@ -86,20 +86,12 @@ function card(ctx, connection, operator, redraw) {
 }
 
 function merchantFilter(ctx, current) {
-  const field = h("input", { id: "merchant-filter", type: "search", value: current, placeholder: "merchant id" });
-  const form = h(
-    "form",
-    { class: "filters" },
-    h("label", { for: "merchant-filter" }, "Merchant "),
-    field,
-    h("button", { type: "submit" }, "Filter"),
-  );
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    const value = field.value.trim();
-    ctx.go(value ? `#/connections?merchant=${encodeURIComponent(value)}` : "#/connections");
+  return searchForm({
+    label: "Merchant ",
+    button: "Filter",
+    input: { id: "merchant-filter", value: current, placeholder: "merchant id" },
+    onValue: (value) => ctx.go(value ? `#/connections?merchant=${encodeURIComponent(value)}` : "#/connections"),
   });
-  return form;
 }
 
 export async function connectionsPage(ctx) {

@@ -124,6 +124,24 @@ export function actionButton(ctx, label, { confirm: question, run, done, attrs }
   return button;
 }
 
+/** A one-field search form: `onValue(text)` gets the trimmed text when it is sent. `input` holds the
+ * field's attributes (its id labels it). */
+export function searchForm({ label, button, input, onValue, attrs }) {
+  const field = h("input", { type: "search", ...input });
+  const form = h(
+    "form",
+    { class: "filters", ...(attrs || {}) },
+    h("label", { for: input.id }, label),
+    field,
+    h("button", { type: "submit" }, button),
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    onValue(field.value.trim());
+  });
+  return form;
+}
+
 /** Re-draws `region` with `draw(data)` only when the data changed: what the person is reading stays put. */
 export function refresher(region, load, draw) {
   let seen = null;

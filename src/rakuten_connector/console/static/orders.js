@@ -2,7 +2,7 @@
 // one order's page (items, Cubyn parcel and tracking, timeline). Reasons are the API's, in the merchant's words.
 
 import * as api from "./api.js";
-import { actionButton, badge, h, refresher, route, table, when, words } from "./dom.js";
+import { actionButton, badge, h, refresher, route, searchForm, table, when, words } from "./dom.js";
 
 const REFRESH_MS = 5000;
 const PAGE_SIZE = 50;
@@ -52,21 +52,14 @@ function orderRow(ctx, connectionId, order, after) {
   );
 }
 
-function searchForm(ctx, connectionId) {
-  const field = h("input", { id: "purchase-search", type: "search", placeholder: "purchase id", maxlength: "64" });
-  const form = h(
-    "form",
-    { class: "filters", id: "order-search" },
-    h("label", { for: "purchase-search" }, "Find an order "),
-    field,
-    h("button", { type: "submit" }, "Open"),
-  );
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    const value = field.value.trim();
-    if (value) ctx.go(route("connections", connectionId, "orders", value));
+function orderSearch(ctx, connectionId) {
+  return searchForm({
+    label: "Find an order ",
+    button: "Open",
+    input: { id: "purchase-search", placeholder: "purchase id", maxlength: "64" },
+    attrs: { id: "order-search" },
+    onValue: (value) => value && ctx.go(route("connections", connectionId, "orders", value)),
   });
-  return form;
 }
 
 export async function ordersPage(ctx) {
@@ -112,7 +105,7 @@ export async function ordersPage(ctx) {
     {},
     h("h1", {}, `Orders of ${connection.name}`),
     filters,
-    searchForm(ctx, connectionId),
+    orderSearch(ctx, connectionId),
     h(
       "div",
       { class: "actions" },

@@ -2,7 +2,7 @@
 // with its progress through the phases, and the mismatch report of the sync, downloadable as CSV.
 
 import * as api from "./api.js";
-import { actionButton, badge, h, progressBar, refresher, route, table, when, words } from "./dom.js";
+import { actionButton, badge, h, progressBar, refresher, route, searchForm, table, when, words } from "./dom.js";
 
 const POLL_MS = 1000;
 const PAGE_SIZE = 100;
@@ -159,11 +159,11 @@ export async function stockPage(ctx) {
   await update();
   const panel = syncPanel(ctx, connectionId, update);
   await panel.poll();
-  const skuField = h("input", { id: "sku-search", type: "search", value: sku, placeholder: "exact SKU", maxlength: "255" });
-  const search = h("form", { class: "filters" }, h("label", { for: "sku-search" }, "SKU "), skuField, h("button", { type: "submit" }, "Find"));
-  search.addEventListener("submit", (event) => {
-    event.preventDefault();
-    ctx.go(stockHash(connectionId, { status, sku: skuField.value.trim() }));
+  const search = searchForm({
+    label: "SKU ",
+    button: "Find",
+    input: { id: "sku-search", value: sku, placeholder: "exact SKU", maxlength: "255" },
+    onValue: (value) => ctx.go(stockHash(connectionId, { status, sku: value })),
   });
   const tabs = h(
     "nav",

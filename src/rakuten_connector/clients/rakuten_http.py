@@ -67,7 +67,7 @@ class RakutenTransport:
     def __init__(
         self,
         base_url: str,
-        login: str,
+        seller_id: str,
         token: SecretStr,
         *,
         http: httpx.AsyncClient | None = None,
@@ -77,7 +77,7 @@ class RakutenTransport:
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._base_url = base_url.rstrip("/")
-        self._login = login
+        self._seller_id = seller_id
         self._token = token
         self._http = http
         self._timeout = httpx.Timeout(timeout)
@@ -86,7 +86,7 @@ class RakutenTransport:
         self._clock = clock
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self._base_url!r}, login={self._login!r})"
+        return f"{type(self).__name__}(base_url={self._base_url!r}, seller_id={self._seller_id!r})"
 
     # -- plumbing ---------------------------------------------------------------------------------------
 
@@ -165,7 +165,7 @@ class RakutenTransport:
         # The token is revealed here only, into the request, in no variable a traceback with locals could show.
         return {
             "action": action,
-            "login": self._login,
+            "login": self._seller_id,  # Rakuten calls the seller id its login
             "pwd": self._token.get_secret_value(),
             "version": VERSIONS[action],
             **(params or {}),

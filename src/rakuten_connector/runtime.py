@@ -44,10 +44,6 @@ class RakutenCredentials(Protocol):
     def rakuten_token_enc(self) -> str | None: ...
 
 
-class MissingSecret(Exception):
-    """A disconnected connection has no secrets left: nothing may be called for it."""
-
-
 @dataclass
 class Runtime:
     settings: Settings
@@ -97,7 +93,10 @@ class Runtime:
 
     def rakuten(self, connection: RakutenCredentials) -> RakutenClient:
         if connection.rakuten_token_enc is None:
-            raise MissingSecret(connection.seller_id)
+            raise RuntimeError(
+                f"seller {connection.seller_id} has no Rakuten token: a disconnected connection has no secrets "
+                "left, nothing may be called for it"
+            )
         return RakutenClient(
             self.settings.rakuten_base_url,
             connection.seller_id,
@@ -108,7 +107,10 @@ class Runtime:
 
     def cubyn(self, connection: Connection) -> CubynClient:
         if connection.cubyn_api_key_enc is None:
-            raise MissingSecret(connection.id)
+            raise RuntimeError(
+                f"connection {connection.id} has no Cubyn key: a disconnected connection has no secrets left, "
+                "nothing may be called for it"
+            )
         return CubynClient(
             self.settings.cubyn_api_url,
             self.box.decrypt(connection.cubyn_api_key_enc),

@@ -91,7 +91,7 @@ async def test_create_read_find_and_adopt(sandbox: Sandbox) -> None:
     assert found.id == parcel.id
     assert await client.find_parcel("RAKUTEN-404") is None
     with pytest.raises(CubynNotFound):
-        await client.get_parcel(1)
+        await client.get_parcel("1")
     received = (await sandbox.control.get("/_sandbox/received")).json()["received"]
     assert [r["idempotency_key"] for r in received] == ["RAKUTEN-1", "RAKUTEN-1"]
 
@@ -159,7 +159,7 @@ async def test_faults_become_typed_errors(
 ) -> None:
     await sandbox.control.put("/_sandbox/faults", json=faults)
     with pytest.raises(error):
-        await sandbox.client(timeout=0.1).get_parcel(1)
+        await sandbox.client(timeout=0.1).get_parcel("1")
     await sandbox.control.delete("/_sandbox/faults")
 
 

@@ -25,7 +25,7 @@ from rakuten_connector.clients.cubyn import (
     CubynRateLimited,
     CubynTransientError,
 )
-from rakuten_connector.clients.cubyn_models import ParcelAddress, ParcelItem, ParcelRequest
+from rakuten_connector.clients.cubyn_models import Parcel, ParcelAddress, ParcelItem, ParcelRequest
 from tests.clients.streams import Endless, slow_answer
 
 BASE = "https://cubyn.test/v2"
@@ -81,7 +81,7 @@ async def test_check_key_without_own_http_client() -> None:
 async def test_create_parcel(client: CubynClient) -> None:
     route = respx.post(f"{BASE}/parcels").respond(201, json=PARCEL)
     result = await client.create_parcel(REQUEST)
-    assert (result.created, result.parcel_id) == (True, 123456)
+    assert (result.created, result.parcel_id) == (True, "123456")
     assert result.parcel is not None
     assert result.parcel.status == "CREATED"
     sent = route.calls.last.request
@@ -103,12 +103,26 @@ async def test_create_parcel(client: CubynClient) -> None:
 async def test_create_parcel_409_adopts_the_existing_parcel(client: CubynClient) -> None:
     respx.post(f"{BASE}/parcels").respond(409, json={"message": "exists", "parcelId": 777})
     result = await client.create_parcel(REQUEST.to_json(), idempotency_key="RAKUTEN-1")
-    assert (result.created, result.parcel_id, result.parcel) == (False, 777, None)
+    assert (result.created, result.parcel_id, result.parcel) == (False, "777", None)
 
 
 @respx.mock
-async def test_create_parcel_409_without_parcel_id_is_permanent(client: CubynClient) -> None:
-    respx.post(f"{BASE}/parcels").respond(409, json={"message": "conflict"})
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"message": "conflict"},
+        {"message": "conflict", "parcelId": "777"},
+        {"message": "conflict", "parcelId": True},
+        {"message": "conflict", "parcelId": 777.0},
+        {"message": "conflict", "parcelId": -1},
+        {"message": "conflict", "parcelId": 2**63},
+    ],
+    ids=["no-id", "string", "bool", "float", "negative", "2**63"],
+)
+async def test_create_parcel_409_without_a_parcel_id_is_permanent(
+    client: CubynClient, answer: dict[str, Any]
+) -> None:
+    respx.post(f"{BASE}/parcels").respond(409, json=answer)
     with pytest.raises(CubynPermanentError) as raised:
         await client.create_parcel(REQUEST)
     assert raised.value.status_code == 409
@@ -155,14 +169,14 @@ async def test_error_taxonomy(
 async def test_network_errors_are_transient(client: CubynClient, side_effect: Exception) -> None:
     respx.get(f"{BASE}/parcels/1").mock(side_effect=side_effect)
     with pytest.raises(CubynTransientError):
-        await client.get_parcel(1)
+        await client.get_parcel("1")
 
 
 @respx.mock
 async def test_unreadable_answers_are_transient(client: CubynClient) -> None:
     respx.get(f"{BASE}/parcels/1").respond(200, text="<html>")
     respx.get(f"{BASE}/parcels/2").respond(200, json={"status": "CREATED"})  # no id
-    for parcel_id in (1, 2):
+    for parcel_id in ("1", "2"):
         with pytest.raises(CubynTransientError):
             await client.get_parcel(parcel_id)
 
@@ -170,17 +184,48 @@ async def test_unreadable_answers_are_transient(client: CubynClient) -> None:
 @respx.mock
 async def test_get_parcel_tolerates_unknown_fields_and_statuses(client: CubynClient) -> None:
     respx.get(f"{BASE}/parcels/123456").respond(200, json={**PARCEL, "status": "TELEPORTED", "validations": None})
-    parcel = await client.get_parcel(123456)
+    parcel = await client.get_parcel("123456")
     assert parcel.status == "TELEPORTED"
     assert parcel.validations == {}
     assert parcel.tracking_id == "CUB123456"
+
+
+@pytest.mark.parametrize("parcel_id", [0, 123456, 2**63 - 1])
+def test_a_parcel_id_is_the_decimal_text_of_cubyns_integer(parcel_id: int) -> None:
+    parcel = Parcel.model_validate({**PARCEL, "id": parcel_id})
+    assert parcel.id == str(parcel_id)
+    assert parcel.tracking_id == f"CUB{parcel_id}"
+    assert Parcel.model_validate_json(json.dumps({**PARCEL, "id": parcel_id})).id == str(parcel_id)
+
+
+@respx.mock
+@pytest.mark.parametrize(
+    "parcel_id",
+    ["1", "0x1F", " 1", True, 1.0, -1, 2**63, None],
+    ids=["string", "hex-string", "padded-string", "bool", "float", "negative", "2**63", "null"],
+)
+async def test_a_parcel_id_in_the_answer_is_only_a_json_integer(client: CubynClient, parcel_id: object) -> None:
+    respx.get(f"{BASE}/parcels/1").respond(200, json={**PARCEL, "id": parcel_id})
+    with pytest.raises(CubynTransientError, match="unreadable parcel"):
+        await client.get_parcel("1")
+
+
+@respx.mock
+@pytest.mark.parametrize("parcel_id", ["", "1/../2", "12a", "-1", " 1", "\u0661"])
+async def test_what_is_not_a_parcel_id_is_never_sent(client: CubynClient, parcel_id: str) -> None:
+    route = respx.route().respond(200, json=PARCEL)
+    with pytest.raises(ValueError, match="not a Cubyn parcel id"):
+        await client.get_parcel(parcel_id)
+    with pytest.raises(ValueError, match="not a Cubyn parcel id"):
+        await client.cancel_parcel(parcel_id)
+    assert route.call_count == 0
 
 
 @respx.mock
 async def test_get_parcel_404(client: CubynClient) -> None:
     respx.get(f"{BASE}/parcels/9").respond(404, json={"message": "not found"})
     with pytest.raises(CubynNotFound):
-        await client.get_parcel(9)
+        await client.get_parcel("9")
 
 
 @respx.mock
@@ -192,7 +237,7 @@ async def test_find_parcel(client: CubynClient) -> None:
     )
     found = await client.find_parcel("RAKUTEN-1")
     assert found is not None
-    assert found.id == 123456
+    assert found.id == "123456"
     assert found.failed_checks()["stock"].error == "STOCK_CHECK_FAILED"
     assert await client.find_parcel("RAKUTEN-2") is None
     assert route.call_count == 2
@@ -203,12 +248,12 @@ async def test_cancel_parcel(client: CubynClient) -> None:
     respx.put(f"{BASE}/parcels/1/cancel").respond(200, json={**PARCEL, "id": 1, "status": "CANCELLED"})
     respx.put(f"{BASE}/parcels/2/cancel").respond(409, json={"message": "Parcel is PICKED"})
     respx.put(f"{BASE}/parcels/3/cancel").respond(404, json={"message": "nope"})
-    assert (await client.cancel_parcel(1)).status == "CANCELLED"
+    assert (await client.cancel_parcel("1")).status == "CANCELLED"
     with pytest.raises(CubynNotCancellable) as raised:
-        await client.cancel_parcel(2)
+        await client.cancel_parcel("2")
     assert "PICKED" in raised.value.message
     with pytest.raises(CubynNotFound):
-        await client.cancel_parcel(3)
+        await client.cancel_parcel("3")
 
 
 def _catalog(total: int, header: bool = True, width: int = 3) -> Any:
@@ -300,7 +345,7 @@ async def test_deeply_nested_json_is_an_invalid_answer(status: int) -> None:
         with pytest.raises(CubynInvalidResponse, match="not readable JSON"):
             await cubyn.check_key()
         with pytest.raises(CubynInvalidResponse):
-            await cubyn.get_parcel(1)
+            await cubyn.get_parcel("1")
         with pytest.raises(UNREADABLE_CREATE_ANSWER[status]):
             await cubyn.create_parcel(REQUEST)
 

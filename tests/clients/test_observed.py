@@ -135,7 +135,7 @@ async def test_cubyn_calls_are_timed_and_failures_counted(response: httpx.Respon
         with respx.mock() as mock:
             mock.get(f"{CUBYN}/parcels/7").mock(return_value=response)
             with pytest.raises(CubynError) as caught:
-                await cubyn.get_parcel(7)
+                await cubyn.get_parcel("7")
     assert error_kind(caught.value) == kind
     after = (_calls("cubyn", "get_parcel", kind), _errors("cubyn", "get_parcel", kind))
     assert (after[0] - before[0], after[1] - before[1]) == (1, 1)

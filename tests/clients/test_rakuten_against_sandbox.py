@@ -111,7 +111,7 @@ async def test_order_actions(control: httpx.AsyncClient, sandbox_url: str) -> No
         # getcurrentsales: every sale past acceptance, over several pages.
         await control.put("/_sandbox/settings", json={"sales_page_size": 2})
         try:
-            current = await client.get_current_sales()
+            current = [sale async for sale in client.iter_current_sales()]
         finally:
             await control.put("/_sandbox/settings", json={"sales_page_size": 100})
         assert {s.purchase_id for s in current} == {s.purchase_id for s in (first, second, third, fourth)}
@@ -170,7 +170,7 @@ async def test_only_a_refused_action_reads_the_item_and_its_messages(
     client = RakutenClient(sandbox_url, login, SecretStr(token))
     await client.get_new_sales()
     assert await client.accept_item(item_id) is ItemOutcome.DONE
-    await client.get_current_sales()
+    assert [current async for current in client.iter_current_sales()]
     assert await client.send_tracking_file([TrackingUpdate(item_id, "1", "Cubyn", "CUB1", "https://t/CUB1")])
     assert (await control.get(item_url)).json()["messages"][0]["read"] is False
     assert await client.accept_item(item_id) is ItemOutcome.ALREADY_DONE  # refused, then read
@@ -207,7 +207,7 @@ async def test_stock_actions(control: httpx.AsyncClient, sandbox_url: str) -> No
     assert [(e.key, e.code, e.text) for e in unknown.errors] == [
         ("alias", "60", "L'alias est obligatoire pour les créations de produit.")
     ]
-    adverts = {a.sku: a.stock for a in await client.export()}
+    adverts = {a.sku: a.stock async for a in client.iter_export()}
     assert (adverts["SKU-é"], adverts["SKU-000001"]) == (9, 0)
 
 
@@ -243,8 +243,9 @@ async def test_faults_are_typed_then_recovered(
     short = "timeout_rate" in faults
     client = RakutenClient(sandbox_url, login, SecretStr(token), timeout=0.3 if short else 20.0)
     with pytest.raises(error):
-        await client.export()
-    assert len(await RakutenClient(sandbox_url, login, SecretStr(token)).export()) == 10
+        [advert async for advert in client.iter_export()]
+    again = RakutenClient(sandbox_url, login, SecretStr(token))
+    assert len([advert async for advert in again.iter_export()]) == 10
 
 
 async def test_canary_never_leaks_over_http(

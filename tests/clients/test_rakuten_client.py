@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, date, datetime
 from email.parser import BytesParser
 from email.policy import HTTP
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -28,10 +28,16 @@ BASE = "https://ws.example.test"
 LOGIN, TOKEN = "boutique", "s3cr3t-token"
 NOW = datetime(2024, 3, 1, 10, 17, tzinfo=UTC)
 Fixture = Callable[[str], bytes]
+T = TypeVar("T")
 
 
 def client(token: str = TOKEN, **kwargs: Any) -> RakutenClient:
     return RakutenClient(BASE, LOGIN, SecretStr(token), clock=lambda: NOW, **kwargs)
+
+
+async def collect(items: AsyncIterator[T]) -> list[T]:
+    """Every item of a streamed reading, for the assertions."""
+    return [item async for item in items]
 
 
 def xml(content: bytes, status: int = 200) -> httpx.Response:
@@ -73,7 +79,7 @@ CASES: list[tuple[str, Callable[[RakutenClient], Awaitable[object]], str, dict[s
     ),
     (
         "getcurrentsales",
-        lambda c: c.get_current_sales(date(2024, 2, 1)),
+        lambda c: collect(c.iter_current_sales(date(2024, 2, 1))),
         "sales_ws",
         auth("getcurrentsales", "2017-08-07", purchasedate="2024-02-01"),
         "getcurrentsales_page2.xml",
@@ -120,7 +126,7 @@ CASES: list[tuple[str, Callable[[RakutenClient], Awaitable[object]], str, dict[s
         ),
         "settracking_ok.xml",
     ),
-    ("export", lambda c: c.export(), "stock_ws", auth("export", "2018-06-29"), "export_page2.xml"),
+    ("export", lambda c: collect(c.iter_export()), "stock_ws", auth("export", "2018-06-29"), "export_page2.xml"),
     (
         "genericimportreport",
         lambda c: c.get_import_report("35826776"),
@@ -182,7 +188,7 @@ async def test_pages_follow_nexttoken(rakuten_fixture: Fixture) -> None:
         report = mock.get(f"{BASE}/stock_ws", params={"action": "genericimportreport"}).mock(
             side_effect=[xml(rakuten_fixture("report_page1.xml")), xml(rakuten_fixture("report_page2.xml"))]
         )
-        current = await client().get_current_sales()
+        current = await collect(client().iter_current_sales())
         adverts = [a async for a in client().iter_export()]
         result = await client().get_import_report("35826776")
     assert [s.purchase_id for s in current] == ["31900001", "31900002", "31900003"]
@@ -201,7 +207,7 @@ async def test_a_repeated_page_token_stops_the_loop(rakuten_fixture: Fixture) ->
     with respx.mock() as mock:
         mock.get(f"{BASE}/sales_ws").mock(return_value=xml(rakuten_fixture("getcurrentsales_page1.xml")))
         with pytest.raises(RakutenInvalidResponse, match="repeated"):
-            await client().get_current_sales()
+            await collect(client().iter_current_sales())
 
 
 async def test_pending_report_is_not_processed(rakuten_fixture: Fixture) -> None:
@@ -304,8 +310,8 @@ async def test_getiteminfos_is_only_called_after_a_refusal(rakuten_fixture: Fixt
         )
         rakuten = client()
         await rakuten.get_new_sales()
-        await rakuten.get_current_sales()
-        await rakuten.export()
+        await collect(rakuten.iter_current_sales())
+        await collect(rakuten.iter_export())
         await rakuten.get_import_report("1")
         assert await rakuten.accept_item("1") is ItemOutcome.DONE
         assert await rakuten.refuse_item("2") is ItemOutcome.DONE

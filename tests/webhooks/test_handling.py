@@ -26,7 +26,7 @@ async def rt(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> 
     await runtime.close()
 
 
-def _parcel_event(parcel_id: int, shipped_at: str | None = None) -> str:
+def _parcel_event(parcel_id: object, shipped_at: str | None = None) -> str:
     data: dict[str, Any] = {"id": parcel_id, "status": "SHIPPED", "updatedAt": "2026-11-27T10:05:00Z"}
     if shipped_at:
         data["shippedAt"] = shipped_at
@@ -82,7 +82,21 @@ async def test_a_parcel_event_that_cannot_be_applied_fails_alone_with_its_reason
     assert "UTC" in (rows[unreadable][1] or "")  # the reason, for operators
     assert rows[refused] == (EventStatus.FAILED.value, "could not be applied: OverflowError")
     assert rows[good] == (EventStatus.PROCESSED.value, None)
-    assert applied == [1]
+    assert applied == ["1"]
+
+
+async def test_a_stored_parcel_event_whose_id_is_not_an_integer_is_unreadable(
+    rt: Runtime, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Cubyn writes a parcel id as a JSON integer: the same id as a string is not taken for it."""
+    [event] = await _events(sessions, [_parcel_event("1")])
+    assert await handling.handle_event(rt, event) == "unreadable"
+    async with sessions() as session:
+        stored = await session.get_one(WebhookEvent, event)
+        assert (stored.status, stored.last_error) == (
+            EventStatus.FAILED.value,
+            "unreadable parcel: Value error, a parcel id is an integer from 0 to 9223372036854775807",
+        )
 
 
 async def test_a_bug_while_applying_a_parcel_event_is_not_taken_for_a_bad_event(

@@ -238,6 +238,10 @@ async def test_tampered_body_is_401(hook: Hook) -> None:
         (json.dumps({**PARCEL_EVENT, "data": {**PARCEL_EVENT["data"], "updatedAt": "2099-01-01T00:00:00Z"}}).encode(), "invalid_event"),
         (json.dumps({**PARCEL_EVENT, "data": {**PARCEL_EVENT["data"], "shippedAt": "9999-12-31T23:59:59-01:00"}}).encode(), "invalid_event"),
         (json.dumps({**PARCEL_EVENT, "data": {**PARCEL_EVENT["data"], "id": 2**64}}).encode(), "invalid_event"),
+        (json.dumps({**PARCEL_EVENT, "data": {**PARCEL_EVENT["data"], "id": "123456"}}).encode(), "invalid_event"),
+        (json.dumps({**PARCEL_EVENT, "data": {**PARCEL_EVENT["data"], "id": True}}).encode(), "invalid_event"),
+        (json.dumps({**PARCEL_EVENT, "data": {**PARCEL_EVENT["data"], "id": -1}}).encode(), "invalid_event"),
+        (json.dumps({**PARCEL_EVENT, "data": {**PARCEL_EVENT["data"], "id": 123456.0}}).encode(), "invalid_event"),
         (json.dumps({**PARCEL_EVENT, "timestamp": "2099-01-01T00:00:00Z"}).encode(), "invalid_event"),
         (b"[" * 50_000 + b"]" * 50_000, "malformed_json"),
         (b'{"type": "stock.updated", "data": ' + b"[" * 50_000 + b"]" * 50_000 + b"}", "malformed_json"),
@@ -246,6 +250,7 @@ async def test_tampered_body_is_401(hook: Hook) -> None:
          "stock-negative", "stock-not-int", "stock-no-timestamp", "stock-2**63", "stock-2**31",
          "stock-time-beyond-9999", "stock-time-before-1", "stock-2099", "stock-6-hours-ahead",
          "parcel-time-beyond-9999", "parcel-2099", "parcel-shipped-beyond-9999", "parcel-id-2**64",
+         "parcel-id-string", "parcel-id-bool", "parcel-id-negative", "parcel-id-float",
          "parcel-envelope-2099", "nested-100kB", "nested-in-data"],
 )  # fmt: skip
 async def test_signed_but_invalid_bodies_are_400_and_store_nothing(

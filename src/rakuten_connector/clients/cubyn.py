@@ -16,7 +16,7 @@ from functools import partial
 from typing import Any
 
 import httpx
-from pydantic import SecretStr, ValidationError
+from pydantic import SecretStr, TypeAdapter, ValidationError
 
 from rakuten_connector.clients.bounded import AnswerTooLarge, AnswerTooSlow, bounded_stream
 from rakuten_connector.clients.cubyn_errors import (
@@ -30,7 +30,7 @@ from rakuten_connector.clients.cubyn_errors import (
     CubynRateLimited,
     CubynTransientError,
 )
-from rakuten_connector.clients.cubyn_models import CatalogProduct, FieldError, Parcel, ParcelRequest
+from rakuten_connector.clients.cubyn_models import CatalogProduct, FieldError, Parcel, ParcelId, ParcelRequest
 from rakuten_connector.clients.observed import observed
 from rakuten_connector.kit.concurrency import in_order
 from rakuten_connector.kit.errors import JSON_PARSE_ERRORS
@@ -54,13 +54,14 @@ CATALOG_PAGE_LIMIT = 100
 # Catalogue pages read at once during a full sync: offset pages do not depend on each other.
 CATALOG_CONCURRENCY = 4
 MAX_RESPONSE_BYTES = 10 * 1024 * 1024
+_PARCEL_ID: TypeAdapter[str] = TypeAdapter(ParcelId)
 
 
 @dataclass(frozen=True)
 class ParcelCreated:
     """Result of `create_parcel`: a new parcel (`created`), or the one this orderRef already has (409)."""
 
-    parcel_id: int
+    parcel_id: ParcelId
     created: bool
     parcel: Parcel | None  # None when adopted from a 409: read it with `get_parcel` if needed
 
@@ -157,19 +158,20 @@ class CubynClient:
             return ParcelCreated(parcel_id=parcel.id, created=True, parcel=parcel)
         if response.status_code == 409:
             answer = _json_or_empty(response)
-            existing = answer.get("parcelId")
-            if isinstance(existing, int | str) and str(existing).isdigit():
-                return ParcelCreated(parcel_id=int(existing), created=False, parcel=None)
-            raise CubynPermanentError(409, _message(answer, "conflict without parcelId"))
+            try:
+                existing = _PARCEL_ID.validate_python(answer.get("parcelId"))
+            except ValidationError:
+                raise CubynPermanentError(409, _message(answer, "conflict without parcelId")) from None
+            return ParcelCreated(parcel_id=existing, created=False, parcel=None)
         if response.status_code == 400:
             answer = _json_or_empty(response)
             raise CubynInvalidFields(_message(answer, "invalid parcel"), _field_errors(answer))
         raise _unexpected(response, "POST /parcels")
 
     @observed("cubyn", "get_parcel")
-    async def get_parcel(self, parcel_id: int) -> Parcel:
+    async def get_parcel(self, parcel_id: str) -> Parcel:
         """`GET /parcels/{id}`; CubynNotFound when this application has no such parcel."""
-        path = f"/parcels/{int(parcel_id)}"
+        path = _parcel_path(parcel_id)
         response = await self._request("GET", path)
         if response.status_code == 200:
             return _parcel(response, "GET /parcels/{id}")
@@ -193,9 +195,9 @@ class CubynClient:
         return None
 
     @observed("cubyn", "cancel_parcel")
-    async def cancel_parcel(self, parcel_id: int) -> Parcel:
+    async def cancel_parcel(self, parcel_id: str) -> Parcel:
         """`PUT /parcels/{id}/cancel`; CubynNotCancellable once the warehouse processes the parcel."""
-        path = f"/parcels/{int(parcel_id)}/cancel"
+        path = f"{_parcel_path(parcel_id)}/cancel"
         response = await self._request("PUT", path)
         if response.status_code == 200:
             return _parcel(response, "PUT /parcels/{id}/cancel")
@@ -255,6 +257,14 @@ class CubynClient:
                 if _last_page(page, offset, size):
                     return
             page = await self.catalog_page(offset, size)
+
+
+def _parcel_path(parcel_id: str) -> str:
+    """The parcel's path. Only a parcel id's decimal text goes into it: anything else is refused before a
+    request is sent."""
+    if not (parcel_id.isascii() and parcel_id.isdigit()):
+        raise ValueError(f"not a Cubyn parcel id: {parcel_id[:64]!r}")
+    return f"/parcels/{parcel_id}"
 
 
 def _last_page(page: CatalogPage, offset: int, size: int) -> bool:

@@ -9,10 +9,23 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StringConstraints, field_validator
 from pydantic.alias_generators import to_camel
 
 from rakuten_connector.kit.clock import UpstreamTime
+
+MAX_PARCEL_ID = 2**63 - 1  # the largest signed 64-bit integer
+
+
+def _parcel_id_text(value: Any) -> str:
+    """The decimal text of an id Cubyn sent: a JSON integer in 0..2^63-1, never a bool, float or string."""
+    if type(value) is not int or not 0 <= value <= MAX_PARCEL_ID:  # bool is an int subclass: refused
+        raise ValueError(f"a parcel id is an integer from 0 to {MAX_PARCEL_ID}")
+    return str(value)
+
+
+# A Cubyn parcel id (pydantic field type): Cubyn writes it as an integer, the connector keeps its decimal text.
+ParcelId = Annotated[str, PlainValidator(_parcel_id_text, json_schema_input_type=int)]
 
 
 class ParcelStatus(StrEnum):
@@ -106,7 +119,7 @@ class ValidationCheck(_Answer):
 class Parcel(_Answer):
     """A parcel as Cubyn's answers and webhooks give it; values the connector could not store are refused."""
 
-    id: Annotated[int, Field(ge=0, le=2**63 - 1)]
+    id: ParcelId
     order_ref: Annotated[str, StringConstraints(max_length=255)] | None = None
     status: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     validations: dict[str, ValidationCheck] = Field(default_factory=dict)

@@ -120,9 +120,6 @@ class RakutenClient(RakutenTransport):
             if sale is not None:
                 yield sale
 
-    async def get_current_sales(self, since: date | None = None) -> list[Sale]:
-        return [sale async for sale in self.iter_current_sales(since)]
-
     async def get_item_info(self, item_id: str) -> ItemInfo:
         """getiteminfos: one item's status. It marks the buyer's messages as read: only when a decision
         needs it, never periodically (see the module's docstring)."""
@@ -229,9 +226,6 @@ class RakutenClient(RakutenTransport):
         ):
             if advert is not None:
                 yield advert
-
-    async def export(self) -> list[Advert]:
-        return [advert async for advert in self.iter_export()]
 
     async def generic_import_file(self, content: bytes, filename: str = "stock.xml") -> ImportFileResult:
         root = await self._call(STOCK_WS, "genericimportfile", file=(filename, content))

@@ -41,7 +41,7 @@ async def check_order(rt: Runtime, session: AsyncSession, connection: Connection
     if await settle_rakuten_cancellation(rt, session, connection, order):
         return
     try:
-        parcel = await rt.cubyn(connection).get_parcel(int(order.parcel_id))
+        parcel = await rt.cubyn(connection).get_parcel(order.parcel_id)
     except CubynNotFound:
         reason = f"Cubyn no longer knows parcel {order.tracking_id}. Check the order at Cubyn."
         transition(session, order, OrderState.NEEDS_ATTENTION, "needs_attention", reason, reason=reason)

@@ -49,7 +49,7 @@ async def refuse_when_due(
         await session.commit()
         return
     try:
-        cancelled = await rt.cubyn(connection).cancel_parcel(int(parcel.id))
+        cancelled = await rt.cubyn(connection).cancel_parcel(parcel.id)
     except CubynNotCancellable:
         add_event(
             session,

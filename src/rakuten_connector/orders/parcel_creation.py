@@ -200,7 +200,7 @@ def _record(rt: Runtime, session: AsyncSession, attempt: _Attempt) -> None:
     elif isinstance(error, CubynPermanentError):
         _fail(session, order, f"Cubyn refused the parcel ({error.message}). Retry the order once fixed.")
     elif parcel is not None and error is None:
-        order.parcel_id = str(parcel.id)
+        order.parcel_id = parcel.id
         order.tracking_id = parcel.tracking_id
         order.parcel_status = parcel.status
         order.last_error = None

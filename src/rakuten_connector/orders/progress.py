@@ -86,7 +86,7 @@ async def apply_parcel(
     )
     if decision.stale:
         return False
-    order.parcel_id = str(parcel.id)
+    order.parcel_id = parcel.id
     order.tracking_id = parcel.tracking_id
     if order.parcel_status != parcel.status:
         add_event(session, order, "parcel_status", f"Cubyn parcel {parcel.tracking_id} is {parcel.status}.")

@@ -182,7 +182,7 @@ async def settle_rakuten_cancellation(
         )
     else:
         try:
-            await rt.cubyn(connection).cancel_parcel(int(order.parcel_id))
+            await rt.cubyn(connection).cancel_parcel(order.parcel_id)
         except CubynNotCancellable:
             reason = (
                 "The order was cancelled on Rakuten but Cubyn's warehouse is already processing the parcel. "

@@ -46,7 +46,7 @@ async def handle_event(rt: Runtime, event_id: str) -> str:
     except ValidationError as exc:
         await _finish(rt, event_id, EventStatus.FAILED, f"unreadable parcel: {exc.errors()[0]['msg']}")
         return "unreadable"
-    conditions = [Order.parcel_id == str(parcel.id)]
+    conditions = [Order.parcel_id == parcel.id]
     if (purchase_id := purchase_of(parcel.order_ref)) is not None:
         conditions.append(Order.purchase_id == purchase_id)
     async with rt.sessions() as session:

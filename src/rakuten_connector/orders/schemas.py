@@ -39,8 +39,8 @@ _ORDER: dict[str, Any] = {
     "reason": None,
     "shipping_type": "Suivi",
     "delivery_mode": "STANDARD",
-    "parcel_id": "P-7QX4M2",
-    "tracking_id": "CUB123456789FR",
+    "parcel_id": "123456",
+    "tracking_id": "CUB123456",
     "items": [
         {
             "item_id": "987654321",
@@ -84,7 +84,7 @@ class OrderDetail(OrderOut):
                         {
                             "at": "2026-03-02T09:45:12Z",
                             "kind": "imported",
-                            "message": "Cubyn parcel P-7QX4M2 created.",
+                            "message": "Cubyn parcel CUB123456 created.",
                         },
                         {"at": "2026-03-02T16:40:00Z", "kind": "shipped", "message": "Tracking sent to Rakuten."},
                     ],

@@ -1,9 +1,12 @@
-"""The worker: its shutdown after a signal cancelled its running jobs, and what each job failure becomes."""
+"""The worker: its shutdown after a signal cancelled its running jobs, what each job failure becomes, when a
+job an upstream stopped tries again, and its restarts after losing Redis."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
+from typing import Any
 
 import pytest
 import structlog
@@ -11,8 +14,12 @@ from arq import Retry, create_pool
 from arq.worker import Worker
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from rakuten_connector import heartbeat, worker
+from rakuten_connector.clients.cubyn import CubynRateLimited
+from rakuten_connector.clients.rakuten import RakutenQuotaExceeded
+from rakuten_connector.kit.backoff import QUOTA_SPREAD_SECONDS
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.leases import LeaseLost
 from rakuten_connector.kit.queue import redis_settings
@@ -167,3 +174,56 @@ async def test_every_run_is_counted_by_its_result_and_carries_its_job_in_the_log
     assert retries == 1
     assert seen == [{"job_id": "job-7", "function": name, "try": 3}]
     assert structlog.contextvars.get_contextvars() == {}  # nothing leaks out of the job
+
+
+def _delays(exc: Exception, calls: int = 50) -> tuple[list[float], float]:
+    """`_retry_delay` of `exc` for many jobs, and how long the calls took (the delays are counted from
+    a moment within them)."""
+    before = utcnow()
+    delays = [worker._retry_delay({}, exc) for _ in range(calls)]
+    return delays, (utcnow() - before).total_seconds()
+
+
+async def test_jobs_stopped_by_rakutens_quota_try_again_spread_after_it_opens() -> None:
+    opens_in = 600.0
+    delays, took = _delays(RakutenQuotaExceeded("quota", utcnow() + timedelta(seconds=opens_in)))
+    first, last = QUOTA_SPREAD_SECONDS
+    assert all(opens_in + first - took <= delay <= opens_in + last for delay in delays)  # never before it opens
+    assert len(set(delays)) > 1  # not all in the same second
+
+
+async def test_jobs_cubyn_rate_limited_try_again_spread_after_its_retry_after() -> None:
+    delays, took = _delays(CubynRateLimited("slow down", retry_after=30.0))
+    first, last = QUOTA_SPREAD_SECONDS
+    assert all(30.0 + first - took <= delay <= 30.0 + last for delay in delays)
+    assert len(set(delays)) > 1
+
+
+async def test_after_losing_redis_the_worker_starts_again_after_a_jittered_growing_wait(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    losses = 10
+    started: list[object] = []
+    waits: list[float] = []
+
+    class LosesRedis:
+        async def async_run(self) -> None:
+            started.append(self)
+            if len(started) <= losses:
+                raise RedisConnectionError("Redis went away")
+
+    async def closed(_: Any) -> None:
+        return None
+
+    async def waited(seconds: float) -> None:
+        waits.append(seconds)
+
+    monkeypatch.setattr(worker, "build_worker", lambda _: LosesRedis())
+    monkeypatch.setattr(worker, "close_worker", closed)
+    monkeypatch.setattr(worker.asyncio, "sleep", waited)
+    await worker.serve(settings)
+    assert len(started) == losses + 1  # the last start ran until it ended
+    ceilings = [worker.REDIS_LOST_BACKOFF.ceiling(loss) for loss in range(1, losses + 1)]
+    assert (ceilings[0], ceilings[-1]) == (1.0, 30.0)  # from a second, never longer than 30 s
+    assert all(0.0 <= wait <= ceiling for wait, ceiling in zip(waits, ceilings, strict=True))
+    assert len(set(waits)) == losses  # jittered: not the same doubling for every worker

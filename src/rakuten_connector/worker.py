@@ -4,7 +4,8 @@
 Jobs may run more than once (arq's rule, and ours after a crash): each one re-reads the database and first
 checks that there is still something to do. Which error goes to which layer:
 - Rakuten or Cubyn unavailable, Rakuten's quota, the database away, an order busy: this job runs again
-  (arq `Retry`) after the jittered `RETRY_JOB_*` backoff (the quota: when its hour opens);
+  (arq `Retry`) after the jittered `RETRY_JOB_*` backoff (Rakuten's quota, Cubyn's rate limit: a random
+  moment shortly after the time they give);
 - a lease taken over by another worker: the job ends quietly, the other worker finishes the work;
 - what a step itself plans (a parcel to try again, a poll that failed, a stock file): written on the row
   (`next_check_at`, `next_import_at`, the stock state) with its own backoff, and picked up by the ticks;
@@ -17,9 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import time
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import structlog
@@ -35,6 +38,7 @@ from sqlalchemy.exc import DBAPIError
 from rakuten_connector.clients.cubyn import CubynRateLimited, CubynTransientError
 from rakuten_connector.clients.rakuten import RakutenQuotaExceeded, RakutenTransientError
 from rakuten_connector.heartbeat import HEARTBEAT_EVERY_SECONDS, heartbeat
+from rakuten_connector.kit.backoff import Backoff, spread_after
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.errors import is_database_unavailable
 from rakuten_connector.kit.leases import LeaseLost
@@ -56,11 +60,20 @@ T = TypeVar("T")
 JOB_TIMEOUT_SECONDS = 600
 
 
+# How long `serve` waits before starting again after losing Redis (jittered, so the workers that lost it
+# together do not all reconnect at the same second).
+REDIS_LOST_BACKOFF = Backoff(base=1.0, cap=30.0)
+
+
 def _retry_delay(ctx: dict[str, Any], exc: Exception) -> float:
+    """Seconds before the job's next try. An upstream that said when it opens again (Rakuten's quota at
+    `retry_at`, Cubyn's `retry_after`) is tried a random moment shortly after (`spread_after`), so the
+    shops it stopped together come back apart; anything else waits the jittered `RETRY_JOB_*` backoff."""
+    now = utcnow()
     if isinstance(exc, RakutenQuotaExceeded):
-        return max(1.0, (exc.retry_at - utcnow()).total_seconds())
+        return max(1.0, (spread_after(exc.retry_at) - now).total_seconds())
     if isinstance(exc, CubynRateLimited) and exc.retry_after:
-        return exc.retry_after
+        return (spread_after(now + timedelta(seconds=exc.retry_after)) - now).total_seconds()
     rt: Runtime = ctx["runtime"]
     return rt.settings.job_backoff.seconds(ctx.get("job_try", 1))
 
@@ -223,9 +236,9 @@ async def running_in_background(settings: Settings) -> AsyncIterator[None]:
 
 
 async def serve(settings: Settings) -> None:
-    """Run the worker; when Redis goes away for longer than the client's retries, start again."""
-    delay = 1.0
-    while True:
+    """Run the worker; when Redis goes away for longer than the client's retries, start again after the
+    `REDIS_LOST_BACKOFF` wait of this loss (the first, the second...)."""
+    for losses in itertools.count(1):
         worker = build_worker(settings)
         try:
             # async_run (not main) gives arq the task its SIGTERM/SIGINT handler cancels.
@@ -234,11 +247,11 @@ async def serve(settings: Settings) -> None:
         except asyncio.CancelledError:
             return  # stopped by a signal: running jobs were cancelled and will be retried or swept
         except (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError) as exc:
-            log.warning("worker_redis_lost", error=type(exc).__name__, restart_in_seconds=delay)
+            delay = REDIS_LOST_BACKOFF.seconds(losses)
+            log.warning("worker_redis_lost", error=type(exc).__name__, restart_in_seconds=round(delay, 1))
         finally:
             await close_worker(worker)
         await asyncio.sleep(delay)
-        delay = min(delay * 2, 30.0)
 
 
 def main() -> None:

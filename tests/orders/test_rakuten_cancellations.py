@@ -15,11 +15,10 @@ from sqlalchemy.orm import selectinload
 
 from rakuten_connector.connections.models import Connection
 from rakuten_connector.kit.clock import utcnow
+from rakuten_connector.orders.item_status import claim_reason, record_rakuten_status
 from rakuten_connector.orders.models import Order, OrderEvent, OrderItem, OrderState
 from rakuten_connector.orders.rakuten_cancellations import (
-    claim_reason,
     read_vanished_sales,
-    record_rakuten_status,
     scan_current_sales,
     settle_rakuten_cancellation,
 )

@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from rakuten_connector.connections.models import Connection
+from rakuten_connector.connections.service import REFUSED_BY, credentials_refused
 from rakuten_connector.settings import Settings
 from tests.e2e.world import running_worker, world
 from tests.stock.helpers import (
@@ -89,6 +91,24 @@ async def test_a_sync_of_a_connection_turned_off_meanwhile_ends_failed_with_the_
         async with running_worker(w.settings):
             result = await wait_sync(w, answer.json()["id"])
         assert (result["status"], result["error"]) == ("failed", "Stock update is turned off for this connection.")
+        assert await uploads(w) == []
+
+
+async def test_a_sync_of_a_connection_whose_key_was_refused_meanwhile_ends_failed_with_the_connections_reason(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with world(stock_settings(settings), worker=False) as w:
+        await set_rakuten_inventory(w, {"A": 1})
+        connection_id, _ = await connect(w, cubyn_products={"A": 2})
+        answer = await w.api.post(f"/v1/connections/{connection_id}/stock-syncs", headers=w.headers)
+        async with sessions() as session:
+            await credentials_refused(session, await session.get_one(Connection, connection_id), "cubyn")
+        async with running_worker(w.settings):
+            result = await wait_sync(w, answer.json()["id"])
+        # The merchant reads the same words on the sync as on the connection.
+        connection = (await w.api.get(f"/v1/connections/{connection_id}", headers=w.headers)).json()
+        assert connection["status_reason"] == REFUSED_BY["cubyn"]
+        assert (result["status"], result["error"]) == ("failed", REFUSED_BY["cubyn"])
         assert await uploads(w) == []
 
 

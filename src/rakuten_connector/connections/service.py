@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import select
+from sqlalchemy import update as update_rows  # `update` is this module's PATCH of a connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -197,6 +199,32 @@ async def disconnect(session: AsyncSession, connection: Connection) -> None:
     connection.cubyn_api_key_enc = None
     connection.webhook_secret_enc = connection.previous_webhook_secret_enc = None
     await session.flush()
+
+
+async def replace_webhook_secret(
+    session: AsyncSession, connection: Connection, read: str | None, secret_enc: str, previous_until: datetime
+) -> bool:
+    """Make `secret_enc` the connection's webhook secret and `read` (the ciphertext the caller read) the
+    previous one, valid until `previous_until`; whether it was written, then `connection` is read again.
+
+    One conditional UPDATE: nothing is written if the connection was disconnected or its secret changed
+    since `read` (another rotation, a key rotation re-encrypting it), so two rotations never both win."""
+    written = await session.execute(
+        update_rows(Connection)
+        .where(
+            Connection.id == connection.id,
+            Connection.state != ConnectionState.DISCONNECTED.value,
+            Connection.webhook_secret_enc.is_(None) if read is None else Connection.webhook_secret_enc == read,
+        )
+        .values(
+            webhook_secret_enc=secret_enc,
+            previous_webhook_secret_enc=read,
+            previous_webhook_secret_expires_at=previous_until if read is not None else None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(connection)
+    return getattr(written, "rowcount", 0) == 1
 
 
 # What the merchant reads when an upstream refuses the connection's credentials (on the connection, its

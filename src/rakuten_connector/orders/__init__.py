@@ -8,7 +8,10 @@ One module per step of the flow:
 - `progress`: a Cubyn parcel state -> the Rakuten actions it calls for (accept, push tracking, refuse,
   cancel), each done once;
 - `rakuten_cancellations`: what Rakuten says of an item (cancelled, refused, claimed), how it is
-  detected, recorded (`record_rakuten_status`) and settled;
+  detected and settled;
+- `item_status`: the one writer of an item's Rakuten status: what Rakuten reports of it
+  (`record_rakuten_status`) and what the connector's own accept, refuse and cancel did
+  (`record_own_action`);
 - `stock_failure`: since when Cubyn has lacked stock for an order, and when the merchant's delay has it
   refused; `out_of_stock`: that refusal (the parcel cancelled, then the items refused), run by `check`;
 - `check`: a new look at one order, taking its next step (queued by the sweep, a retry, the poll);

@@ -4,7 +4,8 @@ The parcel comes from a Cubyn `parcel.updated` event (`webhooks.tasks`), from a 
 or from its creation when Cubyn had already moved it on (`parcel_creation`); the caller holds the order's
 lease. Every action done is written down before the next one starts (accepted_at, tracking_pushed_at...),
 so a crash, a retry or a replayed event resumes where it stopped and never repeats an action. An action
-Rakuten refuses tells the item's status there, recorded by `rakuten_cancellations.record_rakuten_status`.
+Rakuten refuses tells the item's status there, recorded by `item_status.record_rakuten_status`; an action
+done is recorded by `item_status.record_own_action`.
 A failing stock check is written down and brings the order's next check forward to the time the merchant
 chose to refuse it (`stock_failure`); the check then does it (`out_of_stock`).
 """
@@ -40,8 +41,9 @@ from rakuten_connector.mapping.statuses import (
     decide,
 )
 from rakuten_connector.orders import stock_failure
+from rakuten_connector.orders.item_status import record_own_action, record_rakuten_status
 from rakuten_connector.orders.models import Order, OrderItem, OrderState
-from rakuten_connector.orders.rakuten_cancellations import left_the_flow, open_claim, record_rakuten_status
+from rakuten_connector.orders.rakuten_cancellations import left_the_flow, open_claim
 from rakuten_connector.orders.service import add_event, transition
 from rakuten_connector.runtime import Runtime
 
@@ -151,21 +153,13 @@ async def _perform(
             if isinstance(action, AcceptItem):
                 country = rt.settings.rakuten_shipping_from_country
                 await _again(partial(rakuten.accept_item, item.item_id, country))
-                item.accepted_at = utcnow()
-                item.rakuten_status = "ACCEPTED"
-                add_event(
-                    session, order, "item_accepted", f"Item {item.item_id} ({item.sku}) accepted on Rakuten."
-                )
+                record_own_action(session, order, item, "ACCEPTED")
             elif isinstance(action, RefuseItem):
                 await _again(partial(rakuten.refuse_item, item.item_id))
-                item.refused_at = utcnow()
-                item.rakuten_status = "REFUSED"
-                add_event(session, order, "item_refused", f"Item {item.item_id} refused on Rakuten.")
+                record_own_action(session, order, item, "REFUSED")
             elif isinstance(action, CancelItem):
                 await _again(partial(rakuten.cancel_item, item.item_id, action.comment))
-                item.cancelled_at = utcnow()
-                item.rakuten_status = "CANCELLED"
-                add_event(session, order, "item_cancelled", f"Item {item.item_id} cancelled on Rakuten.")
+                record_own_action(session, order, item, "CANCELLED")
             else:
                 continue  # tracking goes in one batch below, once every item is accepted
             await session.commit()

@@ -10,10 +10,10 @@ What happens when Rakuten cancels an item:
    `progress` learns it too, when Rakuten refuses an action on the item and says its status.
    getiteminfos marks the buyer's messages about the item as read in the merchant's back office, so it is
    never part of the routine: the scan reads getcurrentsales, and a vanished order is read only once.
-2. Recording: every path gives Rakuten's status to `record_rakuten_status`, which sets the item's status,
-   writes its timeline event and, for a claim, flags the order for the merchant. An item cancelled or
-   refused there has left the flow: its order is due for a check at once (queued by the poll, or by
-   the sweep after a refused action).
+2. Recording: every path gives Rakuten's status to `item_status.record_rakuten_status`, which sets the
+   item's status, writes its timeline event and, for a claim, flags the order for the merchant. An item
+   cancelled or refused there has left the flow: its order is due for a check at once (queued by the poll,
+   or by the sweep after a refused action).
 3. Settlement, by that check (`check`), under the order's lease: `settle_rakuten_cancellation` cancels
    the Cubyn parcel while it is still `CREATED`, or asks for a person (some items only, or a parcel the
    warehouse already works on).
@@ -30,18 +30,15 @@ from sqlalchemy.orm import selectinload
 
 from rakuten_connector.clients.cubyn import CubynNotCancellable
 from rakuten_connector.clients.rakuten import RakutenClient
-from rakuten_connector.clients.rakuten_models import ACCEPTED_STATUSES, CLAIM_STATUSES, Sale
+from rakuten_connector.clients.rakuten_models import CLAIM_STATUSES, Sale
 from rakuten_connector.connections.models import Connection
 from rakuten_connector.kit.clock import utcnow
+from rakuten_connector.orders.item_status import claim_reason, record_rakuten_status
 from rakuten_connector.orders.models import Order, OrderItem, OrderState
-from rakuten_connector.orders.service import add_event, transition
+from rakuten_connector.orders.service import transition
 from rakuten_connector.runtime import Runtime
 
 OPEN_STATES = (OrderState.IMPORTED.value, OrderState.ACCEPTED.value, OrderState.SHIPPED.value)
-
-
-def claim_reason(item_id: str, status: str) -> str:
-    return f"A claim is open on Rakuten for item {item_id} ({status}). Answer it in the Rakuten back office."
 
 
 def open_claim(order: Order) -> str | None:
@@ -55,37 +52,6 @@ def open_claim(order: Order) -> str | None:
 def left_the_flow(item: OrderItem) -> bool:
     """Cancelled or refused on Rakuten: nothing more is done for the item there."""
     return item.cancelled_at is not None or item.refused_at is not None
-
-
-def record_rakuten_status(session: AsyncSession, order: Order, item: OrderItem, status: str) -> bool:
-    """Record Rakuten's status of an item; True when the item has just left the flow (cancelled or
-    refused there): the order must then be looked at, to stop its parcel or ask for a person.
-
-    Cancelled or refused: noted once, and said in the timeline. Accepted (in the back office): noted, so
-    the connector never accepts the item again. A claim: the order needs the merchant, who answers it on
-    Rakuten; it is not looked at again until then. A status already recorded changes nothing.
-    """
-    status = status.strip().upper()
-    if not status or status == item.rakuten_status.upper():
-        return False
-    item.rakuten_status = status
-    now = utcnow()
-    if status == "CANCELLED" and item.cancelled_at is None:
-        item.cancelled_at = now
-        add_event(session, order, "cancelled_on_rakuten", f"Item {item.item_id} was cancelled on Rakuten.")
-        return True
-    if status == "REFUSED" and item.refused_at is None:
-        item.refused_at = now
-        add_event(session, order, "cancelled_on_rakuten", f"Item {item.item_id} was refused on Rakuten.")
-        return True
-    if status in ACCEPTED_STATUSES and item.accepted_at is None:
-        item.accepted_at = now  # accepted on Rakuten already (back office): never accept it again
-        return False
-    if status in CLAIM_STATUSES:
-        reason = claim_reason(item.item_id, status)
-        transition(session, order, OrderState.NEEDS_ATTENTION, "claim", reason, reason=reason)
-        order.next_check_at = None
-    return False
 
 
 async def read_vanished_sales(

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 
+from rakuten_connector.connections.imports import claim_due_imports, free_import_claims
 from rakuten_connector.connections.models import Connection, ConnectionState
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.orders.jobs import check_order_job, import_batch_job
@@ -54,28 +55,8 @@ async def schedule_imports(rt: Runtime) -> int:
     """
     now = utcnow()
     claim = now + _requeue_period(rt)
-    due = (
-        select(Connection.id)
-        .where(
-            Connection.state == ConnectionState.ACTIVE.value,
-            Connection.paused.is_(False),
-            Connection.next_import_at <= now,
-            or_(Connection.import_queued_until.is_(None), Connection.import_queued_until <= now),
-        )
-        .order_by(Connection.next_import_at)
-        .limit(IMPORT_CLAIM)
-        .with_for_update(skip_locked=True)  # PostgreSQL: a concurrent tick skips the rows being claimed
-    )
     async with rt.sessions() as session:
-        claimed = list(
-            await session.scalars(
-                update(Connection)
-                .where(Connection.id.in_(due.scalar_subquery()))
-                .values(import_queued_until=claim)
-                .returning(Connection.id)
-                .execution_options(synchronize_session=False)
-            )
-        )
+        claimed = await claim_due_imports(session, now, claim, IMPORT_CLAIM)
         await session.commit()
     batches = [claimed[start : start + IMPORT_BATCH] for start in range(0, len(claimed), IMPORT_BATCH)]
     jobs = [import_batch_job(batch, now) for batch in batches]
@@ -83,12 +64,7 @@ async def schedule_imports(rt: Runtime) -> int:
         # Redis did not take them all: free the claims, so the next tick queues them again at once (a
         # connection queued twice is imported once: the second job finds it not due).
         async with rt.sessions() as session:
-            await session.execute(
-                update(Connection)
-                .where(Connection.id.in_(claimed), Connection.import_queued_until == claim)
-                .values(import_queued_until=None)
-                .execution_options(synchronize_session=False)
-            )
+            await free_import_claims(session, claimed, claim)
             await session.commit()
         return 0
     return len(claimed)

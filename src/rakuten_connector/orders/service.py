@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, func, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from rakuten_connector.connections.imports import ask_import_now
 from rakuten_connector.connections.models import Connection
 from rakuten_connector.connections.usable import must_take_work
 from rakuten_connector.kit.after_commit import after_commit
@@ -62,9 +63,7 @@ async def wake_waiting_orders(session: AsyncSession, connection_id: str) -> None
 def request_import(connection: Connection) -> Job:
     """Ask the connection's import now (409 when it takes no work); returns its job, to send once committed."""
     must_take_work(connection)
-    now = utcnow()
-    connection.next_import_at = now  # the scheduler picks it up even if Redis loses the job
-    return import_now_job(connection.id, now)
+    return import_now_job(connection.id, ask_import_now(connection))
 
 
 async def list_orders(

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rakuten_connector.connections.models import Connection
 from rakuten_connector.connections.scheduling import phase_seconds
+from rakuten_connector.connections.usable import credentials_refused_reason
 from rakuten_connector.db import insert_ignore
 from rakuten_connector.stock.models import StockState
 
@@ -30,7 +31,7 @@ def why_not_pushing(connection: Connection | None) -> str:
         return "Stock update is turned off for this connection."
     if connection.paused:
         return "The connection is paused."
-    return "Rakuten or Cubyn refused the connection's credentials; update them first."
+    return credentials_refused_reason(connection)
 
 
 async def touch_state(session: AsyncSession, connection_id: str, now: datetime) -> None:

@@ -9,8 +9,9 @@ There is room for one previous secret: rotating again during a grace period make
 previous one (with a grace of its own, from now) and drops the older one at once.
 
 Two rotations racing must not both hand out a secret: the row is written by one UPDATE that names the
-ciphertext it read, so the loser reads the row again and rotates from what the winner wrote (a `keys
-rotate` re-encrypting the row meanwhile has the same effect). Services flush but never commit.
+ciphertext it read (`connections.service.replace_webhook_secret`), so the loser reads the row again and
+rotates from what the winner wrote (a `keys rotate` re-encrypting the row meanwhile has the same effect).
+Services flush but never commit.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rakuten_connector.connections.models import Connection, ConnectionState
+from rakuten_connector.connections.models import Connection
+from rakuten_connector.connections.service import replace_webhook_secret
 from rakuten_connector.connections.usable import must_be_live
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.crypto import SecretBox, new_webhook_secret
@@ -53,22 +54,7 @@ async def rotate_webhook_secret(
         must_be_live(connection)
         read = connection.webhook_secret_enc
         until = utcnow() + grace
-        written = await session.execute(
-            update(Connection)
-            .where(
-                Connection.id == connection.id,
-                Connection.state != ConnectionState.DISCONNECTED.value,
-                Connection.webhook_secret_enc.is_(None) if read is None else Connection.webhook_secret_enc == read,
-            )
-            .values(
-                webhook_secret_enc=box.encrypt(secret),
-                previous_webhook_secret_enc=read,
-                previous_webhook_secret_expires_at=until if read is not None else None,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        await session.refresh(connection)
-        if getattr(written, "rowcount", 0) == 1:
+        if await replace_webhook_secret(session, connection, read, box.encrypt(secret), until):
             # Which connection and until when, never a secret.
             log.info("webhook_secret_rotated", connection_id=connection.id, previous_valid_until=until.isoformat())
             return RotatedSecret(secret, until, grace)

@@ -8,13 +8,15 @@ import time
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import Integer, String, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from rakuten_connector.connections.models import Connection
 from rakuten_connector.kit import leases
 from rakuten_connector.kit.clock import utcnow
+from rakuten_connector.kit.columns import UTCDateTime
 from tests.factories import add_connection
 from tests.waiting import wait_until
 
@@ -30,6 +32,33 @@ async def _lease(sessions: async_sessionmaker[AsyncSession], row: str) -> tuple[
             )
         ).one()
     return found[0], found[1]
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class _Leased(leases.LeaseColumns, _Base):
+    __tablename__ = "leased"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+def test_the_lease_columns_come_after_the_models_own_and_may_be_null() -> None:
+    table = _Leased.__table__
+    assert [column.name for column in table.columns] == ["id", "lease_owner", "lease_until"]
+    owner, until = table.c.lease_owner, table.c.lease_until
+    assert isinstance(owner.type, String)
+    assert owner.type.length == leases.LEASE_OWNER_MAX
+    assert isinstance(until.type, UTCDateTime)
+    assert owner.nullable
+    assert until.nullable
+
+
+def test_a_holds_token_fits_the_owner_column(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(leases.socket, "gethostname", lambda: "h" * 255)
+    monkeypatch.setattr(leases.os, "getpid", lambda: 4_194_304)  # Linux's largest pid
+    assert len(f"{leases.new_owner()}:{'f' * 12}") <= leases.LEASE_OWNER_MAX
 
 
 async def test_two_holds_of_one_process_exclude_each_other(

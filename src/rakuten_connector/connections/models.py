@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from rakuten_connector.db import Base, UTCDateTime
 from rakuten_connector.kit.clock import utcnow
+from rakuten_connector.kit.leases import LeaseColumns
 
 
 class ConnectionState(StrEnum):
@@ -43,7 +44,8 @@ def seller_key(seller_id: str) -> str:
     return seller_id.strip().casefold()
 
 
-class Connection(Base):
+# Its lease locks the import: one worker at a time, whatever arq does.
+class Connection(LeaseColumns, Base):
     __tablename__ = "connections"
     __table_args__ = (
         # At most one live connection per Rakuten seller, whichever merchant owns it.
@@ -92,9 +94,6 @@ class Connection(Base):
     import_queued_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     import_failures: Mapped[int] = mapped_column(Integer, default=0)
     last_sales_scan_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
-    # Per-connection lock of the import: one worker at a time, whatever arq does.
-    lease_owner: Mapped[str | None] = mapped_column(String(64), default=None)
-    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
     @property
     def status(self) -> ConnectionStatus:

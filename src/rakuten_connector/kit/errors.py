@@ -201,6 +201,8 @@ DATABASE_UNAVAILABLE = {
 }
 # What any route reading a JSON body may also answer.
 BODY_ERRORS: ErrorAnswers = {**MALFORMED_BODY, **PAYLOAD_TOO_LARGE}
+# What every route under `/v1/connections/{connection_id}` may answer: it reads the caller's connection first.
+CONNECTION_READ_ERRORS = (UNAUTHORIZED, NOT_FOUND, DATABASE_UNAVAILABLE)
 
 
 def error_response(

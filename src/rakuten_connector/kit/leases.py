@@ -35,9 +35,10 @@ from typing import Any
 
 import httpx
 import structlog
-from sqlalchemy import BindParameter, ColumnElement, Row, Table, Update, bindparam, or_, update
+from sqlalchemy import BindParameter, ColumnElement, Row, String, Table, Update, bindparam, or_, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
 
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.kit.columns import UTCDateTime
@@ -50,6 +51,17 @@ _TOKEN: BindParameter[str] = bindparam("lease_token")
 _UNTIL: BindParameter[Any] = bindparam("lease_until_value", type_=UTCDateTime())
 
 log = structlog.get_logger(__name__)
+
+# The width of `lease_owner`: a hold's token (`new_owner()` and 13 characters more) fits in it.
+LEASE_OWNER_MAX = 64
+
+
+class LeaseColumns:
+    """The columns a leased table has (a declarative mixin: they come after the model's own): who holds the
+    row's lease, and until when. Both None while it is free."""
+
+    lease_owner: Mapped[str | None] = mapped_column(String(LEASE_OWNER_MAX), default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 
 class LeaseLost(Exception):

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from rakuten_connector.db import Base, UTCDateTime
 from rakuten_connector.kit.clock import utcnow
+from rakuten_connector.kit.leases import LeaseColumns
 from rakuten_connector.mapping.carriers import SHIPPING_TYPE_MAX
 from rakuten_connector.mapping.parcels import order_ref
 from rakuten_connector.mapping.statuses import OrderState
@@ -36,7 +37,8 @@ def clip(value: str | None, limit: int) -> str | None:
     return None if value is None else value[:limit]
 
 
-class Order(Base):
+# Its lease locks the order: one worker at a time acts on it on Rakuten.
+class Order(LeaseColumns, Base):
     __tablename__ = "orders"
     __table_args__ = (
         # One Rakuten purchase gives a connection at most one order, hence at most one parcel (a later
@@ -79,9 +81,6 @@ class Order(Base):
     # Since when Cubyn's stock check has failed for the parcel (None: it has not, or no longer).
     stock_failed_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
-    # Per-order lock: one worker at a time acts on an order on Rakuten.
-    lease_owner: Mapped[str | None] = mapped_column(String(64), default=None)
-    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
     items: Mapped[list[OrderItem]] = relationship(
         back_populates="order", cascade="all, delete-orphan", order_by="OrderItem.item_id", lazy="raise"

@@ -19,13 +19,14 @@ from rakuten_connector.deps import (
     limit_retry,
 )
 from rakuten_connector.kit.clock import utcnow
+from rakuten_connector.kit.cursors import INVALID_CURSOR, PositionCursorQuery
 from rakuten_connector.kit.errors import (
     BODY_ERRORS,
     CONNECTION_DISCONNECTED,
+    CONNECTION_READ_ERRORS,
     CONNECTION_UNUSABLE,
     DATABASE_UNAVAILABLE,
     FORBIDDEN,
-    NOT_FOUND,
     UNAUTHORIZED,
     error_responses,
 )
@@ -50,14 +51,8 @@ operator_router = APIRouter(prefix="/v1/orders", tags=["orders"])
 # A page of orders: at most PAGE_MAX of them, from where the cursor of the previous page says.
 PAGE_MAX = 200
 PageLimit = Annotated[int, Query(ge=1, le=PAGE_MAX, description=f"At most this many orders (1 to {PAGE_MAX}).")]
-PageCursor = Annotated[
-    str | None, Query(max_length=512, description="The `next_cursor` of the previous page (none: the first page).")
-]
 StateFilter = Annotated[OrderState | None, Query(description="Only the orders in this state.")]
 PurchaseIdParam = Annotated[str, Path(description="Rakuten's purchase id of the order (`purchase_id`).")]
-INVALID_CURSOR = {400: ("invalid_cursor", "The cursor is not one this API gave.")}
-# Every route here reads the connection (or the orders) first.
-_READ_ERRORS = (UNAUTHORIZED, NOT_FOUND, DATABASE_UNAVAILABLE)
 # A retry queued for a disconnected connection would never run: the worker does nothing for it.
 
 
@@ -105,7 +100,7 @@ async def detail_out(session: AsyncSession, order: Order) -> OrderDetail:
     operation_id="orders.import_now",
     summary="Import the connection's new sales now",
     response_description="The import is queued.",
-    responses=error_responses(*_READ_ERRORS, {409: CONNECTION_UNUSABLE}, RATE_LIMITED),
+    responses=error_responses(*CONNECTION_READ_ERRORS, {409: CONNECTION_UNUSABLE}, RATE_LIMITED),
 )
 async def import_now(
     connection_id: ConnectionIdParam, principal: CurrentPrincipal, session: SessionDep, jobs: JobsDep
@@ -122,7 +117,7 @@ async def import_now(
     "/orders",
     operation_id="orders.list",
     summary="List the connection's orders",
-    responses=error_responses(*_READ_ERRORS, INVALID_CURSOR),
+    responses=error_responses(*CONNECTION_READ_ERRORS, INVALID_CURSOR),
 )
 async def list_orders(
     connection_id: ConnectionIdParam,
@@ -130,7 +125,7 @@ async def list_orders(
     session: SessionDep,
     state: StateFilter = None,
     limit: PageLimit = 50,
-    cursor: PageCursor = None,
+    cursor: PositionCursorQuery = None,
 ) -> OrderPage:
     """Imported and skipped orders, newest first, a page at a time: pass `next_cursor` back as `cursor`
     for the next page (null: the last page)."""
@@ -145,7 +140,7 @@ async def list_orders(
     dependencies=[Depends(limit_retry)],
     operation_id="orders.retry_all",
     summary="Retry every failed (or needs-attention) order of the connection",
-    responses=error_responses(*_READ_ERRORS, BODY_ERRORS, CONNECTION_DISCONNECTED, RATE_LIMITED),
+    responses=error_responses(*CONNECTION_READ_ERRORS, BODY_ERRORS, CONNECTION_DISCONNECTED, RATE_LIMITED),
 )
 async def retry_orders(
     connection_id: ConnectionIdParam,
@@ -166,7 +161,7 @@ async def retry_orders(
     "/orders/{purchase_id}",
     operation_id="orders.get",
     summary="Read an order and its timeline",
-    responses=error_responses(*_READ_ERRORS),
+    responses=error_responses(*CONNECTION_READ_ERRORS),
 )
 async def get_order(
     connection_id: ConnectionIdParam,
@@ -188,7 +183,7 @@ async def get_order(
     summary="Retry a failed or needs-attention order",
     response_description="The retry is queued.",
     responses=error_responses(
-        *_READ_ERRORS,
+        *CONNECTION_READ_ERRORS,
         {409: ("order_not_retryable", "Only failed or needs-attention orders.")},
         CONNECTION_DISCONNECTED,
         RATE_LIMITED,
@@ -225,7 +220,7 @@ async def list_all_orders(
     merchant_id: Annotated[str | None, Query(max_length=128, description="Only this merchant's.")] = None,
     connection_id: Annotated[str | None, Query(max_length=36, description="Only this connection's.")] = None,
     limit: PageLimit = 50,
-    cursor: PageCursor = None,
+    cursor: PositionCursorQuery = None,
 ) -> OrderPage:
     """Operators only: the orders of every connection, newest first; the filters given combine. Paged as
     `orders.list` is."""

@@ -16,7 +16,7 @@ from rakuten_connector.connections.models import Connection
 from rakuten_connector.connections.usable import must_take_work
 from rakuten_connector.kit.after_commit import after_commit
 from rakuten_connector.kit.clock import utcnow
-from rakuten_connector.kit.cursors import decode_position, encode_position
+from rakuten_connector.kit.cursors import decode_position, encode_position, fetch_page
 from rakuten_connector.kit.errors import ApiError, NotFound
 from rakuten_connector.kit.queue import Job
 from rakuten_connector.metrics.families import ORDERS_FAILED
@@ -77,12 +77,7 @@ async def list_orders(
 ) -> tuple[Sequence[Order], str | None]:
     """A page of orders, newest first, after `cursor`; every filter given narrows it (those of one
     connection, of one merchant's connections, in one state)."""
-    query = (
-        select(Order)
-        .options(selectinload(Order.items))
-        .order_by(Order.imported_at.desc(), Order.id.desc())
-        .limit(limit + 1)
-    )
+    query = select(Order).options(selectinload(Order.items)).order_by(Order.imported_at.desc(), Order.id.desc())
     if connection_id is not None:
         query = query.where(Order.connection_id == connection_id)
     if merchant_id is not None:
@@ -95,10 +90,7 @@ async def list_orders(
         imported_at, order_id = decode_position(cursor)
         # A row comparison, which an index on (..., imported_at, id) seeks to: a deep page costs what the first does.
         query = query.where(tuple_(Order.imported_at, Order.id) < tuple_(imported_at, order_id))
-    orders = list((await session.scalars(query)).all())
-    if len(orders) > limit:
-        return orders[:limit], encode_position(orders[limit - 1].imported_at, orders[limit - 1].id)
-    return orders, None
+    return await fetch_page(session, query, limit, lambda order: encode_position(order.imported_at, order.id))
 
 
 async def get_order(session: AsyncSession, connection_id: str, purchase_id: str) -> Order:

@@ -10,9 +10,11 @@ from rakuten_connector.connections import service as connections
 from rakuten_connector.connections.schemas import ConnectionIdParam
 from rakuten_connector.connections.usable import must_be_live
 from rakuten_connector.deps import CurrentPrincipal, JobsDep, SessionDep
+from rakuten_connector.kit.cursors import INVALID_CURSOR, KeyCursorQuery
 from rakuten_connector.kit.errors import (
     BODY_ERRORS,
     CONNECTION_DISCONNECTED,
+    CONNECTION_READ_ERRORS,
     DATABASE_UNAVAILABLE,
     NOT_FOUND,
     UNAUTHORIZED,
@@ -30,22 +32,14 @@ router = APIRouter(prefix="/v1/connections/{connection_id}", tags=["sku mappings
     "/sku-mappings",
     operation_id="sku_mappings.list",
     summary="The connection's SKU mappings",
-    responses=error_responses(
-        UNAUTHORIZED,
-        NOT_FOUND,
-        {400: ("invalid_cursor", "The cursor is not one this API gave.")},
-        DATABASE_UNAVAILABLE,
-    ),
+    responses=error_responses(*CONNECTION_READ_ERRORS, INVALID_CURSOR),
 )
 async def list_sku_mappings(
     connection_id: ConnectionIdParam,
     principal: CurrentPrincipal,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500, description="At most this many mappings (1 to 500).")] = 100,
-    cursor: Annotated[
-        str | None,
-        Query(max_length=1024, description="The `next_cursor` of the previous page (none: the first page)."),
-    ] = None,
+    cursor: KeyCursorQuery = None,
 ) -> SkuMappingPage:
     """The connection's SKU mappings in Rakuten SKU order, a page at a time: each says which Cubyn SKU a
     Rakuten SKU is sold as (its parcels carry it, its stock follows it)."""

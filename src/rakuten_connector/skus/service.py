@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from rakuten_connector.db import insert_for
 from rakuten_connector.kit.clock import utcnow
-from rakuten_connector.kit.cursors import decode_cursor, encode_cursor
+from rakuten_connector.kit.cursors import decode_cursor, encode_cursor, fetch_page
 from rakuten_connector.skus.models import SkuMapping
 
 CHUNK = 500
@@ -32,18 +32,10 @@ async def list_page(
     session: AsyncSession, connection_id: str, limit: int, cursor: str | None
 ) -> tuple[Sequence[SkuMapping], str | None]:
     """Mappings in Rakuten SKU order, `limit` at a time."""
-    query = (
-        select(SkuMapping)
-        .where(SkuMapping.connection_id == connection_id)
-        .order_by(SkuMapping.rakuten_sku)
-        .limit(limit + 1)
-    )
+    query = select(SkuMapping).where(SkuMapping.connection_id == connection_id).order_by(SkuMapping.rakuten_sku)
     if cursor:
         query = query.where(SkuMapping.rakuten_sku > decode_cursor(cursor, 1)[0])
-    rows = list((await session.scalars(query)).all())
-    if len(rows) > limit:
-        return rows[:limit], encode_cursor([rows[limit - 1].rakuten_sku])
-    return rows, None
+    return await fetch_page(session, query, limit, lambda row: encode_cursor([row.rakuten_sku]))
 
 
 async def current(session: AsyncSession, connection_id: str, rakuten_skus: Collection[str]) -> dict[str, str]:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from rakuten_connector.db import Base, UTCDateTime
 from rakuten_connector.kit.clock import utcnow
+from rakuten_connector.kit.leases import LeaseColumns
 
 
 class StockStatus(StrEnum):
@@ -60,8 +61,9 @@ class SyncPhase(StrEnum):
 ACTIVE_SYNC = (SyncStatus.QUEUED.value, SyncStatus.RUNNING.value)
 
 
-class StockState(Base):
-    """Per connection: when its stock job runs next, its errors, its nightly sync, and its stock lease."""
+class StockState(LeaseColumns, Base):
+    """Per connection: when its stock job runs next, its errors, its nightly sync, and its stock lease (one
+    worker at a time builds, sends and reads the connection's stock files)."""
 
     __tablename__ = "stock_states"
     __table_args__ = (Index("ix_stock_states_next_run", "next_run_at"),)
@@ -74,9 +76,6 @@ class StockState(Base):
     # No Rakuten stock call before this (quota used up, or backing off after failures).
     blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     next_full_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
-    # One worker at a time builds, sends and reads the connection's stock files.
-    lease_owner: Mapped[str | None] = mapped_column(String(64), default=None)
-    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 
 class StockItem(Base):
@@ -131,7 +130,7 @@ class StockFile(Base):
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 
-class StockSync(Base):
+class StockSync(LeaseColumns, Base):
     """A full reconciliation ("Synch my stock with Rakuten", or the nightly one)."""
 
     __tablename__ = "stock_syncs"
@@ -166,8 +165,6 @@ class StockSync(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
-    lease_owner: Mapped[str | None] = mapped_column(String(64), default=None)
-    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 
 class StockSyncEntry(Base):

@@ -9,13 +9,8 @@ from fastapi import APIRouter, Depends, Path, Query, status
 from rakuten_connector.connections import service as connections
 from rakuten_connector.connections.schemas import ConnectionIdParam
 from rakuten_connector.deps import CurrentPrincipal, JobsDep, SessionDep, limit_stock_sync
-from rakuten_connector.kit.errors import (
-    BODY_ERRORS,
-    DATABASE_UNAVAILABLE,
-    NOT_FOUND,
-    UNAUTHORIZED,
-    error_responses,
-)
+from rakuten_connector.kit.cursors import INVALID_CURSOR, KeyCursorQuery
+from rakuten_connector.kit.errors import BODY_ERRORS, CONNECTION_READ_ERRORS, error_responses
 from rakuten_connector.kit.rate_limits import RATE_LIMITED
 from rakuten_connector.skus.suggestions import suggest
 from rakuten_connector.stock import service
@@ -34,7 +29,6 @@ from rakuten_connector.stock.schemas import (
 )
 
 router = APIRouter(prefix="/v1/connections/{connection_id}", tags=["stock"])
-_READ_ERRORS = (UNAUTHORIZED, NOT_FOUND, DATABASE_UNAVAILABLE)
 
 
 def to_out(item: StockItem, rules: PublishingRules) -> StockItemOut:
@@ -55,7 +49,7 @@ def to_out(item: StockItem, rules: PublishingRules) -> StockItemOut:
     "/stock",
     operation_id="stock.list",
     summary="The connection's stock, per Rakuten SKU",
-    responses=error_responses(*_READ_ERRORS, {400: ("invalid_cursor", "The cursor is not one this API gave.")}),
+    responses=error_responses(*CONNECTION_READ_ERRORS, INVALID_CURSOR),
 )
 async def list_stock(
     connection_id: ConnectionIdParam,
@@ -64,10 +58,7 @@ async def list_stock(
     status: Annotated[StockStatus | None, Query(description="Only the SKUs in this status.")] = None,
     sku: Annotated[str | None, Query(min_length=1, max_length=255, description="One SKU (exact).")] = None,
     limit: Annotated[int, Query(ge=1, le=500, description="At most this many SKUs (1 to 500).")] = 100,
-    cursor: Annotated[
-        str | None,
-        Query(max_length=1024, description="The `next_cursor` of the previous page (none: the first page)."),
-    ] = None,
+    cursor: KeyCursorQuery = None,
 ) -> StockPage:
     """Per Rakuten SKU: the Cubyn SKU it follows, Cubyn's quantity and the one Rakuten should show, the last
     pushed quantity and when, and the status. In SKU order, a page at a time."""
@@ -85,7 +76,7 @@ async def list_stock(
     summary="Synch my stock with Rakuten",
     response_description="The sync is queued: follow it with `stock.get_sync`.",
     responses=error_responses(
-        *_READ_ERRORS,
+        *CONNECTION_READ_ERRORS,
         BODY_ERRORS,
         {
             409: (
@@ -145,7 +136,7 @@ async def sync_out(session: SessionDep, sync: StockSync) -> StockSyncOut:
     "/stock-syncs/{sync_id}",
     operation_id="stock.get_sync",
     summary="A stock sync's progress and result",
-    responses=error_responses(*_READ_ERRORS),
+    responses=error_responses(*CONNECTION_READ_ERRORS),
 )
 async def get_stock_sync(
     connection_id: ConnectionIdParam,

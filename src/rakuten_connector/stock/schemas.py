@@ -68,6 +68,8 @@ class StockSyncQueued(BaseModel):
     status: SyncStatus
 
 
+# SyncPhase's values under the name the OpenAPI schema has always had (`SyncPhaseOut`): reusing SyncPhase
+# would rename that schema, and the types of the clients generated from it.
 class SyncPhaseOut(StrEnum):
     READING_RAKUTEN = "reading_rakuten"
     READING_CUBYN = "reading_cubyn"

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from rakuten_connector.connections.models import Connection
 from rakuten_connector.connections.usable import must_take_work
 from rakuten_connector.kit.clock import utcnow
-from rakuten_connector.kit.cursors import decode_cursor, encode_cursor
+from rakuten_connector.kit.cursors import decode_cursor, encode_cursor, fetch_page
 from rakuten_connector.kit.errors import ApiError, NotFound
 from rakuten_connector.stock.models import (
     ACTIVE_SYNC,
@@ -33,19 +33,14 @@ async def list_items(
     cursor: str | None,
 ) -> tuple[Sequence[StockItem], str | None]:
     """SKUs in SKU order, `limit` at a time."""
-    query = (
-        select(StockItem).where(StockItem.connection_id == connection_id).order_by(StockItem.sku).limit(limit + 1)
-    )
+    query = select(StockItem).where(StockItem.connection_id == connection_id).order_by(StockItem.sku)
     if status is not None:
         query = query.where(StockItem.status == status.value)
     if sku is not None:
         query = query.where(StockItem.sku == sku)
     if cursor:
         query = query.where(StockItem.sku > decode_cursor(cursor, 1)[0])
-    items = list((await session.scalars(query)).all())
-    if len(items) > limit:
-        return items[:limit], encode_cursor([items[limit - 1].sku])
-    return items, None
+    return await fetch_page(session, query, limit, lambda item: encode_cursor([item.sku]))
 
 
 def _must_be_able_to_sync(connection: Connection) -> None:

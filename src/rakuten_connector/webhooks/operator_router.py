@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 
 from rakuten_connector.deps import CurrentOperator, JobsDep, SessionDep
+from rakuten_connector.kit.cursors import INVALID_CURSOR, PositionCursorQuery
 from rakuten_connector.kit.errors import (
     DATABASE_UNAVAILABLE,
     FORBIDDEN,
@@ -22,7 +23,6 @@ from rakuten_connector.webhooks.schemas import EventOut, EventPage
 router = APIRouter(prefix="/v1/webhook-events", tags=["webhook events"])
 
 PAGE_MAX = 200
-INVALID_CURSOR = {400: ("invalid_cursor", "The cursor is not one this API gave.")}
 NO_SUCH_EVENT = {404: ("not_found", "No stored event has this id.")}
 NOT_REPLAYABLE = {
     409: (
@@ -51,9 +51,7 @@ async def list_webhook_events(
         str | None, Query(max_length=36, description="Only this connection's events (its id).")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=PAGE_MAX, description="At most this many events.")] = 50,
-    cursor: Annotated[
-        str | None, Query(max_length=512, description="Where the page starts: `next_cursor` of the previous one.")
-    ] = None,
+    cursor: PositionCursorQuery = None,
 ) -> EventPage:
     events, next_cursor = await service.list_events(session, status, connection_id or None, limit, cursor)
     return EventPage(items=[EventOut.of(e) for e in events], next_cursor=next_cursor)

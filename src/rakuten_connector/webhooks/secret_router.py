@@ -4,11 +4,11 @@ still accepted for a grace period (`webhooks/secret_rotation.py`)."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, status
 
 from rakuten_connector.connections import service as connections
+from rakuten_connector.connections.schemas import ConnectionIdParam
 from rakuten_connector.deps import CurrentPrincipal, SecretBoxDep, SessionDep, SettingsDep
 from rakuten_connector.kit.errors import DATABASE_UNAVAILABLE, NOT_FOUND, UNAUTHORIZED, error_responses
 from rakuten_connector.webhooks.schemas import WebhookSecretRotated
@@ -16,7 +16,6 @@ from rakuten_connector.webhooks.secret_rotation import rotate_webhook_secret
 
 router = APIRouter(prefix="/v1/connections", tags=["connections"])
 
-ConnectionId = Annotated[str, Path(description="The connection's id (a UUID).")]
 DISCONNECTED = {
     409: (
         "connection_disconnected",
@@ -40,7 +39,7 @@ DISCONNECTED = {
     responses=error_responses(UNAUTHORIZED, NOT_FOUND, DISCONNECTED, DATABASE_UNAVAILABLE),
 )
 async def rotate_connection_webhook_secret(
-    connection_id: ConnectionId,
+    connection_id: ConnectionIdParam,
     principal: CurrentPrincipal,
     session: SessionDep,
     settings: SettingsDep,

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
 from rakuten_connector.kit.clock import utcnow
-from rakuten_connector.kit.cursors import decode_position, encode_position
+from rakuten_connector.kit.cursors import decode_position, encode_position, fetch_page
 from rakuten_connector.kit.errors import ApiError, NotFound
 from rakuten_connector.kit.queue import AfterCommit, Job
 from rakuten_connector.webhooks.jobs import handling_job
@@ -111,12 +111,8 @@ async def list_events(
         received_at, event_id = decode_position(cursor)
         # A row comparison, which the (status, received_at) index seeks to: a deep page costs what the first does.
         query = query.where(tuple_(WebhookEvent.received_at, WebhookEvent.id) < tuple_(received_at, event_id))
-    query = query.order_by(WebhookEvent.received_at.desc(), WebhookEvent.id.desc()).limit(limit + 1)
-    events = list(await session.scalars(query))
-    if len(events) > limit:
-        last = events[limit - 1]
-        return events[:limit], encode_position(last.received_at, last.id)
-    return events, None
+    query = query.order_by(WebhookEvent.received_at.desc(), WebhookEvent.id.desc())
+    return await fetch_page(session, query, limit, lambda event: encode_position(event.received_at, event.id))
 
 
 async def get_event(session: AsyncSession, event_id: str) -> WebhookEvent:

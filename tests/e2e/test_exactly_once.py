@@ -106,9 +106,11 @@ async def test_worker_killed_mid_import_of_200_sales_then_restarted(
         assert len(await w.parcels()) < 200, "the import finished before the kill"
         await w.cubyn.delete("/_sandbox/faults")
         processes.start_worker()
+        # A bound for a loaded machine only: the restarted worker creates the parcels left, and each of the
+        # 200 then needs its validation webhook and its acceptance.
         await wait_for(
             lambda: all_in(w, {"accepted", "shipped"}, 200),
-            seconds=120,
+            seconds=240,
             what="200 orders accepted",
             state=lambda: states(w),
         )

@@ -1,5 +1,6 @@
 """The order lease runner: one step at a time per order, the lease given back whatever the step did, no
-step for an order of a disconnected connection, and Cubyn refusing the key marks the connection."""
+step for an order of a disconnected connection, and Cubyn or Rakuten refusing the credentials marks the
+connection."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rakuten_connector.clients.cubyn import CubynAuthError
+from rakuten_connector.clients.rakuten import RakutenCredentialsError
 from rakuten_connector.connections.models import Connection, ConnectionState
 from rakuten_connector.connections.service import REFUSED_BY
 from rakuten_connector.kit import leases
@@ -83,15 +85,21 @@ async def test_no_step_for_an_order_of_a_disconnected_connection(rt: Runtime) ->
     assert [order_id for order_id, _ in step.ran] == [of_refused]
 
 
-async def test_cubyn_refusing_the_key_marks_the_connection_and_drops_the_step_work(rt: Runtime) -> None:
+@pytest.mark.parametrize(
+    ("refusal", "upstream"),
+    [(CubynAuthError("401"), "cubyn"), (RakutenCredentialsError("InvalidUserConnection"), "rakuten")],
+)
+async def test_an_upstream_refusing_the_credentials_marks_the_connection_and_drops_the_step_work(
+    rt: Runtime, refusal: Exception, upstream: str
+) -> None:
     connection_id = await add_live_connection(rt)
     order_id = await add_order(rt, connection_id, state=OrderState.IMPORTING.value)
-    await with_order(rt, order_id, Steps(raises=CubynAuthError("401")))
+    await with_order(rt, order_id, Steps(raises=refusal))  # not raised: the job has nothing left to retry
     async with rt.sessions() as session:
         connection = await session.get_one(Connection, connection_id)
         assert (connection.state, connection.state_reason) == (
             ConnectionState.CREDENTIALS_INVALID.value,
-            REFUSED_BY["cubyn"],
+            REFUSED_BY[upstream],
         )
         assert (await session.get_one(Order, order_id)).last_error is None
     assert await _lease_owner(rt, order_id) is None

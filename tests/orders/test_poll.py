@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rakuten_connector.connections.models import Connection, ConnectionState
+from rakuten_connector.connections.service import REFUSED_BY
 from rakuten_connector.kit.clock import utcnow
 from rakuten_connector.orders import parcel_creation, poll, recording
 from rakuten_connector.orders.models import Order, OrderItem, OrderState
@@ -25,7 +26,7 @@ from tests.clients.test_cubyn_client import PARCEL
 from tests.conftest import CUBYN_URL, RAKUTEN_URL, use_secret
 from tests.e2e.world import MERCHANT, sale, wait_for, world
 from tests.orders.helpers import taken_over
-from tests.upstream_fakes import GOOD_KEY, GOOD_TOKEN, Upstreams
+from tests.upstream_fakes import BAD_USER, GOOD_KEY, GOOD_TOKEN, Upstreams
 
 CURRENT_SALES = (Path(__file__).parent.parent / "clients/fixtures/rakuten/getcurrentsales_page2.xml").read_bytes()
 NOT_TAKEN = "not taken: busy, not due or not active"
@@ -350,3 +351,29 @@ async def test_cubyn_refusing_the_key_stops_the_parcel_batches_and_the_import_an
     async with sessions() as session:
         query = select(Order.attempts).where(Order.connection_id == connection_id, Order.purchase_id != "31900003")
         assert sorted((await session.scalars(query)).all()) == [0, 0, 1, 1, 1, 1]
+
+
+async def test_rakuten_refusing_the_token_as_a_new_parcel_is_accepted_ends_the_import_as_credentials_invalid(
+    rt: Runtime, sessions: async_sessionmaker[AsyncSession], upstreams: Upstreams
+) -> None:
+    connection_id = await _connection(rt, cubyn_api_key_enc=rt.box.encrypt(GOOD_KEY))
+    upstreams.rakuten.side_effect = None
+    upstreams.rakuten.return_value = httpx.Response(200, content=_importable_sales(1))
+
+    def validated_at_once(request: httpx.Request) -> httpx.Response:
+        order_ref = json.loads(request.content)["orderRef"]
+        passed = {"address": {"status": "PASSED"}, "stock": {"status": "PASSED"}}
+        body = PARCEL | {"orderRef": order_ref, "validations": passed, "validatedAt": "2026-11-27T10:00:01Z"}
+        return httpx.Response(201, json=body)
+
+    upstreams.mock.post(f"{CUBYN_URL}/parcels").side_effect = validated_at_once
+    accept = upstreams.mock.get(f"{RAKUTEN_URL}/sales_ws", params={"action": "acceptsale"})
+    accept.respond(200, content=BAD_USER)  # the token was revoked between the two calls
+    assert await poll.import_connection(rt, connection_id) == "credentials_invalid"
+    assert accept.call_count == 1
+    connection = await _read(sessions, connection_id)
+    assert (connection.state, connection.state_reason) == (
+        ConnectionState.CREDENTIALS_INVALID.value,
+        REFUSED_BY["rakuten"],
+    )
+    assert connection.lease_owner is None

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from rakuten_connector.clients.cubyn import CubynAuthError
+from rakuten_connector.clients.rakuten import RakutenCredentialsError
 from rakuten_connector.connections.models import Connection
 from rakuten_connector.connections.service import credentials_refused
 from rakuten_connector.kit import leases
@@ -26,6 +27,8 @@ from rakuten_connector.runtime import Runtime
 
 OrderStep = Callable[[Runtime, AsyncSession, Connection, Order], Awaitable[None]]
 OrdersStep = Callable[[Runtime, AsyncSession, Connection, Sequence[Order]], Awaitable[None]]
+# An upstream refusing the connection's credentials, met by a step (already written on the connection).
+Refusal = CubynAuthError | RakutenCredentialsError
 
 
 class OrderBusy(Exception):
@@ -36,10 +39,11 @@ async def with_order(rt: Runtime, order_id: str, step: OrderStep) -> None:
     """Run `step` on the order under its lease; raises OrderBusy when another worker holds it. An order that
     no longer exists has nothing to do (a job queued before it was deleted ends at once, not after retries).
 
-    Nothing runs for an order of a disconnected connection. Cubyn refusing the connection's key marks
-    the connection's credentials invalid (the step's uncommitted work is dropped). The step's upstream
-    calls and commits raise LeaseLost once the order's lease (or the lease of the import that runs it)
-    is lost: it stops there, and the worker that took the order over finishes it.
+    Nothing runs for an order of a disconnected connection. Cubyn refusing the connection's key, or
+    Rakuten its token, marks the connection's credentials invalid (the step's uncommitted work is
+    dropped). The step's upstream calls and commits raise LeaseLost once the order's lease (or the lease
+    of the import that runs it) is lost: it stops there, and the worker that took the order over
+    finishes it.
     """
     lease = timedelta(seconds=rt.settings.lease_seconds)
     async with leases.held(rt.engine, Order, order_id, rt.owner, lease) as mine:
@@ -61,11 +65,11 @@ async def with_order(rt: Runtime, order_id: str, step: OrderStep) -> None:
 
 async def with_orders(
     rt: Runtime, connection_id: str, order_ids: Sequence[str], step: OrdersStep
-) -> CubynAuthError | None:
+) -> Refusal | None:
     """Run `step` once on those of the connection's orders whose lease is free, all leased, read and
     written together (a batch of the poll's parcel creations); the others are being worked on by another
-    job, which finishes them. Otherwise as `with_order`; returns Cubyn's refusal of the connection's key,
-    once written down, so that the caller stops calling Cubyn for it."""
+    job, which finishes them. Otherwise as `with_order`; returns an upstream's refusal of the connection's
+    credentials, once written down, so that the caller stops calling upstream for it."""
     structlog.contextvars.bind_contextvars(connection_id=connection_id)
     lease = timedelta(seconds=rt.settings.lease_seconds)
     async with leases.held_each(rt.engine, Order, order_ids, rt.owner, lease) as hold:
@@ -82,15 +86,17 @@ async def with_orders(
 
 async def _run(
     session: AsyncSession, connection: Connection, step: Callable[[], Awaitable[None]]
-) -> CubynAuthError | None:
-    """A step, unless the connection is disconnected; Cubyn refusing its key marks its credentials invalid
-    (the step's uncommitted work is dropped) and that refusal is returned."""
+) -> Refusal | None:
+    """A step, unless the connection is disconnected; Cubyn refusing its key or Rakuten its token marks its
+    credentials invalid (the step's uncommitted work is dropped) and that refusal is returned."""
     if not connection.is_live:
         return None
     try:
         await step()
-    except CubynAuthError as refusal:
+    except (CubynAuthError, RakutenCredentialsError) as refusal:
         await session.rollback()
-        await credentials_refused(session, connection, "cubyn")
+        await credentials_refused(
+            session, connection, "cubyn" if isinstance(refusal, CubynAuthError) else "rakuten"
+        )
         return refusal
     return None

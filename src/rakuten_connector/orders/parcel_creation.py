@@ -68,10 +68,10 @@ async def parcel_batches(rt: Runtime, connection_id: str) -> AsyncIterator[Calla
     sharing one gate of PARCEL_CONCURRENCY Cubyn calls. While one batch waits for Cubyn the next one is
     leased and written down, and the caller goes on meanwhile (recording the next sales).
 
-    Leaving waits for every batch. A batch that fails (LeaseLost, the database, Cubyn refusing the key,
-    which is written down on the connection first) is not cancelled in the middle of its statements nor
-    does it cancel the others: the batches not started yet are skipped, and its error is raised once the
-    running ones have ended."""
+    Leaving waits for every batch. A batch that fails (LeaseLost, the database, Cubyn or Rakuten refusing
+    the connection's credentials, which is written down on the connection first) is not cancelled in the
+    middle of its statements nor does it cancel the others: the batches not started yet are skipped, and
+    its error is raised once the running ones have ended."""
     calls = asyncio.Semaphore(PARCEL_CONCURRENCY)
     in_flight = asyncio.Semaphore(BATCHES_IN_FLIGHT)
     tasks: list[asyncio.Task[None]] = []

@@ -138,7 +138,7 @@ async def _import(rt: Runtime, hold: leases.Hold) -> str:
         recorded = await _record_and_create(rt, connection_id, sales, now)
         if row.importing:
             await create_parcels(rt, connection_id)  # the orders an earlier import left without a parcel
-    except CubynAuthError:  # already written down on the connection (`parcel_batches`)
+    except (CubynAuthError, RakutenCredentialsError):  # already written on the connection (`parcel_batches`)
         return "credentials_invalid"
     try:
         async with rt.sessions() as session:

@@ -3,7 +3,6 @@ statements both backends speak (INSERT ... ON CONFLICT) and retrying a transacti
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -21,6 +20,7 @@ from sqlalchemy.orm import DeclarativeBase
 from rakuten_connector.kit.backoff import Backoff
 from rakuten_connector.kit.columns import UTCDateTime
 from rakuten_connector.kit.errors import sqlstate
+from rakuten_connector.kit.retry import retry_transient
 from rakuten_connector.kit.sqlite import BUSY_TIMEOUT_SECONDS, SQLiteConnection
 
 __all__ = [
@@ -109,16 +109,17 @@ async def retry_deadlocks(
     """Run `work` (which commits) again when the database chose it as a deadlock victim. When `work` uses
     `session`, it is rolled back first, which expires every object of the session: `reload` refreshes those
     the caller keeps using."""
-    attempt = 1
-    while True:
-        try:
-            return await work()
-        except DBAPIError as exc:
-            if DEADLOCK_TRIES.exhausted(attempt) or not is_deadlock(exc):
-                raise
-            if session is not None:
-                await session.rollback()
-            if reload is not None:
-                await reload()
-            await asyncio.sleep(DEADLOCK_TRIES.seconds(attempt))
-            attempt += 1
+
+    async def start_again() -> None:
+        if session is not None:
+            await session.rollback()
+        if reload is not None:
+            await reload()
+
+    return await retry_transient(
+        work,
+        (DBAPIError,),
+        DEADLOCK_TRIES,
+        when=lambda exc: isinstance(exc, DBAPIError) and is_deadlock(exc),
+        before_retry=start_again,
+    )

@@ -112,3 +112,13 @@ async def test_redis_away_queues_nothing() -> None:
         assert await away.send([Job("check_order", ("o-1",), "test:away")]) == 0
     finally:
         await away.close()
+
+
+def test_redis_commands_retry_a_lost_connection_with_jittered_growing_waits() -> None:
+    settings = redis_settings("redis://127.0.0.1:6379/0", retries=5)
+    retry = settings.retry
+    assert retry is not None
+    waits = [retry._backoff.compute(failures) for failures in range(1, 9) for _ in range(20)]
+    assert all(0 <= wait <= 5.0 for wait in waits)  # capped
+    assert len(set(waits)) > 100  # spread, not in step
+    assert max(retry._backoff.compute(8) for _ in range(50)) > 1.0  # and growing

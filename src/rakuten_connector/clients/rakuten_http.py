@@ -165,7 +165,7 @@ class RakutenTransport:
         # The token is revealed here only, into the request, in no variable a traceback with locals could show.
         return {
             "action": action,
-            "login": self._seller_id,  # Rakuten calls the seller id its login
+            "login": self._seller_id,  # Rakuten's name for the seller login the connector calls seller_id
             "pwd": self._token.get_secret_value(),
             "version": VERSIONS[action],
             **(params or {}),

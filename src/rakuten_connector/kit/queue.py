@@ -21,7 +21,7 @@ from arq.constants import job_key_prefix, result_key_prefix
 from arq.jobs import serialize_job
 from arq.utils import timestamp_ms, to_unix_ms
 from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
+from redis.backoff import FullJitterBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
@@ -55,14 +55,15 @@ class Job:
 
 
 def redis_settings(redis_url: str, *, retries: int = 8) -> RedisSettings:
-    """Connections that ride out a Redis restart: commands retry with exponential backoff."""
+    """Connections that ride out a Redis restart: commands retry with exponential backoff and full jitter
+    (processes that lost Redis together do not come back in step)."""
     settings = RedisSettings.from_dsn(redis_url)
     settings.conn_timeout = 5
     settings.conn_retries = retries
     settings.conn_retry_delay = 1
     settings.retry_on_timeout = True
     settings.retry_on_error = [RedisConnectionError, RedisTimeoutError, ConnectionResetError]
-    settings.retry = Retry(ExponentialBackoff(cap=5.0, base=0.1), retries)
+    settings.retry = Retry(FullJitterBackoff(cap=5.0, base=0.1), retries)
     return settings
 
 

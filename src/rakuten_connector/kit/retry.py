@@ -15,19 +15,25 @@ QUICK = Backoff(base=0.5, cap=2.0, max_attempts=3)  # within one job: a blip, no
 
 async def retry_transient(
     call: Callable[[], Awaitable[T]],
-    transient: tuple[type[BaseException], ...],
+    transient: tuple[type[Exception], ...],
     backoff: Backoff = QUICK,
+    *,
+    when: Callable[[Exception], bool] | None = None,
+    before_retry: Callable[[], Awaitable[None]] | None = None,
 ) -> T:
-    """`call()`, again after a jittered wait while it raises one of `transient`, at most
-    `backoff.max_attempts` calls in all; the last error propagates."""
+    """`call()`, again after a jittered wait while it raises one of `transient` (for which `when`, if
+    given, holds), at most `backoff.max_attempts` calls in all; the last error propagates. `before_retry`
+    runs before each wait (a rollback, say)."""
     if backoff.max_attempts is None:
         raise ValueError("retry_transient needs a bounded backoff")
     attempt = 1
     while True:
         try:
             return await call()
-        except transient:
-            if backoff.exhausted(attempt):
+        except transient as exc:
+            if backoff.exhausted(attempt) or (when is not None and not when(exc)):
                 raise
+            if before_retry is not None:
+                await before_retry()
             await asyncio.sleep(backoff.seconds(attempt))
             attempt += 1

@@ -151,11 +151,11 @@ async def test_iter_catalog_over_several_pages(sandbox: Sandbox) -> None:
         ({"errors_next": 1}, CubynTransientError),
         ({"errors_next": 1, "error_status": 500}, CubynTransientError),
         ({"malformed_next": 1}, CubynTransientError),
-        ({"latency_ms": 400}, CubynTransientError),
+        ({"latency_seconds": 0.4}, CubynTransientError),
     ],
 )
 async def test_faults_become_typed_errors(
-    sandbox: Sandbox, faults: dict[str, int], error: type[Exception]
+    sandbox: Sandbox, faults: dict[str, float], error: type[Exception]
 ) -> None:
     await sandbox.control.put("/_sandbox/faults", json=faults)
     with pytest.raises(error):

@@ -132,7 +132,7 @@ async def test_postgresql_killed_and_refusing_connections_loses_and_duplicates_n
         await set_rakuten_inventory(w, dict.fromkeys(STOCK_SKUS, 0))
         assert (await w.rakuten.put("/_sandbox/settings", json={"upload_delay_seconds": 0.2})).status_code == 200
         sales = await generate(w, 30, seed=61)
-        await w.cubyn.put("/_sandbox/faults", json={"latency_ms": 60})  # the import takes a few seconds
+        await w.cubyn.put("/_sandbox/faults", json={"latency_seconds": 0.06})  # the import takes a few seconds
         await w.connect()
 
         async def under_way() -> bool:

@@ -94,7 +94,7 @@ async def test_worker_killed_mid_import_of_200_sales_then_restarted(
     # Cubyn answers slowly enough for the kill to land in the middle of the import.
     async with system(settings, tmp_path, workers=1, stock=10_000) as (w, processes):
         sales = await generate(w, 200, seed=11)
-        await w.cubyn.put("/_sandbox/faults", json={"latency_ms": 40})
+        await w.cubyn.put("/_sandbox/faults", json={"latency_seconds": 0.04})
         await w.connect()
 
         async def some_parcels() -> bool:

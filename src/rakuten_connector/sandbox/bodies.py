@@ -3,7 +3,9 @@ fields it does not know (`ControlBody`), read by `read_body`.
 
 An empty body counts as `{}`. A body that is not JSON raises `MalformedBody`, one that does not fit the
 model pydantic's `ValidationError`; each simulator answers both in its own error style (`field_errors`
-flattens the pydantic errors for those answers).
+flattens the pydantic errors for those answers). A client that goes away before its body has come whole (a
+killed worker, a call given up) raises `ClientGone`, which both simulators answer with `client_gone`: a bare
+400 nobody reads, instead of an unhandled error.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import json
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
 
 
 class ControlBody(BaseModel):
@@ -34,9 +37,21 @@ class MalformedBody(Exception):
     """The body is not JSON."""
 
 
+class ClientGone(Exception):
+    """The client went away before its whole body came."""
+
+
+async def client_gone(_: Request, exc: Exception) -> Response:
+    """The answer to a `ClientGone`: a bare 400 (the client is not there to read it)."""
+    return Response(status_code=400)
+
+
 async def read_json(request: Request) -> Any:
     """The body as JSON (`{}` when empty)."""
-    raw = await request.body()
+    try:
+        raw = await request.body()
+    except ClientDisconnect:
+        raise ClientGone("the client went away before its body came") from None
     try:
         return json.loads(raw or b"{}")
     except ValueError:  # UnicodeDecodeError included

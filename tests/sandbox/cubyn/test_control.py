@@ -1,5 +1,6 @@
-"""The Cubyn sandbox's control bodies, in process: the names callers use are accepted (aliases included),
-unknown fields and bad bodies are refused with 400 in Cubyn's `{"message", "errors"}` style, never 500."""
+"""The Cubyn sandbox's control bodies, in process: each field is accepted under its one name, unknown fields
+(another spelling of a field included) and bad bodies are refused with 400 in Cubyn's `{"message", "errors"}`
+style, never 500."""
 
 from __future__ import annotations
 
@@ -41,44 +42,70 @@ async def _parcel_id(http: httpx.AsyncClient) -> int:
     return int(created.json()["id"])
 
 
-async def test_webhook_targets_take_both_names(cubyn: tuple[httpx.AsyncClient, CubynSandbox]) -> None:
+async def test_webhook_targets_take_one_name_per_field(cubyn: tuple[httpx.AsyncClient, CubynSandbox]) -> None:
     http, sandbox = cubyn
-    for body in (
-        {"merchant_id": "m1", "webhook_url": "http://a/hook", "webhook_secret": SECRET},
-        {"merchant_id": "m1", "webhook_url": "http://a/hook", "secret": SECRET},
-        {"merchant_id": "m1", "url": "http://a/hook", "secret": SECRET},
-    ):
-        created = await http.post("/_sandbox/applications", json=body)
-        assert created.status_code == 201, created.text
-        assert created.json()["webhook_url"] == "http://a/hook"
-        assert "webhook_secret" not in created.json()
+    body = {"merchant_id": "m1", "webhook_url": "http://a/hook", "webhook_secret": SECRET}
+    created = await http.post("/_sandbox/applications", json=body)
+    assert created.status_code == 201, created.text
+    assert created.json()["webhook_url"] == "http://a/hook"
+    assert "webhook_secret" not in created.json()
     key = created.json()["key"]
-    for body in (
-        {"url": "http://b/hook", "secret": SECRET},
-        {"webhook_url": "http://c/hook", "webhook_secret": SECRET},
-    ):
-        answer = await http.put(f"/_sandbox/applications/{key}/webhook", json=body)
-        assert answer.status_code == 200, answer.text
-        assert answer.json()["webhook_url"] == body.get("url", body.get("webhook_url"))
+    answer = await http.put(
+        f"/_sandbox/applications/{key}/webhook", json={"url": "http://b/hook", "secret": SECRET}
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["webhook_url"] == "http://b/hook"
     assert sandbox.state.applications[key].webhook_secret == SECRET
     plain = (await http.post("/_sandbox/applications", json={"merchant_id": "m2"})).json()
     assert (plain["name"], plain["webhook_url"]) == ("Rakuten France", None)
     assert plain["key"].startswith("sandbox_")
 
 
-async def test_faults_change_the_fields_named_and_reach_the_dispatcher(
+@pytest.mark.parametrize(
+    ("path", "body", "refused"),
+    [
+        ("/applications", {"merchant_id": "m3", "url": "http://a/hook", "secret": SECRET}, {"url", "secret"}),
+        ("/applications", {"merchant_id": "m3", "webhook_url": "http://a/hook", "secret": SECRET}, {"secret"}),
+        (
+            "/applications/k1/webhook",
+            {"webhook_url": "http://b/hook", "webhook_secret": SECRET},
+            {"webhook_url", "webhook_secret"},
+        ),
+        ("/applications/k1/webhook", {"url": "http://b/hook", "webhook_secret": SECRET}, {"webhook_secret"}),
+    ],
+)
+async def test_the_other_spelling_of_a_webhook_field_is_refused(
+    cubyn: tuple[httpx.AsyncClient, CubynSandbox], path: str, body: dict[str, str], refused: set[str]
+) -> None:
+    http, sandbox = cubyn
+    await _parcel_id(http)  # creates the application k1
+    method = "POST" if path == "/applications" else "PUT"
+    answer = await http.request(method, f"/_sandbox{path}", json=body)
+    assert answer.status_code == 400, answer.text
+    extra = {e["field"] for e in answer.json()["errors"] if e["message"] == "Extra inputs are not permitted"}
+    assert extra == refused
+    assert sandbox.state.applications["k1"].webhook_url is None
+    assert [a.merchant_id for a in sandbox.state.applications.values()] == ["m1"]
+
+
+async def test_faults_put_replaces_them_all_and_reaches_the_dispatcher(
     cubyn: tuple[httpx.AsyncClient, CubynSandbox],
 ) -> None:
     http, sandbox = cubyn
-    assert (await http.put("/_sandbox/faults", json={"latency_ms": 40})).json()["latency_ms"] == 40
+    assert (await http.put("/_sandbox/faults", json={"latency_seconds": 0.04})).json()["latency_seconds"] == 0.04
     both = {"duplicate_deliveries": True, "reorder_deliveries": True}
     faults = (await http.put("/_sandbox/faults", json=both)).json()
-    assert (faults["latency_ms"], faults["duplicate_deliveries"], faults["reorder_deliveries"]) == (40, True, True)
+    assert (faults["latency_seconds"], faults["duplicate_deliveries"], faults["reorder_deliveries"]) == (
+        0,
+        True,
+        True,
+    )
     assert (sandbox.dispatcher.duplicate, sandbox.dispatcher.reorder) == (True, True)
     limited = (await http.put("/_sandbox/faults", json={"rate_limits_next": 1, "retry_after": 3})).json()
-    assert (limited["rate_limits_next"], limited["retry_after"], limited["latency_ms"]) == (1, 3, 40)
+    assert (limited["rate_limits_next"], limited["retry_after"], limited["duplicate_deliveries"]) == (1, 3, False)
+    assert (sandbox.dispatcher.duplicate, sandbox.dispatcher.reorder) == (False, False)
     assert set(limited) == {
-        "latency_ms",
+        "latency_seconds",
         "error_rate",
         "error_status",
         "rate_limit_rate",
@@ -92,8 +119,13 @@ async def test_faults_change_the_fields_named_and_reach_the_dispatcher(
     refused = await http.put("/_sandbox/faults", json={"error_rate": 2})
     assert refused.status_code == 400
     assert (await http.get("/_sandbox/faults")).json() == limited  # a refused change changes nothing
+    await http.put("/_sandbox/faults", json={**both, "latency_seconds": 0.04, "error_status": 502})
     cleared = (await http.delete("/_sandbox/faults")).json()
-    assert (cleared["latency_ms"], cleared["duplicate_deliveries"], cleared["error_status"]) == (0, False, 503)
+    assert (cleared["latency_seconds"], cleared["duplicate_deliveries"], cleared["error_status"]) == (
+        0,
+        False,
+        503,
+    )
     assert (sandbox.dispatcher.duplicate, sandbox.dispatcher.reorder) == (False, False)
 
 
@@ -115,7 +147,7 @@ async def test_unknown_fields_are_refused_everywhere(cubyn: tuple[httpx.AsyncCli
         ("PUT", "/merchants/m1/products", {"products": []}),
         ("POST", "/merchants/m1/stock-movements", {"sku": "SKU-1", "delta": 1}),
         ("PUT", "/lifecycle", {"pick": 1}),
-        ("PUT", "/faults", {"latency_ms": 1}),
+        ("PUT", "/faults", {"latency_seconds": 1}),
         ("POST", f"/parcels/{parcel_id}/status", {"status": "PICKED"}),
         ("POST", f"/parcels/{parcel_id}/validation", {"check": "stock", "status": "PASSED"}),
         ("POST", "/webhooks/release", {"order": "fifo"}),
@@ -151,11 +183,12 @@ async def test_unknown_fields_are_refused_everywhere(cubyn: tuple[httpx.AsyncCli
         ("POST", "/merchants/m1/stock-movements", {"sku": "SKU-1", "delta": "1"}),
         ("POST", "/merchants/m1/stock-movements", {"sku": "SKU-1", "delta": 1, "movement": "MAGIC"}),
         ("POST", "/merchants/m1/stock-movements", {"delta": 1}),
-        ("PUT", "/faults", {"latency_ms": -1}),
+        ("PUT", "/faults", {"latency_seconds": -1}),
+        ("PUT", "/faults", {"latency_seconds": 121}),
         ("PUT", "/faults", {"errors_next": -1}),
         ("PUT", "/faults", {"error_status": 200}),
         ("PUT", "/faults", {"duplicate_deliveries": [True]}),
-        ("PUT", "/faults", {"latency_ms": {"ms": 1}}),
+        ("PUT", "/faults", {"latency_seconds": {"seconds": 1}}),
         ("POST", "/parcels/{id}/status", {}),
         ("POST", "/parcels/{id}/status", {"status": ""}),
         ("POST", "/parcels/{id}/validation", {"check": "weight", "status": "PASSED"}),

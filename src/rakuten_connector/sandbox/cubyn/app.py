@@ -10,19 +10,20 @@ only when forced). Every change is sent as a signed `parcel.updated` webhook, ev
 
 Control API (JSON bodies are the pydantic models of `bodies.py`, unknown fields refused; errors are
 `{"message", ...}`: 400 for a body that is not JSON or does not fit, then with `errors: [{field, message}]`,
-404 for an unknown application or parcel, 409 when the parcel is past the step):
+404 for an unknown application or parcel, 409 when the parcel is past the step; a client gone before its
+body came gets a bare 400, as on the contract):
 
 | route | body / query | does |
 |---|---|---|
 | `POST /_sandbox/reset` | | forget everything (applications, catalogues, parcels, deliveries, faults, lifecycle delays) |
-| `POST /_sandbox/applications` | `{merchant_id, name? ("Rakuten France"), key? (random), webhook_url? (or url), webhook_secret? (or secret)}` | create an application (201): `{id, key, name, merchant_id, webhook_url}` |
+| `POST /_sandbox/applications` | `{merchant_id, name? ("Rakuten France"), key? (random), webhook_url?, webhook_secret?}` | create an application (201): `{id, key, name, merchant_id, webhook_url}` |
 | `GET /_sandbox/applications` | | `{applications: [...]}` |
-| `PUT /_sandbox/applications/{key}/webhook` | `{url (or webhook_url), secret (or webhook_secret): whsec_<base64>}` | where its webhooks go and how they are signed |
+| `PUT /_sandbox/applications/{key}/webhook` | `{url, secret: whsec_<base64>}` | where its webhooks go and how they are signed |
 | `PUT /_sandbox/merchants/{merchant_id}/products` | `{products: [{sku, available, name?}]}` | seed or replace products (failed stock checks run again); answers the catalogue |
 | `GET /_sandbox/merchants/{merchant_id}/products` | | `{products: [{sku, name, stock: {available, reserved, stored}}]}` |
 | `POST /_sandbox/merchants/{merchant_id}/stock-movements` | `{sku, delta, movement? (ADJUSTMENT; INBOUND, RETURN, FULFILMENT)}` | a movement, sent as `stock.updated` (a positive one runs failed stock checks again) |
 | `PUT /_sandbox/lifecycle` | `{validate?, pick?, pack?, ship?, in_transit?, deliver?}`: seconds, null or "manual" | the delays of the steps named; answers them all |
-| `GET /_sandbox/faults`, `PUT /_sandbox/faults`, `DELETE /_sandbox/faults` | `Faults`: `{latency_ms, error_rate, error_status (503), rate_limit_rate, retry_after (1), errors_next, rate_limits_next, malformed_next, duplicate_deliveries, reorder_deliveries}` | faults of contract calls (`*_next`: the next N calls) and of deliveries; `PUT` changes the fields it names |
+| `GET /_sandbox/faults`, `PUT /_sandbox/faults`, `DELETE /_sandbox/faults` | `Faults`: `{latency_seconds, error_rate, error_status (503), rate_limit_rate, retry_after (1), errors_next, rate_limits_next, malformed_next, duplicate_deliveries, reorder_deliveries}` | faults of contract calls (`*_next`: the next N calls) and of deliveries; `PUT` replaces them all |
 | `GET /_sandbox/parcels` | | `{parcels: [{parcel, application_id, merchant_id, request}]}` |
 | `GET /_sandbox/parcels/{parcel_id}` | | one of them |
 | `POST /_sandbox/parcels/{parcel_id}/advance` | | the next lifecycle step now (a failed validation runs again) |
@@ -45,7 +46,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 
-from rakuten_connector.sandbox.bodies import MalformedBody, field_errors
+from rakuten_connector.sandbox.bodies import ClientGone, MalformedBody, client_gone, field_errors
 from rakuten_connector.sandbox.cubyn import contract, control
 from rakuten_connector.sandbox.cubyn.models import LifecycleDelays
 from rakuten_connector.sandbox.cubyn.render import message_response
@@ -65,7 +66,12 @@ def create_cubyn_sandbox(
     """The Cubyn simulator as an ASGI app; `app.state.sandbox` is its `CubynSandbox` (for in-process use)."""
     rng = random.Random(seed)
     dispatcher = WebhookDispatcher(retry_base=webhook_retry_base, max_attempts=webhook_max_attempts, rng=rng)
-    handlers = {SandboxError: _sandbox_error, MalformedBody: _malformed_body, ValidationError: _invalid_body}
+    handlers = {
+        SandboxError: _sandbox_error,
+        MalformedBody: _malformed_body,
+        ValidationError: _invalid_body,
+        ClientGone: client_gone,
+    }
     app = Starlette(routes=[*contract.ROUTES, *control.ROUTES], exception_handlers=handlers, lifespan=_lifespan)
     app.state.sandbox = CubynSandbox(delays or LifecycleDelays(), dispatcher, rng)
     return app

@@ -1,12 +1,12 @@
 """Bodies of the Cubyn sandbox's control API (documented in `app.py`): pydantic models refusing unknown
-fields, as every control body of both simulators. Where the control API always took two names for one field
-(`url` or `webhook_url`, `secret` or `webhook_secret`), both stay accepted as aliases."""
+fields, as every control body of both simulators. Each field has one name: an application is created with
+`webhook_url` and `webhook_secret`, its webhook target is changed with `url` and `secret`."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal, Self
 
-from pydantic import AliasChoices, Field, StrictInt, field_validator, model_validator
+from pydantic import Field, StrictInt, field_validator, model_validator
 from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook
 
 from rakuten_connector.sandbox import faults
@@ -14,15 +14,11 @@ from rakuten_connector.sandbox.bodies import ControlBody
 from rakuten_connector.sandbox.faults import Count, Rate
 
 Delay = Annotated[float, Field(ge=0)] | Literal["manual"] | None
-WEBHOOK_URL = AliasChoices("url", "webhook_url")
-WEBHOOK_SECRET = AliasChoices("secret", "webhook_secret")
 
 
 class Faults(faults.Faults):
-    """Faults of the contract calls (never of the control API) and of webhook deliveries; `PUT
-    /_sandbox/faults` changes the fields it names and keeps the others."""
+    """Faults of the contract calls (never of the control API) and of webhook deliveries."""
 
-    latency_ms: float = Field(default=0.0, ge=0, le=120_000)
     error_status: int = Field(default=503, ge=400, le=599)  # the status of `error_rate` and `errors_next`
     rate_limit_rate: Rate = 0.0  # share of contract calls answered 429
     retry_after: Count = 1
@@ -43,8 +39,8 @@ def _webhook_secret(secret: str | None) -> str | None:
 
 
 class WebhookIn(ControlBody):
-    url: str = Field(min_length=1, validation_alias=WEBHOOK_URL)
-    secret: str = Field(validation_alias=WEBHOOK_SECRET)
+    url: str = Field(min_length=1)
+    secret: str
 
     _secret = field_validator("secret")(_webhook_secret)
 
@@ -53,8 +49,8 @@ class ApplicationIn(ControlBody):
     merchant_id: str = Field(min_length=1)
     name: str | None = None  # default "Rakuten France"
     key: str | None = Field(default=None, min_length=1)  # default a new random key
-    webhook_url: str | None = Field(default=None, validation_alias=WEBHOOK_URL)
-    webhook_secret: str | None = Field(default=None, validation_alias=WEBHOOK_SECRET)
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
 
     _secret = field_validator("webhook_secret")(_webhook_secret)
 

@@ -99,7 +99,7 @@ async def faults(request: Request) -> Response:
     if request.method == "DELETE":
         sandbox.set_faults(Faults())
     elif request.method == "PUT":
-        sandbox.set_faults(sandbox.faults.updated(await read_body(request, Faults)))
+        sandbox.set_faults(await read_body(request, Faults))
     return JSONResponse(sandbox.faults.model_dump())
 
 

@@ -72,8 +72,8 @@ class CubynSandbox:
 
     async def inject_faults(self) -> Response | None:
         """The answer a contract call gets instead of its own, if a fault hits it."""
-        if self.faults.latency_ms > 0:
-            await asyncio.sleep(self.faults.latency_ms / 1000)
+        if self.faults.latency_seconds > 0:
+            await asyncio.sleep(self.faults.latency_seconds)
         faults = self.faults  # as they are now: a PUT may have come during the latency
         if faults.errors_next > 0 or (faults.error_rate and self.rng.random() < faults.error_rate):
             faults.errors_next = max(0, faults.errors_next - 1)

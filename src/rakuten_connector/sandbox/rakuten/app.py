@@ -8,7 +8,8 @@ a strict Rakuten would answer. Faults and the call log live in `simulator.py`.
 
 Control API (`control.py`; JSON bodies are the pydantic models of `bodies.py`, unknown fields refused; all
 under `/_sandbox`; errors are `{"error": {"code", "message"}}`: 400 `malformed_json` for a body that is not
-JSON, 422 `validation_error` with `details` for one that does not fit, 404 `not_found`, 409 `conflict`):
+JSON, 422 `validation_error` with `details` for one that does not fit, 404 `not_found`, 409 `conflict`; a
+client gone before its body came gets a bare 400, as on the web services):
 
 | route | body / query | does |
 |---|---|---|
@@ -43,7 +44,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from rakuten_connector.sandbox.bodies import MalformedBody
+from rakuten_connector.sandbox.bodies import ClientGone, MalformedBody, client_gone
 from rakuten_connector.sandbox.rakuten.control import ROUTES, ControlError
 from rakuten_connector.sandbox.rakuten.simulator import RakutenSandbox, web_service
 
@@ -58,7 +59,12 @@ def create_rakuten_sandbox(*, seed: int = 0, **world_options: Any) -> ASGIApp:
         Route("/stock_ws", web_service, methods=["GET", "POST"]),
         *ROUTES,
     ]
-    handlers = {ValidationError: _invalid_body, MalformedBody: _malformed_body, ControlError: _control_error}
+    handlers = {
+        ValidationError: _invalid_body,
+        MalformedBody: _malformed_body,
+        ControlError: _control_error,
+        ClientGone: client_gone,
+    }
     app = Starlette(routes=routes, exception_handlers=handlers)
     app.state.sandbox = RakutenSandbox(seed=seed, **world_options)
     return app

@@ -15,9 +15,9 @@ from rakuten_connector.sandbox.rakuten.models import SbAddress, SbRelayPoint
 
 
 class Faults(faults.Faults):
-    """`PUT /_sandbox/faults` replaces them all; `times`: only the next N matching calls."""
+    """Faults of the web-service calls matching `actions` and `logins` (all when None); `times`: only the
+    next N matching calls."""
 
-    latency_seconds: float = Field(default=0.0, ge=0, le=120)
     timeout_rate: Rate = 0.0
     timeout_seconds: float = Field(default=30.0, ge=0, le=600)
     garbled_rate: Rate = 0.0

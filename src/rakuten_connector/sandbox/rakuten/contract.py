@@ -9,8 +9,9 @@ from datetime import date
 from email.parser import BytesParser
 from email.policy import HTTP
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
+from rakuten_connector.sandbox.bodies import ClientGone
 from rakuten_connector.sandbox.rakuten.models import MAX_FILE_BYTES, Seller, WsError, parameter_error
 from rakuten_connector.sandbox.rakuten.render import (
     ROOTS,
@@ -115,13 +116,19 @@ def _parse_date(value: str) -> date | None:
 
 
 async def read_upload(request: Request) -> bytes:
-    """The body, refused past Rakuten's 30 MB file limit (chunked bodies included)."""
+    """The body, refused past Rakuten's 30 MB file limit (chunked bodies included); `ClientGone` when the
+    client goes away before it has come whole."""
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_FILE_BYTES + 64 * 1024:
-            raise WsError("ParameterError", "File too large.", ["Files are limited to 30 MB."], http_status=413)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_FILE_BYTES + 64 * 1024:
+                raise WsError(
+                    "ParameterError", "File too large.", ["Files are limited to 30 MB."], http_status=413
+                )
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise ClientGone("the client went away before its file came") from None
     return b"".join(chunks)
 
 

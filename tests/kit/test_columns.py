@@ -21,7 +21,7 @@ async def test_a_time_written_in_any_zone_reads_back_aware_in_utc(engine: AsyncE
             await connection.execute(
                 insert(TABLE), [{"id": 1, "at": paris}, {"id": 2, "at": naive}, {"id": 3, "at": None}]
             )
-            rows = dict((await connection.execute(select(TABLE.c.id, TABLE.c.at))).tuples().all())
+            rows = {row.id: row.at for row in await connection.execute(select(TABLE.c.id, TABLE.c.at))}
         finally:
             await connection.run_sync(TABLE.drop)
     assert rows == {
